@@ -1,0 +1,25 @@
+# Equivariant sparse autoencoders: regenerate the paper's results from nothing.
+# Stages in pipeline order; each rule wraps one stage script over the `eqsae` library.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dataset.smk"
+include: "workflow/rules/base.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/transform.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

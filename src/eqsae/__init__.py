@@ -1,0 +1,27 @@
+"""eqsae: equivariant sparse autoencoders (Erdogan & Lucic), as a small reusable library.
+
+Names are loaded on first use, so `import eqsae.config` (what the Snakefile does) stays free of torch.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "SHAPES": "shapes", "ShapeSet": "shapes", "generate": "shapes", "read_labels": "shapes",
+    "orbit_sizes": "shapes",
+    "ORDER": "group", "rotate": "group", "orbit": "group", "rotate_labels": "group",
+    "BaseAutoencoder": "autoencoders", "train_autoencoder": "autoencoders",
+    "orbit_activations": "autoencoders", "load_autoencoder": "autoencoders",
+    "fit_m": "transform", "orbit_loss": "transform", "result1_table": "transform",
+    "r2_pooled": "metrics", "r2_flat": "metrics", "r2_uniform": "metrics",
+    "BaseTrainConfig": "config", "MFitConfig": "config", "validate_config": "config", "ConfigError": "config",
+    "read_activations": "io", "write_activations": "io", "read_shapeset": "io", "write_shapeset": "io",
+}  # fmt: skip
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"eqsae.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'eqsae' has no attribute {name!r}")

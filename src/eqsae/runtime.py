@@ -1,0 +1,57 @@
+"""Where a stage runs: torch threads, device choice, logging to the rule's log file.
+
+torch is imported inside the functions, so stages that do not need it do not pay for it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from eqsae.config import Device
+
+if TYPE_CHECKING:
+    import torch
+
+
+
+def setup(threads: int, device: Device = "auto", seed: int | None = None) -> "torch.device":
+    """Make torch use exactly `threads` CPU threads and return the device to compute on."""
+    import torch
+
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    torch.set_num_threads(threads)
+    # Denormal floats make CPU kernels many times slower once a model's updates get tiny; flushing them
+    # changes nothing above 1e-38.
+    torch.set_flush_denormal(True)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return pick_device(device)
+
+
+def pick_device(device: Device = "auto") -> "torch.device":
+    import torch
+
+    match device:
+        case "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        case "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+            return torch.device("cuda")
+        case "cpu":
+            return torch.device("cpu")
+        case other:
+            raise ValueError(f"device must be auto, cpu or cuda, got {other!r}")
+
+
+def log_to(path: str | Path | None) -> None:
+    """Send the library's log lines (and warnings) to a rule's log file, or to stderr when None."""
+    handler = logging.FileHandler(path, mode="w") if path else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)

@@ -1,0 +1,146 @@
+"""The synthetic shapes dataset (paper Section 4, Appendix C.1): eight OpenCV shapes, one per quadrant.
+
+A generated image is canonical: every shape sits in its canonical orientation, and orientation arises only
+from rotating the whole image (SPEC.md reading). Labels are never assumed: `read_labels` recovers shape and
+orientation of every quadrant from the pixels, so rotated images are labelled by what they show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+
+IMAGE_SIZE = 64
+TILE = IMAGE_SIZE // 2
+N_POSITIONS = 4
+POSITIONS = ("TL", "TR", "BR", "BL")  # clockwise, so one 90-degree rotation shifts the position index by one
+
+
+def _tile() -> np.ndarray:
+    return np.zeros((TILE, TILE), np.uint8)
+
+
+def _polygon(*points: tuple[int, int]) -> np.ndarray:
+    tile = _tile()
+    cv2.fillPoly(tile, [np.array(points, np.int32)], 255, lineType=cv2.LINE_8)
+    return tile
+
+
+def _rectangle() -> np.ndarray:
+    tile = _tile()
+    cv2.rectangle(tile, (5, 11), (26, 20), 255, thickness=-1)  # symmetric about the tile centre: 2 orientations
+    return tile
+
+
+def _half_disc() -> np.ndarray:
+    tile = _tile()
+    cv2.ellipse(tile, (15, 12), (11, 11), 0, 0, 180, 255, thickness=-1)
+    return tile
+
+
+# Paper Figure 6: none is rotation-invariant; the rectangle and the diagonal have 2 orientations under C4, the
+# other six have 4. The six are our reading (SPEC.md): clearly distinct, no rotational symmetry.
+_DRAW = {
+    "rectangle": _rectangle,
+    "diagonal": lambda: _polygon((5, 5), (9, 5), (26, 22), (26, 26), (22, 26), (5, 9)),
+    "L": lambda: _polygon((7, 5), (13, 5), (13, 20), (25, 20), (25, 26), (7, 26)),
+    "T": lambda: _polygon((5, 5), (26, 5), (26, 11), (18, 11), (18, 26), (13, 26), (13, 11), (5, 11)),
+    "triangle": lambda: _polygon((6, 6), (6, 25), (25, 25)),
+    "arrow": lambda: _polygon((4, 13), (16, 13), (16, 6), (27, 15), (16, 25), (16, 18), (4, 18)),
+    "half_disc": _half_disc,
+    "hook": lambda: _polygon((8, 5), (14, 5), (14, 20), (20, 20), (20, 12), (25, 12), (25, 26), (8, 26)),
+}
+SHAPES: tuple[str, ...] = tuple(_DRAW)
+N_SHAPES = len(SHAPES)
+
+
+@cache
+def shape_tiles() -> np.ndarray:
+    """The eight canonical 32x32 tiles, uint8 in {0, 255}: (n_shapes, TILE, TILE)."""
+    tiles = np.stack([draw() for draw in _DRAW.values()])
+    tiles.flags.writeable = False
+    return tiles
+
+
+def orbit_size(tile: np.ndarray) -> int:
+    """Number of distinct orientations of a tile under 90-degree rotations, read from its pixels."""
+    return next(k for k in (1, 2, 4) if np.array_equal(np.rot90(tile, k), tile))
+
+
+@cache
+def orbit_sizes() -> tuple[int, ...]:
+    return tuple(orbit_size(tile) for tile in shape_tiles())
+
+
+@cache
+def _tile_lookup() -> dict[bytes, tuple[int, int]]:
+    """Pixels of every (shape, orientation) tile -> (shape, orientation); orientation o is np.rot90(tile, o)."""
+    lookup: dict[bytes, tuple[int, int]] = {}
+    for s, tile in enumerate(shape_tiles()):
+        for o in range(orbit_size(tile)):
+            key = np.ascontiguousarray(np.rot90(tile, o)).tobytes()
+            if key in lookup:
+                raise AssertionError(f"shape {SHAPES[s]} orientation {o} duplicates {lookup[key]}")
+            lookup[key] = (s, o)
+    return lookup
+
+
+def quadrants(images: np.ndarray) -> np.ndarray:
+    """(..., 64, 64) -> (..., 4, 32, 32) in position order TL, TR, BR, BL."""
+    top, bottom = images[..., :TILE, :], images[..., TILE:, :]
+    return np.stack(
+        [top[..., :TILE], top[..., TILE:], bottom[..., TILE:], bottom[..., :TILE]], axis=-3
+    )
+
+
+def compose(shapes: np.ndarray) -> np.ndarray:
+    """Canonical images from shape ids per position: (n, 4) -> (n, 64, 64) uint8."""
+    tiles = shape_tiles()[shapes]  # (n, 4, TILE, TILE)
+    images = np.empty((len(shapes), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    images[:, :TILE, :TILE], images[:, :TILE, TILE:] = tiles[:, 0], tiles[:, 1]
+    images[:, TILE:, TILE:], images[:, TILE:, :TILE] = tiles[:, 2], tiles[:, 3]
+    return images
+
+
+def read_labels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shape and orientation of every quadrant, read from the pixels: (..., 64, 64) -> 2 x (..., 4) int8."""
+    tiles = quadrants(np.asarray(images, np.uint8))
+    flat = np.ascontiguousarray(tiles.reshape(-1, TILE, TILE))
+    lookup = _tile_lookup()
+    labels = np.empty((len(flat), 2), np.int8)
+    for i, tile in enumerate(flat):
+        found = lookup.get(tile.tobytes())
+        if found is None:
+            raise ValueError(f"quadrant {i % N_POSITIONS} of image {i // N_POSITIONS} shows no known shape")
+        labels[i] = found
+    shape = tiles.shape[:-2]
+    return labels[:, 0].reshape(shape), labels[:, 1].reshape(shape)
+
+
+@dataclass(frozen=True)
+class ShapeSet:
+    """Canonical images with the labels of their whole orbit (all four rotations)."""
+
+    images: np.ndarray
+    """(n, 64, 64) uint8 in {0, 255}, canonical orientation."""
+    shapes: np.ndarray
+    """(n, rotation, position) int8: shape id at each position of g^p x."""
+    orientations: np.ndarray
+    """(n, rotation, position) int8: orientation of that shape in g^p x."""
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def generate(n: int, rng: np.random.Generator) -> ShapeSet:
+    """n random canonical images (a uniformly random shape in each quadrant), labelled for every rotation."""
+    from eqsae.group import orbit
+
+    if n < 1:
+        raise ValueError(f"number of images must be positive, got {n}")
+    images = compose(rng.integers(0, N_SHAPES, size=(n, N_POSITIONS)))
+    shapes, orientations = read_labels(orbit(images))
+    return ShapeSet(images, shapes, orientations)

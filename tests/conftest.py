@@ -1,0 +1,42 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def small_set():
+    from eqsae.shapes import generate
+
+    return generate(64, np.random.default_rng(0))
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def copy_workflow(dest):
+    """The workflow as a user's clone has it (Snakefile, workflow/, config/), without any results."""
+    import shutil
+
+    shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
+    for folder in ("workflow", "config"):
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def snakemake(cwd, *args, timeout=600):
+    """Run Snakemake in `cwd`; returns the CompletedProcess (stdout and stderr as text)."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )

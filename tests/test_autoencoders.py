@@ -1,0 +1,88 @@
+import pytest
+import torch
+from torch import nn
+
+from eqsae.autoencoders import (
+    D_ACT,
+    BaseAutoencoder,
+    load_autoencoder,
+    orbit_activations,
+    save_autoencoder,
+    train_autoencoder,
+)
+from eqsae.config import BaseTrainConfig
+
+TABLE_1 = {
+    "mlp": [
+        ("Linear", 4096, 256), ("ReLU",), ("Linear", 256, 256),  # psi: the pre-activation of this layer
+        ("ReLU",), ("Linear", 256, 256), ("ReLU",), ("Linear", 256, 4096),
+    ],
+    "cnn": [
+        ("Conv2d", 1, 16, 3, 2, 1), ("ReLU",), ("Conv2d", 16, 32, 3, 2, 1), ("ReLU",), ("Conv2d", 32, 256, 16, 1, 0),
+        ("ReLU",), ("ConvTranspose2d", 256, 32, 16, 1, 0, 0), ("ReLU",),
+        ("ConvTranspose2d", 32, 16, 3, 2, 1, 1), ("ReLU",), ("ConvTranspose2d", 16, 1, 3, 2, 1, 1),
+    ],
+}  # fmt: skip
+
+
+def describe(module: nn.Module) -> tuple:
+    match module:
+        case nn.Linear():
+            return ("Linear", module.in_features, module.out_features)
+        case nn.ConvTranspose2d():
+            return ("ConvTranspose2d", module.in_channels, module.out_channels, module.kernel_size[0],
+                    module.stride[0], module.padding[0], module.output_padding[0])  # fmt: skip
+        case nn.Conv2d():
+            return ("Conv2d", module.in_channels, module.out_channels, module.kernel_size[0], module.stride[0],
+                    module.padding[0])  # fmt: skip
+        case nn.ReLU():
+            return ("ReLU",)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_table_1_layers(kind):
+    model = BaseAutoencoder(kind)
+    layers = [describe(m) for m in [*model.encoder, *model.decoder] if describe(m)]
+    assert layers == TABLE_1[kind]
+    assert not isinstance(model.encoder[-1], nn.ReLU), "psi is the pre-activation: the encoder ends before ReLU"
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_image_to_256d_activation_and_back(kind):
+    model = BaseAutoencoder(kind).eval()
+    x = torch.rand(5, 1, 64, 64)
+    psi = model.encode(x)
+    assert psi.shape == (5, D_ACT)
+    assert (psi < 0).any(), "pre-activation must keep its negative values"
+    assert model.decode(psi).shape == (5, 1, 64, 64)
+    torch.testing.assert_close(model.decode(psi), model(x))
+
+
+def test_training_reduces_loss_and_is_reproducible(small_set):
+    cfg = BaseTrainConfig("mlp", epochs=3, batch_size=16, lr=1e-3, seed=1)
+    model_a, history = train_autoencoder(small_set.images, cfg)
+    model_b, _ = train_autoencoder(small_set.images, cfg)
+    assert [r.epoch for r in history] == [1, 2, 3]
+    assert history[-1].loss < history[0].loss
+    for a, b in zip(model_a.parameters(), model_b.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_save_load_round_trip(tmp_path, small_set, kind):
+    model = BaseAutoencoder(kind)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_()
+    cfg = BaseTrainConfig(kind, epochs=1)
+    save_autoencoder(model, tmp_path / kind, cfg, {"final_train_mse": 1.0})
+    loaded = load_autoencoder(tmp_path / kind)
+    acts = orbit_activations(loaded, small_set.images[:4])
+    assert acts.shape == (4, 4, D_ACT)
+    torch.testing.assert_close(torch.from_numpy(acts[:, 0]), model.eval().encode(
+        torch.from_numpy(small_set.images[:4]).float().div(255).unsqueeze(1)))  # fmt: skip
+
+
+def test_bad_model_name_is_named():
+    with pytest.raises(ValueError, match="'resnet'"):
+        BaseAutoencoder("resnet")

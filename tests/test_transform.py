@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import r2_score
+
+from eqsae.config import MFitConfig
+from eqsae.metrics import r2_flat, r2_pooled, r2_uniform
+from eqsae.transform import fit_m, order_penalty, orbit_loss, r2_per_rotation, result1_table
+
+
+def planted_order4_map(d: int, rng: np.random.Generator) -> np.ndarray:
+    """A random linear map with M^4 = I and no smaller period: quarter turns in random 2-planes."""
+    blocks = np.zeros((d, d))
+    for i in range(0, d - d % 2, 2):
+        blocks[i : i + 2, i : i + 2] = [[0, -1], [1, 0]]
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    return q @ blocks @ q.T
+
+
+def planted_orbits(m0: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    x = rng.normal(size=(n, len(m0))) + rng.normal(size=len(m0))
+    return np.stack([x @ np.linalg.matrix_power(m0, p).T for p in range(4)], axis=1).astype(np.float32)
+
+
+@pytest.fixture
+def planted():
+    rng = np.random.default_rng(0)
+    m0 = planted_order4_map(16, rng)
+    return m0, planted_orbits(m0, 512, rng), planted_orbits(m0, 256, rng)
+
+
+def test_fit_m_recovers_a_planted_order4_map(planted):
+    m0, train, heldout = planted
+    assert np.allclose(np.linalg.matrix_power(m0, 4), np.eye(16)) and not np.allclose(m0 @ m0, np.eye(16))
+    m, history = fit_m(train, MFitConfig(epochs=30, batch_size=64, lr=3e-2, seed=0))
+    r2 = r2_per_rotation(m, heldout)
+    assert list(r2["rotation"]) == [1, 2, 3]
+    assert (r2[["pooled", "flat", "uniform"]] > 0.999).all().all()
+    assert history[-1].loss < 1e-3 * history[0].loss
+    np.testing.assert_allclose(m, m0, atol=0.02)
+
+
+def test_identity_is_a_poor_baseline_on_a_rotating_code(planted):
+    m0, _, heldout = planted
+    table = result1_table(m0, heldout, "toy")
+    assert list(table["rotation"]) == ["1", "2", "3", "mean", "std"]
+    assert {"base_model", "r2_learned", "r2_identity"} <= set(table.columns)
+    learned = table.set_index("rotation")["r2_learned"]
+    assert learned["mean"] == pytest.approx(1.0) and learned["std"] == pytest.approx(0.0, abs=1e-9)
+    assert (table["r2_identity"].iloc[:3] < 0.5).all()
+
+
+def test_lstsq_start_is_already_exact(planted):
+    m0, train, _ = planted
+    m, _ = fit_m(train, MFitConfig(epochs=1, lr=1e-6, init="lstsq"))
+    np.testing.assert_allclose(m, m0, atol=1e-3)
+
+
+def test_order_penalty_pulls_m4_towards_identity():
+    rng = np.random.default_rng(1)
+    # Activations on a 4-d subspace of 12 dims: Eq. 3 says nothing about M off that span.
+    m0 = np.zeros((12, 12))
+    m0[:4, :4] = planted_order4_map(4, rng)
+    x = np.zeros((256, 12))
+    x[:, :4] = rng.normal(size=(256, 4))
+    orbits = np.stack([x @ np.linalg.matrix_power(m0, p).T for p in range(4)], axis=1).astype(np.float32)
+    cfg = dict(epochs=20, lr=3e-2, init="lstsq")
+    free, _ = fit_m(orbits, MFitConfig(**cfg))
+    tied, _ = fit_m(orbits, MFitConfig(**cfg, order_penalty=1.0))
+    gap = lambda m: float(order_penalty(torch.as_tensor(m)))  # noqa: E731
+    assert gap(tied) < 0.1 * gap(free)
+
+
+def test_orbit_loss_is_zero_for_the_true_map(planted):
+    m0, train, _ = planted
+    assert orbit_loss(torch.as_tensor(m0, dtype=torch.float32), torch.as_tensor(train)) < 1e-10
+    assert orbit_loss(torch.eye(16), torch.as_tensor(train)) > 0.1
+
+
+def test_r2_readings_match_their_definitions():
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=(200, 6)) * rng.uniform(0.1, 5, size=6) + rng.normal(size=6) * 3
+    y_hat = y + rng.normal(size=y.shape)
+    assert r2_uniform(y, y_hat) == pytest.approx(r2_score(y, y_hat))
+    assert r2_flat(y, y_hat) == pytest.approx(r2_score(y.ravel(), y_hat.ravel()))
+    ss_res, ss_tot = ((y - y_hat) ** 2).sum(), ((y - y.mean(0)) ** 2).sum()
+    assert r2_pooled(y, y_hat) == pytest.approx(1 - ss_res / ss_tot)
+    assert r2_pooled(y, np.broadcast_to(y.mean(0), y.shape)) == pytest.approx(0.0, abs=1e-12)
+    assert r2_pooled(y, y) == r2_flat(y, y) == r2_uniform(y, y) == 1.0
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="epochs"):
+        MFitConfig(epochs=0)
+    with pytest.raises(ValueError, match="init"):
+        MFitConfig(init="random")
+    with pytest.raises(ValueError, match="order_penalty"):
+        MFitConfig(order_penalty=-1)

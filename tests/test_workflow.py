@@ -1,0 +1,73 @@
+"""The smoke config end to end, in a fresh directory, as a user runs it; then what a re-run re-executes."""
+
+import json
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_workflow, snakemake
+
+pytestmark = pytest.mark.workflow
+
+UPSTREAM = ["data/base.npz", "data/sae.npz", "data/probe.npz", "base/mlp/model.pt", "base/cnn/model.pt",
+            "activations/mlp/sae.parquet", "activations/cnn/probe.parquet"]  # fmt: skip
+M_OUTPUTS = ["m/mlp/M.npy", "m/cnn/M.npy", "m/cnn/r2.csv", "tables/result1_m_fit.csv"]
+
+
+def jobs_run(result) -> dict[str, int]:
+    """Job counts from Snakemake's 'Job stats' table (empty when nothing ran)."""
+    text = result.stdout + result.stderr
+    if "Job stats" not in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, result
+
+
+def test_smoke_run_builds_result1(smoke):
+    workdir, result = smoke
+    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 2, "dump_activations": 4, "fit_m": 2,
+                                "result1_table": 1, "all": 1}  # fmt: skip
+    table = pd.read_csv(workdir / "results/tables/result1_m_fit.csv")
+    assert list(table["base_model"].unique()) == ["mlp", "cnn"]
+    assert list(table["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
+    assert table[["r2_learned", "r2_identity"]].notna().all().all()
+    cfg = json.loads((workdir / "results/base/cnn/cfg.json").read_text())
+    assert cfg["config"]["epochs"] == 2 and cfg["threads"] == 2 and cfg["heldout_mse"] > 0
+    log = (workdir / "results/logs/train_base/cnn.log").read_text()
+    assert re.search(r"epoch 2/2 loss [\d.]+ seconds [\d.]+", log)
+    for rule in ("generate_dataset", "train_base", "dump_activations", "fit_m", "result1_table"):
+        assert list((workdir / "results/benchmarks" / rule).glob("*.tsv")), rule
+
+
+def test_second_run_executes_nothing(smoke):
+    workdir, _ = smoke
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0
+    assert jobs_run(result) == {}
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
+    workdir, _ = smoke
+    config = yaml.safe_load((workdir / "config/smoke.yaml").read_text())
+    config["m"]["lr"] = 0.01
+    (workdir / "config/changed.yaml").write_text(yaml.safe_dump(config))
+    stamp = lambda paths: {p: (workdir / "results" / p).stat().st_mtime_ns for p in paths}  # noqa: E731
+    upstream, before = stamp(UPSTREAM), stamp(M_OUTPUTS)
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/changed.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"fit_m": 2, "result1_table": 1, "all": 1}
+    assert stamp(UPSTREAM) == upstream
+    after = stamp(M_OUTPUTS)
+    assert all(after[p] > before[p] for p in M_OUTPUTS)
+    assert json.loads((workdir / "results/m/cnn/fit.json").read_text())["config"]["lr"] == 0.01

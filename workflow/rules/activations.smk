@@ -1,0 +1,16 @@
+rule dump_activations:
+    input:
+        weights=f"{R}/base/{{model}}/model.pt",
+        cfg=f"{R}/base/{{model}}/cfg.json",
+        images=f"{R}/data/{{act_set}}.npz",
+    output:
+        f"{R}/activations/{{model}}/{{act_set}}.parquet",
+    log:
+        log_path("dump_activations", "{model}_{act_set}"),
+    benchmark:
+        benchmark_path("dump_activations", "{model}_{act_set}")
+    params:
+        device=config["device"],
+    threads: config["threads"]["activations"]
+    script:
+        "../scripts/dump_activations.py"

@@ -1,0 +1,36 @@
+import os
+from pathlib import Path
+
+from eqsae.config import validate_config
+
+# Checked before any job: an unknown key, a wrong type or an out-of-range value stops the run here.
+validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+# glibc's defaults make torch's CPU allocator page-fault on every optimizer step (notes/cpu-costs.md);
+# jobs inherit these.
+os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "33554432")
+os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "1073741824")
+
+R = "results"
+IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training, SAE and M training, probing
+
+
+wildcard_constraints:
+    model="|".join(["mlp", "cnn"]),
+    image_set="|".join(IMAGE_SETS),
+    act_set="sae|probe",
+
+
+def log_path(rule, pattern):
+    return f"{R}/logs/{rule}/{pattern}.log"
+
+
+def benchmark_path(rule, pattern):
+    return f"{R}/benchmarks/{rule}/{pattern}.tsv"
+
+
+def get_final_output():
+    return [
+        f"{R}/tables/result1_m_fit.csv",
+        *expand(f"{R}/base/{{model}}/cfg.json", model=config["models"]),
+    ]

@@ -1,0 +1,13 @@
+rule generate_dataset:
+    output:
+        f"{R}/data/{{image_set}}.npz",
+    log:
+        log_path("generate_dataset", "{image_set}"),
+    benchmark:
+        benchmark_path("generate_dataset", "{image_set}")
+    params:
+        n=lambda wc: config["data"][f"n_{wc.image_set}"],
+        seed=lambda wc: [config["seed"], IMAGE_SETS.index(wc.image_set)],
+    threads: config["threads"]["dataset"]
+    script:
+        "../scripts/generate_dataset.py"

@@ -1,0 +1,18 @@
+"""psi(g^p x), the 256-d pre-activation, for every rotation of every image of one set, to Parquet."""
+
+from eqsae.runtime import log_to, setup
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from eqsae.autoencoders import load_autoencoder, orbit_activations  # noqa: E402
+from eqsae.io import read_shapeset, write_activations  # noqa: E402
+
+device = setup(snakemake.threads, snakemake.params.device)
+model = load_autoencoder(Path(snakemake.input.weights).parent, device)
+data = read_shapeset(snakemake.input.images)
+acts = orbit_activations(model, data.images)
+write_activations(snakemake.output[0], acts, data)
+logging.info("%s: %d images x %d rotations x %d -> %s", model.kind, *acts.shape, snakemake.output[0])

@@ -1,0 +1,13 @@
+"""RESULT 1: one table of M's R^2 (and M = I's) for every base model."""
+
+from eqsae.runtime import log_to
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+table.to_csv(snakemake.output[0], index=False, float_format="%.6f")
+logging.info("\n%s", table.to_string(index=False))

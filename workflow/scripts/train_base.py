@@ -1,0 +1,29 @@
+"""Train one base autoencoder (Table 1) and save its weights with a cfg.json of settings and final losses."""
+
+from eqsae.runtime import log_to, setup
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from eqsae.autoencoders import reconstruction_mse, save_autoencoder, train_autoencoder  # noqa: E402
+from eqsae.config import BaseTrainConfig  # noqa: E402
+from eqsae.io import read_shapeset  # noqa: E402
+
+p = snakemake.params
+device = setup(snakemake.threads, p.device)
+cfg = BaseTrainConfig(snakemake.wildcards.model, p.epochs, p.batch_size, p.lr, p.seed)
+logging.info("training %s on %s, %d threads: %s", cfg.model, device, snakemake.threads, cfg)
+model, history = train_autoencoder(read_shapeset(snakemake.input.train).images, cfg, device)
+summary = {
+    "final_train_mse": history[-1].loss,
+    "heldout_mse": reconstruction_mse(model, read_shapeset(snakemake.input.heldout).images),
+    "train_seconds": sum(r.seconds for r in history),
+    "device": str(device),
+    "threads": torch.get_num_threads(),
+}
+save_autoencoder(model, Path(snakemake.output.weights).parent, cfg, summary)
+logging.info("done: %s", summary)
