@@ -34,8 +34,8 @@ class MFitConfig:
     """Fitting the activation transformation matrix M on Eq. 3 (RESULT 1)."""
 
     epochs: int = 150
-    batch_size: int = 64
-    """Canonical images per step; each brings its whole orbit."""
+    batch_size: int = 32
+    """Canonical images per step; each brings its whole orbit (reading: 64 leaves the MLP unconverged)."""
     lr: float = 1e-3
     """Adam learning rate (SPEC.md reading)."""
     init: Literal["identity", "lstsq"] = "identity"

@@ -98,10 +98,10 @@ def read_activations(path: str | Path) -> OrbitActivations:
     ):
         raise ValueError(f"{path}: rows must be ordered by image_id, then rotation 0..{ORDER - 1}")
     column = table["activation"].combine_chunks()
-    acts = column.values.to_numpy().reshape(n, ORDER, column.type.list_size)
+    acts = column.values.to_numpy().reshape(n, ORDER, column.type.list_size).copy()  # writable, for torch
 
     def labels(prefix: str) -> np.ndarray:
-        cols = [table[f"{prefix}_{q}"].to_numpy() for q in range(N_POSITIONS)]
+        cols = [table[f"{prefix}_{q}"].to_numpy() for q in range(N_POSITIONS)]  # stacking copies
         return np.stack(cols, axis=-1).reshape(n, ORDER, N_POSITIONS)
 
     return OrbitActivations(acts, labels("shape"), labels("orientation"))
