@@ -1,0 +1,148 @@
+"""One TopK SAE (paper Eqs. 4-5, Appendix C.3) whose configurations are the paper's five variants.
+
+z = TopK(W_E h + b_E) with h = x (linear encoder) or h = ReLU(W_1 x + b_1) (two-layer encoder);
+x_hat = W_D z + b_D with unit-norm dictionary rows. Latents are kept sparse as (values, indices) pairs:
+the fast path decodes only the K active rows and sends the encoder's gradient only to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+Encoder = Literal["linear", "twolayer"]
+Objective = Literal["augmented", "invariant"]
+Variant = Literal["regular", "wide", "twolayer", "invariant", "equivariant"]
+
+
+@dataclass(frozen=True)
+class SAEConfig:
+    """Architecture of a TopK SAE."""
+
+    k: int
+    """Active latents per input."""
+    d_in: int = 256
+    d_latent: int = 2048
+    """Dictionary size: 8x expansion, |G| x 8 for the wide SAE."""
+    encoder: Encoder = "linear"
+    d_hidden: int = 512
+    """Hidden width of the two-layer encoder (Appendix C.3)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.k <= self.d_latent:
+            raise ValueError(f"k must be in 1..d_latent={self.d_latent}, got {self.k}")
+        if self.encoder not in ("linear", "twolayer"):
+            raise ValueError(f"encoder must be 'linear' or 'twolayer', got {self.encoder!r}")
+
+
+# SPEC.md: the variants are configurations of one model plus a training objective. `equivariant` trains
+# nothing: it is the invariant SAE with M^p applied to its reconstruction.
+VARIANTS: dict[str, tuple[dict, Objective]] = {
+    "regular": (dict(encoder="linear", d_latent=2048), "augmented"),
+    "wide": (dict(encoder="linear", d_latent=8192), "augmented"),
+    "twolayer": (dict(encoder="twolayer", d_latent=2048), "augmented"),
+    "invariant": (dict(encoder="twolayer", d_latent=2048), "invariant"),
+}
+TRAINED_BY = {"equivariant": "invariant"}
+
+
+def variant_config(variant: str, k: int, d_in: int = 256) -> tuple[SAEConfig, Objective]:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown SAE variant {variant!r}; trained variants are {sorted(VARIANTS)}")
+    arch, objective = VARIANTS[variant]
+    return SAEConfig(k=k, d_in=d_in, **arch), objective
+
+
+class Latents(NamedTuple):
+    values: torch.Tensor
+    """(batch, k) the K largest pre-activations, in descending order."""
+    indices: torch.Tensor
+    """(batch, k) their latent ids."""
+
+
+class _TopKLinear(torch.autograd.Function):
+    """TopK(h W^T + b) with a backward that touches only the K selected rows of W (not a dense matmul)."""
+
+    @staticmethod
+    def forward(ctx, h, weight, bias, k: int):
+        values, indices = torch.addmm(bias, h, weight.T).topk(k, dim=-1, sorted=True)
+        ctx.save_for_backward(h, weight, indices)
+        ctx.mark_non_differentiable(indices)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, grad_values, _grad_indices):
+        h, weight, indices = ctx.saved_tensors
+        flat = indices.reshape(-1)
+        grad_h = torch.bmm(grad_values.unsqueeze(1), weight[indices]).squeeze(1)  # (batch, d_h)
+        rows = (grad_values.unsqueeze(-1) * h.unsqueeze(1)).reshape(-1, h.shape[-1])  # (batch * k, d_h)
+        grad_weight = torch.zeros_like(weight).index_add_(0, flat, rows)
+        grad_bias = torch.zeros(weight.shape[0], dtype=h.dtype, device=h.device).index_add_(
+            0, flat, grad_values.reshape(-1)
+        )
+        return grad_h, grad_weight, grad_bias, None
+
+
+class TopKSAE(nn.Module):
+    def __init__(self, cfg: SAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        d_enc = cfg.d_hidden if cfg.encoder == "twolayer" else cfg.d_in
+        self.hidden = nn.Sequential(nn.Linear(cfg.d_in, cfg.d_hidden), nn.ReLU()) if cfg.encoder == "twolayer" else None
+        self.encoder = nn.Linear(d_enc, cfg.d_latent)
+        # PyTorch's default init of Linear(d_latent, d_in), stored as dictionary rows (SPEC.md: paper reading).
+        self.W_dec = nn.Parameter(nn.Linear(cfg.d_latent, cfg.d_in).weight.detach().T.contiguous())
+        self.b_dec = nn.Parameter(torch.zeros(cfg.d_in))
+        self.normalize_decoder()
+
+    def encode(self, x: torch.Tensor, fast: bool = True) -> Latents:
+        h = self.hidden(x) if self.hidden is not None else x
+        if fast:
+            return Latents(*_TopKLinear.apply(h, self.encoder.weight, self.encoder.bias, self.cfg.k))
+        return Latents(*self.encoder(h).topk(self.cfg.k, dim=-1, sorted=True))
+
+    def decode(self, latents: Latents, fast: bool = True) -> torch.Tensor:
+        if fast:
+            x_hat = F.embedding_bag(latents.indices, self.W_dec, per_sample_weights=latents.values, mode="sum")
+            return x_hat + self.b_dec
+        return self.dense(latents) @ self.W_dec + self.b_dec
+
+    def dense(self, latents: Latents) -> torch.Tensor:
+        """(batch, d_latent) latent vector z with zeros outside the TopK."""
+        z = torch.zeros(*latents.values.shape[:-1], self.cfg.d_latent, dtype=latents.values.dtype,
+                        device=latents.values.device)  # fmt: skip
+        return z.scatter(-1, latents.indices, latents.values)
+
+    def forward(self, x: torch.Tensor, fast: bool = True) -> tuple[torch.Tensor, Latents]:
+        latents = self.encode(x, fast)
+        return self.decode(latents, fast), latents
+
+    @torch.no_grad()
+    def normalize_decoder(self) -> None:
+        self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
+    """A directory with `sae.pt` (state dict) and `cfg.json` (architecture, package version, extras)."""
+    from eqsae import __version__
+    from eqsae.io import write_json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(sae.state_dict(), directory / "sae.pt")
+    write_json(directory / "cfg.json", {"sae": asdict(sae.cfg), "eqsae_version": __version__, **extra})
+
+
+def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKSAE:
+    """Restore an SAE saved by `save_sae`: `load_sae("results/sae/cnn/regular/k16")`."""
+    from eqsae.io import read_json
+
+    directory = Path(directory)
+    sae = TopKSAE(SAEConfig(**read_json(directory / "cfg.json")["sae"]))
+    sae.load_state_dict(torch.load(directory / "sae.pt", map_location="cpu", weights_only=True))
+    return sae.to(device).eval()
