@@ -17,6 +17,7 @@ include: "workflow/rules/dataset.smk"
 include: "workflow/rules/base.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/transform.smk"
+include: "workflow/rules/sae.smk"
 
 
 rule all:

@@ -8,12 +8,15 @@ import pytest
 import yaml
 
 from conftest import copy_workflow, snakemake
+from eqsae.sae import load_sae
 
 pytestmark = pytest.mark.workflow
 
 UPSTREAM = ["data/base.npz", "data/sae.npz", "data/probe.npz", "base/mlp/model.pt", "base/cnn/model.pt",
             "activations/mlp/sae.parquet", "activations/cnn/probe.parquet"]  # fmt: skip
-M_OUTPUTS = ["m/mlp/M.npy", "m/cnn/M.npy", "m/cnn/r2.csv", "tables/result1_m_fit.csv"]
+M_OUTPUTS = ["m/mlp/M.npy", "m/cnn/M.npy", "m/cnn/r2.csv", "tables/result1_m_fit.csv",
+             "sae_metrics/cnn/equivariant_k4.json", "tables/sae_metrics.csv"]
+UPSTREAM += ["sae/cnn/invariant/k4/sae.pt", "sae_metrics/cnn/invariant_k4.json", "sae_metrics/mlp/regular_k4.json"]
 
 
 def jobs_run(result) -> dict[str, int]:
@@ -36,7 +39,8 @@ def smoke(tmp_path_factory):
 def test_smoke_run_builds_result1(smoke):
     workdir, result = smoke
     assert jobs_run(result) == {"generate_dataset": 3, "train_base": 2, "dump_activations": 4, "fit_m": 2,
-                                "result1_table": 1, "all": 1}  # fmt: skip
+                                "result1_table": 1, "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1,
+                                "figure4": 1, "all": 1}  # fmt: skip
     table = pd.read_csv(workdir / "results/tables/result1_m_fit.csv")
     assert list(table["base_model"].unique()) == ["mlp", "cnn"]
     assert list(table["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
@@ -45,8 +49,30 @@ def test_smoke_run_builds_result1(smoke):
     assert cfg["config"]["epochs"] == 2 and cfg["threads"] == 2 and cfg["heldout_mse"] > 0
     log = (workdir / "results/logs/train_base/cnn.log").read_text()
     assert re.search(r"epoch 2/2 loss [\d.]+ seconds [\d.]+", log)
-    for rule in ("generate_dataset", "train_base", "dump_activations", "fit_m", "result1_table"):
+    for rule in ("generate_dataset", "train_base", "dump_activations", "fit_m", "result1_table", "train_sae"):
         assert list((workdir / "results/benchmarks" / rule).glob("*.tsv")), rule
+
+
+def test_smoke_run_trains_every_sae_variant(smoke):
+    workdir, _ = smoke
+    table = pd.read_csv(workdir / "results/tables/sae_metrics.csv")
+    assert sorted(zip(table["base_model"], table["variant"])) == sorted(
+        (model, variant) for model in ("mlp", "cnn")
+        for variant in ("regular", "wide", "twolayer", "invariant", "equivariant")
+    )  # fmt: skip
+    assert (table["k"] == 4).all() and (table["l0"] == 4).all()
+    assert set(table.loc[table.variant == "wide", "d_latent"]) == {8192}
+    equivariant = table.set_index(["base_model", "variant"]).loc[("cnn", "equivariant")]
+    invariant = table.set_index(["base_model", "variant"]).loc[("cnn", "invariant")]
+    assert equivariant["l1"] == invariant["l1"] and equivariant["fvu"] != invariant["fvu"]
+    sae = load_sae(workdir / "results/sae/cnn/wide/k4")
+    assert sae.cfg.d_latent == 8192 and sae.cfg.k == 4
+    cfg = json.loads((workdir / "results/sae/cnn/invariant/k4/cfg.json").read_text())
+    assert cfg["objective"] == "invariant" and cfg["training"]["epochs"] == 2 and "eqsae_version" in cfg
+    log = (workdir / "results/logs/train_sae/mlp_regular_k4.log").read_text()
+    assert re.search(r"epoch 2/2 loss [\d.]+ seconds", log)
+    for suffix in ("png", "pdf"):
+        assert (workdir / f"results/figures/figure4.{suffix}").stat().st_size > 1000
 
 
 def test_second_run_executes_nothing(smoke):
@@ -66,7 +92,9 @@ def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
     upstream, before = stamp(UPSTREAM), stamp(M_OUTPUTS)
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/changed.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"fit_m": 2, "result1_table": 1, "all": 1}
+    # The equivariant SAE uses M; nothing else downstream does.
+    assert jobs_run(result) == {"fit_m": 2, "result1_table": 1, "sae_metrics": 2, "sae_metrics_table": 1,
+                                "figure4": 1, "all": 1}  # fmt: skip
     assert stamp(UPSTREAM) == upstream
     after = stamp(M_OUTPUTS)
     assert all(after[p] > before[p] for p in M_OUTPUTS)

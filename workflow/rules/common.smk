@@ -35,8 +35,17 @@ def benchmark_path(rule, pattern):
     return f"{R}/benchmarks/{rule}/{pattern}.tsv"
 
 
+def get_sae_metrics_input(wildcards):
+    """The equivariant SAE is the invariant SAE plus the model's fitted M."""
+    if wildcards.variant == "equivariant":
+        return {"sae": f"{R}/sae/{wildcards.model}/invariant/k{wildcards.k}/sae.pt", "m": f"{R}/m/{wildcards.model}/M.npy"}
+    return {"sae": f"{R}/sae/{wildcards.model}/{wildcards.variant}/k{wildcards.k}/sae.pt"}
+
+
 def get_final_output():
     return [
         f"{R}/tables/result1_m_fit.csv",
         *expand(f"{R}/base/{{model}}/cfg.json", model=config["models"]),
+        f"{R}/tables/sae_metrics.csv",
+        f"{R}/figures/figure4.png",
     ]

@@ -1,0 +1,30 @@
+"""Held-out metrics of one SAE (for `equivariant`: the invariant SAE with M) at one K."""
+
+from eqsae.runtime import log_to, setup
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from eqsae.autoencoders import load_autoencoder  # noqa: E402
+from eqsae.evaluate import sae_metrics  # noqa: E402
+from eqsae.io import read_activations, read_shapeset, write_json  # noqa: E402
+from eqsae.sae import load_sae  # noqa: E402
+
+setup(snakemake.threads, "cpu")
+wc = snakemake.wildcards
+sae = load_sae(Path(snakemake.input.sae).parent)
+m = np.load(snakemake.input.m) if "m" in snakemake.input.keys() else None
+metrics = sae_metrics(
+    sae,
+    read_activations(snakemake.input.acts).acts,
+    load_autoencoder(Path(snakemake.input.base).parent),
+    read_shapeset(snakemake.input.images).images,
+    m,
+)
+row = {"base_model": wc.model, "variant": wc.variant, "k": int(wc.k), "d_latent": sae.cfg.d_latent, **metrics}
+write_json(snakemake.output[0], row)
+logging.info("%s", row)

@@ -1,0 +1,28 @@
+"""Train one SAE variant at one K on the SAE set's orbits; save weights and cfg.json."""
+
+from eqsae.runtime import log_to, setup
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+
+from eqsae.io import read_activations  # noqa: E402
+from eqsae.sae import save_sae, variant_config  # noqa: E402
+from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
+
+p, wc = snakemake.params, snakemake.wildcards
+device = setup(snakemake.threads, p.device)
+orbits = read_activations(snakemake.input[0]).acts
+cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1])
+train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed)
+logging.info("%s %s on %s, %d threads: %s, %s, %s", wc.model, wc.variant, device, torch.get_num_threads(), cfg,
+             objective, train)  # fmt: skip
+sae, history = train_sae(orbits, cfg, objective, train, device)
+save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, base_model=wc.model, objective=objective,
+         training=asdict(train), final_loss=history[-1].loss, train_seconds=sum(r.seconds for r in history),
+         threads=torch.get_num_threads(), device=str(device))  # fmt: skip
+logging.info("done: final loss %.6f", history[-1].loss)
