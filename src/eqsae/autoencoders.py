@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -135,7 +136,7 @@ def orbit_activations(model: BaseAutoencoder, images: np.ndarray, batch_size: in
     return out.reshape(len(images), ORDER, D_ACT).float().cpu().numpy()
 
 
-def save_autoencoder(model: BaseAutoencoder, directory, cfg: BaseTrainConfig, summary: dict) -> None:
+def save_autoencoder(model: BaseAutoencoder, directory: Path, cfg: BaseTrainConfig, summary: dict) -> None:
     """A directory with `model.pt` (state dict) and `cfg.json` (settings, sizes, final losses)."""
     from eqsae.io import write_json
 
@@ -144,9 +145,10 @@ def save_autoencoder(model: BaseAutoencoder, directory, cfg: BaseTrainConfig, su
     write_json(directory / "cfg.json", {"config": asdict(cfg), "d_act": D_ACT, **summary})
 
 
-def load_autoencoder(directory, device: torch.device | str = "cpu") -> BaseAutoencoder:
+def load_autoencoder(directory: str | Path, device: torch.device | str = "cpu") -> BaseAutoencoder:
     from eqsae.io import read_json
 
+    directory = Path(directory)
     cfg = read_json(directory / "cfg.json")["config"]
     model = BaseAutoencoder(cfg["model"])
     model.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 
-def setup(threads: int, device: Device = "auto", seed: int | None = None) -> "torch.device":
+def setup(threads: int, device: Device = "auto") -> "torch.device":
     """Make torch use exactly `threads` CPU threads and return the device to compute on."""
     import torch
 
@@ -26,8 +26,6 @@ def setup(threads: int, device: Device = "auto", seed: int | None = None) -> "to
     # Denormal floats make CPU kernels many times slower once a model's updates get tiny; flushing them
     # changes nothing above 1e-38.
     torch.set_flush_denormal(True)
-    if seed is not None:
-        torch.manual_seed(seed)
     return pick_device(device)
 
 

@@ -37,9 +37,10 @@ def benchmark_path(rule, pattern):
 
 def get_sae_metrics_input(wildcards):
     """The equivariant SAE is the invariant SAE plus the model's fitted M."""
-    if wildcards.variant == "equivariant":
-        return {"sae": f"{R}/sae/{wildcards.model}/invariant/k{wildcards.k}/sae.pt", "m": f"{R}/m/{wildcards.model}/M.npy"}
-    return {"sae": f"{R}/sae/{wildcards.model}/{wildcards.variant}/k{wildcards.k}/sae.pt"}
+    model, variant, k = wildcards.model, wildcards.variant, wildcards.k
+    if variant == "equivariant":
+        return {"sae": f"{R}/sae/{model}/invariant/k{k}/sae.pt", "m": f"{R}/m/{model}/M.npy"}
+    return {"sae": f"{R}/sae/{model}/{variant}/k{k}/sae.pt"}
 
 
 def get_final_output():
