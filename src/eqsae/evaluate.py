@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from eqsae.autoencoders import BaseAutoencoder, to_input
 from eqsae.group import ORDER, orbit
-from eqsae.sae import TopKSAE
+from eqsae.sae import Latents, TopKSAE
 
 
 class Reconstruction(NamedTuple):
@@ -39,10 +39,6 @@ def reconstruct(sae: TopKSAE, orbits: torch.Tensor, m: torch.Tensor | None = Non
         x_hat = torch.stack(turned, dim=1)
     shape = (*orbits.shape[:2], -1)
     return Reconstruction(x_hat, latents.values.view(shape), latents.indices.view(shape))
-
-
-def _dense(values: torch.Tensor, indices: torch.Tensor, d_latent: int) -> torch.Tensor:
-    return torch.zeros(*values.shape[:-1], d_latent, dtype=values.dtype).scatter_(-1, indices, values)
 
 
 @torch.inference_mode()
@@ -69,7 +65,7 @@ def sae_metrics(
         sums["l0"] += (rec.values != 0).sum().item()
         sums["l1"] += rec.values.abs().sum().item()
         active[rec.indices[rec.values != 0]] = True
-        z = _dense(rec.values, rec.indices, d_latent)  # (chunk, |G|, d_latent)
+        z = sae.dense(Latents(rec.values, rec.indices))  # (chunk, |G|, d_latent)
         sums["cos"] += F.cosine_similarity(z[:, 1:], z[:, :1], dim=-1).sum().item()
         pixels = to_input(torch.from_numpy(orbit(images[i : i + chunk])))
         sums["spliced"] += F.mse_loss(base.decode(rec.x_hat.flatten(0, 1)), pixels, reduction="sum").item()
