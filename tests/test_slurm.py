@@ -1,0 +1,161 @@
+"""The smoke workflow submitted to a real Slurm (slurmctld, slurmd, slurmdbd on MariaDB, munge) on localhost
+through snakemake-executor-plugin-slurm, as a user submits it on a cluster: every job is a Slurm job, the
+tables equal a local run's, a re-submission runs nothing, and a failed job fails the run with its Slurm log.
+
+Needs root and Debian's `slurm-wlm munge slurmdbd mariadb-server` (`.ci/run` installs them); skipped otherwise.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, copy_workflow
+from slurm.cluster import SlurmCluster, missing_binaries, run
+
+pytestmark = pytest.mark.slurm
+
+PROFILE = ROOT / "tests/slurm/profile"
+SMOKE = ("all", "--configfile", "config/smoke.yaml")  # the target first: --configfile takes a list
+RUN_TIMEOUT = 900  # seconds per Snakemake run, before its process group is killed
+
+
+def snakemake(cwd, *args, env=None, timeout=RUN_TIMEOUT) -> subprocess.CompletedProcess:
+    """Snakemake in its own session with a hard bound (SIGTERM, then SIGKILL: it waits for jobs on SIGTERM)."""
+    return run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout, grace=10)
+
+
+def jobs_run(result) -> dict[str, int]:
+    """Job counts from Snakemake's 'Job stats' table (empty when nothing ran)."""
+    text = result.stdout + result.stderr
+    if "Job stats" not in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def local_rules(result) -> set[str]:
+    """Rules Snakemake ran in its own process ('localrule all:'), not as cluster jobs."""
+    return set(re.findall(r"^localrule (\w+):", result.stdout + result.stderr, re.M))
+
+
+def output(result) -> str:
+    return f"exit {result.returncode}\n--- stdout:\n{result.stdout[-4000:]}\n--- stderr:\n{result.stderr[-6000:]}"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("a local Slurm cluster needs root (daemons run as root, no systemd)")
+    if missing := missing_binaries():
+        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install slurm-wlm munge slurmdbd mariadb-server)")
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm-cluster"))
+    try:
+        yield cluster.start(timeout=120)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory):
+    """The same workflow snapshot run twice: locally with --cores 2, and submitted to Slurm."""
+    local = copy_workflow(tmp_path_factory.mktemp("local"))
+    submitted = tmp_path_factory.mktemp("submitted")
+    shutil.copytree(local, submitted, dirs_exist_ok=True)
+
+    def timed(*args, **kwargs):
+        t0 = time.monotonic()
+        return snakemake(*args, **kwargs), time.monotonic() - t0
+
+    # Side by side: the Slurm run mostly waits (status checks, job start-up), the local run fills the gaps.
+    with ThreadPoolExecutor(2) as pool:
+        local_run = pool.submit(timed, local, "--cores", "2", *SMOKE)
+        slurm_run = pool.submit(timed, submitted, *SMOKE, "--profile", PROFILE, env=cluster.env)
+        (local_result, local_s), (result, slurm_s) = local_run.result(), slurm_run.result()
+    assert local_result.returncode == 0, output(local_result)
+    assert result.returncode == 0, output(result) + "\n" + cluster.log_tail("slurmctld")
+    print(f"smoke workflow, side by side: local {local_s:.0f} s, on Slurm {slurm_s:.0f} s")
+    return local, submitted, result
+
+
+def slurm_logs(workdir: Path) -> dict[str, list[Path]]:
+    """The plugin's per-job logs: .snakemake/slurm_logs/rule_<rule>/<wildcards>/<slurm job id>.log."""
+    logs: dict[str, list[Path]] = {}
+    for log in (workdir / ".snakemake/slurm_logs").rglob("*.log"):
+        rule = log.relative_to(workdir / ".snakemake/slurm_logs").parts[0].removeprefix("rule_")
+        logs.setdefault(rule, []).append(log)
+    return logs
+
+
+def accounted(cluster, workdir: Path) -> list[dict[str, str]]:
+    """sacct's jobs that ran in `workdir`, with their rule from the plugin's comment 'rule_<rule>_wildcards_...'."""
+    jobs = [job for job in cluster.accounted_jobs() if Path(job["WorkDir"]) == workdir]
+    for job in jobs:
+        job["rule"] = job["Comment"].removeprefix("rule_").split("_wildcards_")[0]
+    return jobs
+
+
+def test_every_job_ran_as_a_slurm_job(cluster, runs):
+    _, workdir, result = runs
+    stats, local = jobs_run(result), local_rules(result)
+    assert stats and "all" in local, output(result)
+    expected = {rule: n for rule, n in stats.items() if rule not in local}
+    # sacct (the accounting database, as on a real cluster): one completed job per rule job, no other.
+    jobs = accounted(cluster, workdir)
+    per_rule = {rule: sum(job["rule"] == rule for job in jobs) for rule in {job["rule"] for job in jobs}}
+    assert per_rule == expected
+    assert all(job["State"] == "COMPLETED" and job["ExitCode"] == "0:0" for job in jobs), jobs
+    # The plugin's log of each job is named by its Slurm job id, and those are sacct's ids.
+    logs = slurm_logs(workdir)
+    assert {rule: len(paths) for rule, paths in logs.items()} == expected
+    assert sorted(int(p.stem) for paths in logs.values() for p in paths) == sorted(int(j["JobIDRaw"]) for j in jobs)
+    # Snakemake said so too: one "Job N has been submitted with SLURM jobid M" per job.
+    submitted = re.findall(r"SLURM jobid (\d+)", result.stdout + result.stderr)
+    assert sorted(map(int, submitted)) == sorted(int(j["JobIDRaw"]) for j in jobs)
+
+
+def test_tables_equal_a_local_run(runs):
+    local, submitted, _ = runs
+    tables = sorted(p.relative_to(local) for p in (local / "results/tables").rglob("*.csv"))
+    assert tables, "the local run wrote no table"
+    assert tables == sorted(p.relative_to(submitted) for p in (submitted / "results/tables").rglob("*.csv"))
+    for table in tables:
+        # Seeded and run with the same thread counts: equal to the last digit (rtol only guards float
+        # formatting; the measured difference was exactly zero).
+        pd.testing.assert_frame_equal(
+            pd.read_csv(submitted / table), pd.read_csv(local / table), check_exact=False, rtol=1e-9, obj=str(table)
+        )
+
+
+def test_second_submission_runs_nothing(cluster, runs):
+    _, workdir, _ = runs
+    before = len(accounted(cluster, workdir))
+    result = snakemake(workdir, *SMOKE, "--profile", PROFILE, env=cluster.env)
+    assert result.returncode == 0, output(result)
+    assert jobs_run(result) == {}
+    assert "Nothing to be done" in result.stdout + result.stderr
+    assert len(accounted(cluster, workdir)) == before
+
+
+def test_a_failed_job_fails_the_run_and_keeps_its_slurm_log(cluster, runs):
+    _, workdir, _ = runs
+    (workdir / "results/activations/cnn/probe.parquet").write_bytes(b"not a parquet file\n" * 100)
+    target = "results/m/cnn/fit.json"
+    result = snakemake(workdir, target, "--configfile", "config/smoke.yaml", "--forcerun", "fit_m",
+                       "--profile", PROFILE, env=cluster.env)  # fmt: skip
+    text = result.stdout + result.stderr
+    assert result.returncode != 0, output(result)
+    assert "Error in rule fit_m" in text, output(result)
+    logs = re.findall(r"\S*\.snakemake/slurm_logs/rule_fit_m/\S+?\.log", text)
+    assert logs, output(result)
+    log = Path(logs[0]) if Path(logs[0]).is_absolute() else workdir / logs[0]
+    assert log.is_file() and log.stat().st_size > 0, log
+    failed = [j for j in accounted(cluster, workdir) if j["JobIDRaw"] == log.stem]
+    assert [(j["rule"], j["State"]) for j in failed] == [("fit_m", "FAILED")], failed
