@@ -18,6 +18,8 @@ include: "workflow/rules/base.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/transform.smk"
 include: "workflow/rules/sae.smk"
+include: "workflow/rules/probe.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:

@@ -37,7 +37,7 @@ def test_defaults_are_the_paper_settings():
         (lambda c: c["m"].update(init="random"), "m.init"),
         (lambda c: c.update(models=["resnet"]), "models.0"),
         (lambda c: c["data"].update(n_probe="many"), "data.n_probe"),
-        (lambda c: c.update(k=[16, 16]), "k"),
+        (lambda c: c.update(topk=[16, 16]), "topk"),
         (lambda c: c.update(device="tpu"), "device"),
     ],
     ids=["misspelt-nested", "misspelt-top", "negative-epochs", "zero-lr", "bad-enum", "bad-model", "wrong-type",

@@ -71,6 +71,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
+    _coerce_numbers(config, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -83,6 +84,26 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
         raise ConfigError(f"config key {where or '<root>'}: {error.message}")
     _fill_defaults(config, schema)
     return config
+
+
+def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Snakemake reads lists given with --config (`topk=[8,16]`) as strings; make the numbers numbers again."""
+
+    def coerce(value: Any, sub: Mapping[str, Any]) -> Any:
+        kind = sub.get("type")
+        if isinstance(value, str) and kind in ("integer", "number"):
+            try:
+                return int(value) if kind == "integer" else float(value)
+            except ValueError:
+                return value  # the schema check names the key
+        if isinstance(value, list) and "items" in sub:
+            return [coerce(item, sub["items"]) for item in value]
+        if isinstance(value, dict):
+            props = sub.get("properties", {})
+            return {key: coerce(item, props.get(key, {})) for key, item in value.items()}
+        return value
+
+    config.update(coerce(dict(config), schema))
 
 
 def _fill_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:

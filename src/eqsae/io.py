@@ -10,12 +10,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from eqsae.group import ORDER
 from eqsae.shapes import N_POSITIONS, ShapeSet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _atomic(path: str | Path, write) -> None:
@@ -31,6 +34,16 @@ def _atomic(path: str | Path, write) -> None:
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
     _atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n"))
+
+
+def write_table(path: str | Path, table: "pd.DataFrame") -> None:
+    """A result table as Parquet or CSV, by the file's suffix."""
+    if Path(path).suffix == ".parquet":
+        _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
+    elif Path(path).suffix == ".csv":
+        _atomic(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+    else:
+        raise ValueError(f"{path}: tables are written as .parquet or .csv")
 
 
 def read_json(path: str | Path) -> dict[str, Any]:

@@ -25,6 +25,8 @@ wildcard_constraints:
     model="|".join(["mlp", "cnn"]),
     image_set="|".join(IMAGE_SETS),
     act_set="sae|probe",
+    training="paper|standard",
+    k=r"\d+",
 
 
 def log_path(rule, pattern):
@@ -35,12 +37,20 @@ def benchmark_path(rule, pattern):
     return f"{R}/benchmarks/{rule}/{pattern}.tsv"
 
 
-def get_sae_metrics_input(wildcards):
-    """The equivariant SAE is the invariant SAE plus the model's fitted M."""
-    model, variant, k = wildcards.model, wildcards.variant, wildcards.k
-    if variant == "equivariant":
-        return {"sae": f"{R}/sae/{model}/invariant/k{k}/sae.pt", "m": f"{R}/m/{model}/M.npy"}
-    return {"sae": f"{R}/sae/{model}/{variant}/k{k}/sae.pt"}
+SAE = f"{R}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
+
+
+def get_sae_input(wildcards):
+    """An SAE's weights; the equivariant SAE is the invariant SAE plus the model's fitted M."""
+    if wildcards.variant == "equivariant":
+        sae = SAE.format(**{**wildcards, "variant": "invariant"})
+        return {"sae": f"{sae}/sae.pt", "m": f"{R}/m/{wildcards.model}/M.npy"}
+    return {"sae": f"{SAE.format(**wildcards)}/sae.pt"}
+
+
+def sae_grid(pattern):
+    return expand(pattern, training=config["sae_training"], model=config["models"], variant=config["variants"],
+                  k=config["topk"])  # fmt: skip
 
 
 def get_final_output():
@@ -49,4 +59,8 @@ def get_final_output():
         *expand(f"{R}/base/{{model}}/cfg.json", model=config["models"]),
         f"{R}/tables/sae_metrics.csv",
         f"{R}/figures/figure4.png",
+        f"{R}/tables/probe_summary.csv",
+        f"{R}/tables/claims.csv",
+        *expand(f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png", training=config["sae_training"],
+                model=config["models"], t=config["truncations"]),  # fmt: skip
     ]

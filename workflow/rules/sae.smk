@@ -2,17 +2,20 @@ rule train_sae:
     input:
         f"{R}/activations/{{model}}/sae.parquet",
     output:
-        weights=f"{R}/sae/{{model}}/{{variant}}/k{{k}}/sae.pt",
-        cfg=f"{R}/sae/{{model}}/{{variant}}/k{{k}}/cfg.json",
+        weights=f"{SAE}/sae.pt",
+        cfg=f"{SAE}/cfg.json",
     log:
-        log_path("train_sae", "{model}_{variant}_k{k}"),
+        log_path("train_sae", "{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("train_sae", "{model}_{variant}_k{k}")
+        benchmark_path("train_sae", "{training}/{model}_{variant}_k{k}")
     wildcard_constraints:
         variant="regular|wide|twolayer|invariant",
-        k=r"\d+",
     params:
-        **config["sae"],
+        epochs=config["sae"]["epochs"],
+        batch_size=config["sae"]["batch_size"],
+        lr=config["sae"]["lr"],
+        # AuxK belongs to the standard practice: changing it leaves the paper's SAEs cached.
+        auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
         seed=config["seed"],
         device=config["device"],
     threads: config["threads"]["train_sae"]
@@ -22,18 +25,16 @@ rule train_sae:
 
 rule sae_metrics:
     input:
-        unpack(get_sae_metrics_input),
+        unpack(get_sae_input),
         acts=f"{R}/activations/{{model}}/probe.parquet",
         images=f"{R}/data/probe.npz",
         base=f"{R}/base/{{model}}/model.pt",
     output:
-        f"{R}/sae_metrics/{{model}}/{{variant}}_k{{k}}.json",
+        f"{R}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
     log:
-        log_path("sae_metrics", "{model}_{variant}_k{k}"),
+        log_path("sae_metrics", "{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("sae_metrics", "{model}_{variant}_k{k}")
-    wildcard_constraints:
-        k=r"\d+",
+        benchmark_path("sae_metrics", "{training}/{model}_{variant}_k{k}")
     threads: config["threads"]["sae_metrics"]
     script:
         "../scripts/sae_metrics.py"
@@ -41,8 +42,7 @@ rule sae_metrics:
 
 rule sae_metrics_table:
     input:
-        expand(f"{R}/sae_metrics/{{model}}/{{variant}}_k{{k}}.json", model=config["models"],
-               variant=config["variants"], k=config["k"]),  # fmt: skip
+        sae_grid(f"{R}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json"),
     output:
         report(f"{R}/tables/sae_metrics.csv", caption="../report/sae_metrics.rst", category="RESULT 3: SAEs"),
     log:

@@ -17,12 +17,12 @@ from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
 p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, p.device)
 orbits = read_activations(snakemake.input[0]).acts
-cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1])
-train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed)
-logging.info("%s %s on %s, %d threads: %s, %s, %s", wc.model, wc.variant, device, torch.get_num_threads(), cfg,
-             objective, train)  # fmt: skip
+cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1], practice=wc.training)
+train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed, **p.auxk)
+logging.info("%s %s (%s practice) on %s, %d threads: %s, %s, %s", wc.model, wc.variant, wc.training, device,
+             torch.get_num_threads(), cfg, objective, train)  # fmt: skip
 sae, history = train_sae(orbits, cfg, objective, train, device)
-save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, base_model=wc.model, objective=objective,
-         training=asdict(train), final_loss=history[-1].loss, train_seconds=sum(r.seconds for r in history),
+save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, practice=wc.training, base_model=wc.model,
+         objective=objective, training=asdict(train), final_loss=history[-1].loss, train_seconds=sum(r.seconds for r in history),
          threads=torch.get_num_threads(), device=str(device))  # fmt: skip
 logging.info("done: final loss %.6f", history[-1].loss)

@@ -1,0 +1,260 @@
+"""The 180 binary probing tasks (paper Section 4, Appendix C.1): tasks, split, truncation, probes, F1.
+
+A task asks whether an image (one rotation of it) contains a shape (S), a shape in an orientation (SO), a
+shape at a position (SP), or a shape at a position in an orientation (SPO). Only S is rotation-invariant.
+Probes see one representation of each row: base activations, T truncated SAE latents, or the SAE's
+reconstruction from those T latents only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from eqsae.shapes import N_POSITIONS, N_SHAPES, POSITIONS, SHAPES, orbit_sizes
+
+log = logging.getLogger(__name__)
+
+TASK_GROUPS = ("S", "SO", "SP", "SPO")
+PROBES = ("knn", "logreg", "xgboost")
+
+
+@dataclass(frozen=True)
+class Task:
+    group: str
+    shape: int
+    position: int | None = None
+    orientation: int | None = None
+
+    @property
+    def name(self) -> str:
+        where = "" if self.position is None else f"@{POSITIONS[self.position]}"
+        turn = "" if self.orientation is None else f"/o{self.orientation}"
+        return f"{self.group}:{SHAPES[self.shape]}{where}{turn}"
+
+
+def make_tasks() -> list[Task]:
+    """8 S, 28 SO, 32 SP, 112 SPO: orientations per shape are its own orbit size (2 or 4), read from pixels."""
+    sizes = orbit_sizes()
+    shape_turns = [(s, o) for s in range(N_SHAPES) for o in range(sizes[s])]
+    return [
+        *(Task("S", s) for s in range(N_SHAPES)),
+        *(Task("SO", s, orientation=o) for s, o in shape_turns),
+        *(Task("SP", s, position=q) for s in range(N_SHAPES) for q in range(N_POSITIONS)),
+        *(Task("SPO", s, position=q, orientation=o) for s, o in shape_turns for q in range(N_POSITIONS)),
+    ]
+
+
+def task_labels(tasks: list[Task], shapes: np.ndarray, orientations: np.ndarray) -> np.ndarray:
+    """(rows, n_tasks) bool from per-position labels (rows, 4) of each (rotated) image."""
+    columns = []
+    for task in tasks:
+        hit = shapes == task.shape
+        if task.orientation is not None:
+            hit &= orientations == task.orientation
+        columns.append(hit.any(axis=1) if task.position is None else hit[:, task.position])
+    return np.stack(columns, axis=1)
+
+
+def split_by_image(n_images: int, rows_per_image: int, test_fraction: float, seed: int) -> np.ndarray:
+    """Test mask over rows (image-major): a whole orbit lands on one side, so no rotation of a test image
+    is seen in training."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    test_images = rng.permutation(n_images)[: max(1, round(test_fraction * n_images))]
+    is_test = np.zeros(n_images, dtype=bool)
+    is_test[test_images] = True
+    return np.repeat(is_test, rows_per_image)
+
+
+def truncate(z_train: np.ndarray, y_train: np.ndarray, t: int) -> np.ndarray:
+    """(n_tasks, t) latent ids with the largest |mean over positives - mean over negatives|, per task
+    (Kantamneni et al.); from the training split only."""
+    y = y_train.astype(np.float32)
+    n_pos = y.sum(0)[:, None]
+    pos_sum = y.T @ z_train
+    neg_mean = (z_train.sum(0) - pos_sum) / np.maximum(len(y) - n_pos, 1)
+    score = np.abs(pos_sum / np.maximum(n_pos, 1) - neg_mean)
+    return np.argsort(-score, axis=1, kind="stable")[:, :t]
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The three probes (Appendix C.1), in one place."""
+
+    knn_neighbors: int = 16
+    logreg_lr: float = 1e-3
+    logreg_l2: float = 1e-4
+    xgb_trees: int = 100
+    xgb_depth: int = 6
+    xgb_lr: float = 0.3
+    xgb_l2: float = 1.0
+    xgb_max_bin: int = 64
+    """Histogram bins per feature (not a paper setting; XGBoost's default 256 costs 2-3x the time)."""
+    test_fraction: float = 0.2
+    seed: int = 0
+    threads: int = 1
+
+
+def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """F1 of the positive class; 0 where there are no positives to find and none predicted."""
+    tp = np.sum(y_true & y_pred)
+    denom = np.sum(y_true) + np.sum(y_pred)
+    return float(2 * tp / denom) if denom else 0.0
+
+
+class Probes:
+    """Fits every probe on one (train, test) representation of one task; returns F1 per probe.
+
+    XGBoost runs on its native API with hist trees; `fixed_train` reuses one quantised training matrix
+    across tasks when the features do not change (base activations), so only labels are swapped."""
+
+    def __init__(self, cfg: ProbeConfig):
+        self.cfg = cfg
+
+    def scores(self, x_train, y_train, x_test, y_test, dtrain=None) -> dict[str, float]:
+        if y_train.all() or not y_train.any():  # one class: every probe predicts it
+            const = np.full(len(y_test), bool(y_train[0]))
+            return {probe: _f1(y_test, const) for probe in PROBES}
+        return {
+            "knn": _f1(y_test, self._knn(x_train, y_train, x_test)),
+            "logreg": _f1(y_test, self._logreg(x_train, y_train, x_test)),
+            "xgboost": _f1(y_test, self._xgboost(x_train, y_train, x_test, dtrain)),
+        }
+
+    def quantised(self, x_train: np.ndarray):
+        import xgboost as xgb
+
+        return xgb.QuantileDMatrix(x_train, label=np.zeros(len(x_train)), nthread=self.cfg.threads,
+                                   max_bin=self.cfg.xgb_max_bin)  # fmt: skip
+
+    def _knn(self, x_train, y_train, x_test) -> np.ndarray:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        knn = KNeighborsClassifier(self.cfg.knn_neighbors, algorithm="brute", n_jobs=self.cfg.threads)
+        return knn.fit(x_train, y_train).predict(x_test)
+
+    def _logreg(self, x_train, y_train, x_test) -> np.ndarray:
+        """Reading (SPEC.md): SGD on the log loss, constant lr, L2 penalty; features standardised on the
+        training split so one learning rate fits every representation's scale."""
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        sgd = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=self.cfg.logreg_lr,
+                            alpha=self.cfg.logreg_l2, random_state=self.cfg.seed)  # fmt: skip
+        return make_pipeline(StandardScaler(), sgd).fit(x_train, y_train).predict(x_test)
+
+    def _xgboost(self, x_train, y_train, x_test, dtrain=None) -> np.ndarray:
+        import xgboost as xgb
+
+        dtrain = self.quantised(x_train) if dtrain is None else dtrain
+        dtrain.set_label(y_train.astype(np.float32))
+        params = dict(objective="binary:logistic", tree_method="hist", max_depth=self.cfg.xgb_depth,
+                      eta=self.cfg.xgb_lr, reg_lambda=self.cfg.xgb_l2, max_bin=self.cfg.xgb_max_bin,
+                      nthread=self.cfg.threads, seed=self.cfg.seed)  # fmt: skip
+        booster = xgb.train(params, dtrain, num_boost_round=self.cfg.xgb_trees)
+        return booster.inplace_predict(x_test) > 0.5
+
+
+# A representation for task i at truncation T: (rows, features) float32.
+Representation = Callable[[int], np.ndarray]
+
+
+def run_tasks(
+    representations: dict[str, Representation],
+    labels: np.ndarray,
+    is_test: np.ndarray,
+    tasks: list[Task],
+    cfg: ProbeConfig,
+    fixed: bool = False,
+) -> Iterator[dict]:
+    """One row per (representation, task, probe). `fixed`: features do not depend on the task."""
+    probes = Probes(cfg)
+    for name, features in representations.items():
+        start, cache = time.perf_counter(), {}
+        for i, task in enumerate(tasks):
+            x = features(i)
+            if fixed and "dtrain" not in cache:
+                cache["dtrain"] = probes.quantised(x[~is_test])
+            y_train, y_test = labels[~is_test, i], labels[is_test, i]
+            f1 = probes.scores(x[~is_test], y_train, x[is_test], y_test, cache.get("dtrain"))
+            for probe, score in f1.items():
+                yield dict(representation=name, task=task.name, task_group=task.group, probe=probe, f1=score,
+                           n_pos=int(y_test.sum()), n_test=int(len(y_test)))  # fmt: skip
+            if (i + 1) % 30 == 0 or i + 1 == len(tasks):
+                log.info("%s: %d/%d tasks, %.0f s", name, i + 1, len(tasks), time.perf_counter() - start)
+
+
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean F1 per setting and task group (and "all"): of the best probe per task, and of XGBoost alone."""
+    keys = [c for c in scores.columns if c not in ("task", "task_group", "probe", "f1", "n_pos", "n_test")]
+    by_task = [*keys, "task_group", "task"]
+    best = scores.groupby(by_task, dropna=False, sort=False)["f1"].max().rename("best")
+    xgb = scores[scores.probe == "xgboost"].groupby(by_task, dropna=False, sort=False)["f1"].first()
+    per_task = pd.concat([best, xgb.rename("xgboost")], axis=1).reset_index()
+    both = pd.concat([per_task, per_task.assign(task_group="all")])
+    out = both.groupby([*keys, "task_group"], dropna=False, sort=False).agg(
+        f1_best=("best", "mean"), f1_xgboost=("xgboost", "mean"), n_tasks=("task", "size")
+    )
+    return out.reset_index()
+
+
+def orbit_labels(shapes: np.ndarray, orientations: np.ndarray, tasks: list[Task]) -> np.ndarray:
+    """(n * |G|, n_tasks) labels of every rotation of every image, from (n, |G|, 4) per-position labels."""
+    return task_labels(tasks, shapes.reshape(-1, N_POSITIONS), orientations.reshape(-1, N_POSITIONS))
+
+
+def truncated_reconstruction(
+    z: np.ndarray, ids: np.ndarray, decoder: np.ndarray, bias: np.ndarray, rotations: np.ndarray,
+    m: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """W_D z_T + b_D from the latents `ids` only; with M, row p becomes M^p (W_D z_T + b_D)."""
+    x_hat = z[:, ids] @ decoder[ids] + bias
+    if m is not None:
+        for p in range(1, int(rotations.max()) + 1):
+            rows = rotations == p
+            x_hat[rows] = x_hat[rows] @ np.linalg.matrix_power(m, p).T.astype(np.float32)
+    return x_hat
+
+
+def probe_base(acts: np.ndarray, labels: np.ndarray, tasks: list[Task], cfg: ProbeConfig) -> pd.DataFrame:
+    """The upper bound: every task on the base activations (n, |G|, d)."""
+    x = np.ascontiguousarray(acts.reshape(-1, acts.shape[-1]), dtype=np.float32)
+    is_test = split_by_image(len(acts), acts.shape[1], cfg.test_fraction, cfg.seed)
+    rows = run_tasks({"activations": lambda i: x}, labels, is_test, tasks, cfg, fixed=True)
+    return pd.DataFrame(rows)
+
+
+def probe_sae(
+    z: np.ndarray,
+    decoder: np.ndarray,
+    bias: np.ndarray,
+    rotations: np.ndarray,
+    labels: np.ndarray,
+    tasks: list[Task],
+    truncations: list[int],
+    cfg: ProbeConfig,
+    m: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Every task on an SAE's T truncated latents and on its reconstruction from those T latents only.
+
+    z: (rows, d_latent) dense latents, image-major with |G| rows per image; decoder: (d_latent, d) rows;
+    rotations: (rows,) p of each row. With M, the reconstruction of row p is M^p (W_D z_T + b_D)."""
+    order = int(rotations.max()) + 1
+    is_test = split_by_image(len(z) // order, order, cfg.test_fraction, cfg.seed)
+    frames = []
+    for t in truncations:
+        chosen = truncate(z[~is_test], labels[~is_test], t)
+        reps = {
+            "latents": lambda i: z[:, chosen[i]],
+            "reconstructions": lambda i: truncated_reconstruction(z, chosen[i], decoder, bias, rotations, m),
+        }
+        frames.append(pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg)).assign(truncation=t))
+    return pd.concat(frames, ignore_index=True)

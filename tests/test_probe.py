@@ -1,0 +1,134 @@
+"""The 180 probing tasks: counts, positive rates, split, truncation, probes, summary."""
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqsae.group import ORDER, rotate_labels
+from eqsae.probe import (
+    PROBES,
+    ProbeConfig,
+    Probes,
+    make_tasks,
+    orbit_labels,
+    probe_sae,
+    split_by_image,
+    summarize,
+    task_labels,
+    truncate,
+    truncated_reconstruction,
+)
+from eqsae.shapes import generate
+
+
+def test_exactly_180_tasks_with_the_papers_group_counts():
+    tasks = make_tasks()
+    assert len(tasks) == 180
+    assert Counter(t.group for t in tasks) == {"S": 8, "SO": 28, "SP": 32, "SPO": 112}
+    assert len({t.name for t in tasks}) == 180
+
+
+@pytest.fixture(scope="module")
+def large_labels():
+    """Labels of every rotation of 4,000 generated images, read from the rotated pixels."""
+    data = generate(4000, np.random.default_rng(1))
+    return make_tasks(), orbit_labels(data.shapes, data.orientations, make_tasks())
+
+
+def test_positive_rates_match_the_analytic_values(large_labels):
+    tasks, labels = large_labels
+    rate = labels.mean(0)
+    by = lambda group, four=None: [r for t, r in zip(tasks, rate) if t.group == group and  # noqa: E731
+                                   (four is None or (t.shape >= 2) == four)]  # fmt: skip
+    assert np.allclose(by("S"), 1 - (7 / 8) ** 4, atol=0.02)  # 41.4%
+    assert np.allclose(by("SP"), 1 / 8, atol=0.015)  # 12.5%
+    assert np.allclose(by("SO", four=True), (1 - (7 / 8) ** 4) / 4, atol=0.015)  # 10.4%
+    assert np.allclose(by("SO", four=False), (1 - (7 / 8) ** 4) / 2, atol=0.02)  # 2-orientation shapes
+    assert np.allclose(by("SPO", four=True), 1 / 32, atol=0.01)  # 3.1%
+
+
+def test_task_labels_follow_the_rotation(small_set):
+    """A rotated image's SP label is the canonical image's label at the position it came from."""
+    tasks = make_tasks()
+    canonical = task_labels(tasks, small_set.shapes[:, 0], small_set.orientations[:, 0])
+    turned = task_labels(tasks, *rotate_labels(small_set.shapes[:, 0], small_set.orientations[:, 0], 1))
+    assert np.array_equal(turned, task_labels(tasks, small_set.shapes[:, 1], small_set.orientations[:, 1]))
+    sp = [i for i, t in enumerate(tasks) if t.group == "SP"]
+    s_only = [i for i, t in enumerate(tasks) if t.group == "S"]
+    assert np.array_equal(turned[:, s_only], canonical[:, s_only])  # only S is invariant
+    assert not np.array_equal(turned[:, sp], canonical[:, sp])
+
+
+def test_split_keeps_whole_orbits_on_one_side():
+    is_test = split_by_image(500, ORDER, 0.2, seed=3)
+    image_id = np.repeat(np.arange(500), ORDER)
+    assert not set(image_id[is_test]) & set(image_id[~is_test])
+    assert is_test.sum() == 100 * ORDER
+    assert np.array_equal(is_test, split_by_image(500, ORDER, 0.2, seed=3))
+
+
+def test_truncation_picks_the_planted_latent():
+    rng = np.random.default_rng(0)
+    y = rng.random((2000, 3)) < 0.3
+    z = rng.normal(size=(2000, 64)).astype(np.float32)
+    for task, latent in enumerate([5, 17, 42]):
+        z[:, latent] += 3.0 * y[:, task]
+    assert truncate(z, y, 1)[:, 0].tolist() == [5, 17, 42]
+    assert truncate(z, y, 4).shape == (3, 4)
+
+
+def test_every_probe_solves_a_separable_task():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 5)).astype(np.float32)
+    y = x[:, 0] > 0.3
+    x[:, 0] += np.where(y, 2.0, -2.0)  # a wide margin
+    scores = Probes(ProbeConfig()).scores(x[:500], y[:500], x[500:], y[500:])
+    assert set(scores) == set(PROBES)
+    assert all(f1 == 1.0 for f1 in scores.values()), scores
+
+
+def test_one_class_training_split_scores_zero_instead_of_crashing():
+    x = np.zeros((20, 3), np.float32)
+    scores = Probes(ProbeConfig()).scores(x[:10], np.zeros(10, bool), x[10:], np.ones(10, bool))
+    assert scores == {probe: 0.0 for probe in PROBES}
+
+
+def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
+    """Reconstructions use only the T chosen latents; with M, row p is turned by M^p."""
+    tasks = make_tasks()[:10]
+    n, d, d_latent = len(small_set), 6, 12
+    rng = np.random.default_rng(0)
+    z = np.maximum(rng.normal(size=(n * ORDER, d_latent)), 0).astype(np.float32)
+    decoder, bias = rng.normal(size=(d_latent, d)).astype(np.float32), np.zeros(d, np.float32)
+    labels = orbit_labels(small_set.shapes, small_set.orientations, tasks)
+    rotations = np.tile(np.arange(ORDER), n)
+    cfg = ProbeConfig(xgb_trees=5)
+    table = probe_sae(z, decoder, bias, rotations, labels, tasks, [2, 4], cfg, m=-np.eye(d, dtype=np.float32))
+    assert len(table) == 2 * 2 * len(tasks) * len(PROBES)
+    assert set(table.representation) == {"latents", "reconstructions"}
+    assert (table.n_test == round(0.2 * n) * ORDER).all()
+    assert table.f1.between(0, 1).all()
+
+    ids = np.array([3, 7])
+    plain = truncated_reconstruction(z, ids, decoder, bias, rotations)
+    assert np.allclose(plain, z[:, ids] @ decoder[ids])  # the other latents are zeroed
+    turn = rng.normal(size=(d, d)).astype(np.float32)
+    turned = truncated_reconstruction(z, ids, decoder, bias, rotations, turn)
+    for p in range(ORDER):
+        rows = rotations == p
+        assert np.allclose(turned[rows], plain[rows] @ np.linalg.matrix_power(turn, p).T, rtol=1e-4, atol=1e-4)
+
+
+def test_summary_takes_the_best_probe_per_task_and_adds_all():
+    rows = []
+    for task, group, f1s in [("a", "S", (0.2, 0.9, 0.5)), ("b", "SO", (0.4, 0.1, 0.3))]:
+        for probe, f1 in zip(PROBES, f1s):
+            rows.append(dict(base_model="cnn", sae="base", k=None, representation="activations", task=task,
+                             task_group=group, probe=probe, f1=f1, n_pos=1, n_test=2))  # fmt: skip
+    summary = summarize(pd.DataFrame(rows)).set_index("task_group")
+    assert summary.loc["S", "f1_best"] == 0.9 and summary.loc["S", "f1_xgboost"] == 0.5
+    assert summary.loc["all", "f1_best"] == pytest.approx(0.65)
+    assert summary.loc["all", "f1_xgboost"] == pytest.approx(0.4)
+    assert summary.loc["all", "n_tasks"] == 2

@@ -1,0 +1,18 @@
+rule claims:
+    input:
+        result1=f"{R}/tables/result1_m_fit.csv",
+        sae=f"{R}/tables/sae_metrics.csv",
+        probes=f"{R}/tables/probe_summary.csv",
+        acts=expand(f"{R}/activations/{{model}}/probe.parquet", model=config["models"]),
+    output:
+        report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),
+    log:
+        log_path("claims", "all"),
+    benchmark:
+        benchmark_path("claims", "all")
+    params:
+        practices=config["sae_training"],
+        models=config["models"],
+    threads: 1
+    script:
+        "../scripts/claims.py"

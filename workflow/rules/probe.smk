@@ -1,0 +1,69 @@
+rule probe_base:
+    input:
+        acts=f"{R}/activations/{{model}}/probe.parquet",
+    output:
+        f"{R}/probes/base/{{model}}.parquet",
+    log:
+        log_path("probe_base", "{model}"),
+    benchmark:
+        benchmark_path("probe_base", "{model}")
+    params:
+        probe=config["probe"],
+        seed=config["seed"],
+    threads: config["threads"]["probe"]
+    script:
+        "../scripts/probe.py"
+
+
+rule probe:
+    input:
+        unpack(get_sae_input),
+        acts=f"{R}/activations/{{model}}/probe.parquet",
+    output:
+        f"{R}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+    log:
+        log_path("probe", "{training}/{model}_{variant}_k{k}"),
+    benchmark:
+        benchmark_path("probe", "{training}/{model}_{variant}_k{k}")
+    params:
+        probe=config["probe"],
+        t=config["truncations"],
+        seed=config["seed"],
+    threads: config["threads"]["probe"]
+    script:
+        "../scripts/probe.py"
+
+
+rule probe_tables:
+    input:
+        base=expand(f"{R}/probes/base/{{model}}.parquet", model=config["models"]),
+        saes=sae_grid(f"{R}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet"),
+    output:
+        scores=f"{R}/tables/probe_scores.parquet",
+        summary=report(f"{R}/tables/probe_summary.csv", caption="../report/probe_summary.rst",
+                       category="RESULT 2: probing"),  # fmt: skip
+    log:
+        log_path("probe_tables", "all"),
+    benchmark:
+        benchmark_path("probe_tables", "all")
+    threads: 1
+    script:
+        "../scripts/probe_tables.py"
+
+
+rule probe_figure:
+    input:
+        f"{R}/tables/probe_summary.csv",
+    output:
+        report(f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png", caption="../report/probing.rst",
+               category="RESULT 2: probing", subcategory="{training} SAEs"),  # fmt: skip
+        f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.pdf",
+    log:
+        log_path("probe_figure", "{training}_{model}_t{t}"),
+    benchmark:
+        benchmark_path("probe_figure", "{training}_{model}_t{t}")
+    wildcard_constraints:
+        t=r"\d+",
+    threads: 1
+    script:
+        "../scripts/probe_figure.py"
