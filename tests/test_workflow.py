@@ -123,6 +123,18 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
     assert "results/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
+def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
+    workdir, _ = smoke
+    result = snakemake(workdir, "--report", "results/report.html", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workdir / "results/report.html").read_text()
+    for name in ("result1_m_fit.csv", "sae_metrics.csv", "figure4.png", "probe_summary.csv", "paper_cnn_t4.png",
+                 "paper_mlp_t4.png", "claims.csv"):
+        assert name in html, name
+    for caption in ("workflow/report/claims.rst", "workflow/report/probing.rst"):  # each caption's first words
+        assert " ".join((workdir / caption).read_text().split()[:4]) in html, caption
+
+
 def test_second_run_executes_nothing(smoke):
     workdir, _ = smoke
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")

@@ -11,6 +11,11 @@ rule dump_activations:
         benchmark_path("dump_activations", "{model}_{act_set}")
     params:
         device=config["device"],
+    resources:
+        mem_mb=1500,
+        runtime=5,
     threads: config["threads"]["activations"]
+    conda:
+        ENV
     script:
         "../scripts/dump_activations.py"

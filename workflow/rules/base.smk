@@ -15,6 +15,11 @@ rule train_base:
         lr=config["base"]["lr"],
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=1500,
+        runtime=30,
     threads: config["threads"]["train_base"]
+    conda:
+        ENV
     script:
         "../scripts/train_base.py"

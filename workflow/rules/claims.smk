@@ -13,6 +13,11 @@ rule claims:
     params:
         practices=config["sae_training"],
         models=config["models"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
     threads: 1
+    conda:
+        ENV
     script:
         "../scripts/claims.py"

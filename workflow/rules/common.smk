@@ -17,6 +17,13 @@ os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "1073741824")
 if (workflow.resource_settings.cores or 0) > len(os.sched_getaffinity(0)):
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Jobs import eqsae from this checkout, also inside a `--sdm conda` environment built from envs/eqsae.yaml.
+# (Lint asks for `envvars:` here; PYTHONPATH is optional, we only extend it, so asserting it would be wrong.)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
+)
+ENV = "../../envs/eqsae.yaml"  # every rule's conda environment: the same pins as pyproject.toml
+
 R = "results"
 IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training, SAE and M training, probing
 

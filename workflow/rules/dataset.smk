@@ -8,6 +8,11 @@ rule generate_dataset:
     params:
         n=lambda wc: config["data"][f"n_{wc.image_set}"],
         seed=lambda wc: [config["seed"], IMAGE_SETS.index(wc.image_set)],
+    resources:
+        mem_mb=1000,
+        runtime=5,
     threads: config["threads"]["dataset"]
+    conda:
+        ENV
     script:
         "../scripts/generate_dataset.py"

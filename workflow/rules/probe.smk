@@ -10,7 +10,12 @@ rule probe_base:
     params:
         probe=config["probe"],
         seed=config["seed"],
+    resources:
+        mem_mb=2500,
+        runtime=30,
     threads: config["threads"]["probe"]
+    conda:
+        ENV
     script:
         "../scripts/probe.py"
 
@@ -29,7 +34,12 @@ rule probe:
         probe=config["probe"],
         t=config["truncations"],
         seed=config["seed"],
+    resources:
+        mem_mb=2500,
+        runtime=45,
     threads: config["threads"]["probe"]
+    conda:
+        ENV
     script:
         "../scripts/probe.py"
 
@@ -46,7 +56,12 @@ rule probe_tables:
         log_path("probe_tables", "all"),
     benchmark:
         benchmark_path("probe_tables", "all")
+    resources:
+        mem_mb=2000,
+        runtime=10,
     threads: 1
+    conda:
+        ENV
     script:
         "../scripts/probe_tables.py"
 
@@ -64,6 +79,11 @@ rule probe_figure:
         benchmark_path("probe_figure", "{training}_{model}_t{t}")
     wildcard_constraints:
         t=r"\d+",
+    resources:
+        mem_mb=1000,
+        runtime=5,
     threads: 1
+    conda:
+        ENV
     script:
         "../scripts/probe_figure.py"

@@ -18,7 +18,12 @@ rule train_sae:
         auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=2000,
+        runtime=60,
     threads: config["threads"]["train_sae"]
+    conda:
+        ENV
     script:
         "../scripts/train_sae.py"
 
@@ -35,7 +40,12 @@ rule sae_metrics:
         log_path("sae_metrics", "{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("sae_metrics", "{training}/{model}_{variant}_k{k}")
+    resources:
+        mem_mb=2000,
+        runtime=5,
     threads: config["threads"]["sae_metrics"]
+    conda:
+        ENV
     script:
         "../scripts/sae_metrics.py"
 
@@ -49,7 +59,12 @@ rule sae_metrics_table:
         log_path("sae_metrics_table", "all"),
     benchmark:
         benchmark_path("sae_metrics_table", "all")
+    resources:
+        mem_mb=1000,
+        runtime=5,
     threads: 1
+    conda:
+        ENV
     script:
         "../scripts/sae_metrics_table.py"
 
@@ -64,6 +79,11 @@ rule figure4:
         log_path("figure4", "all"),
     benchmark:
         benchmark_path("figure4", "all")
+    resources:
+        mem_mb=1000,
+        runtime=5,
     threads: 1
+    conda:
+        ENV
     script:
         "../scripts/figure4.py"

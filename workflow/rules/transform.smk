@@ -14,7 +14,12 @@ rule fit_m:
         **config["m"],
         seed=config["seed"],
         device=config["device"],
+    resources:
+        mem_mb=1500,
+        runtime=5,
     threads: config["threads"]["fit_m"]
+    conda:
+        ENV
     script:
         "../scripts/fit_m.py"
 
@@ -32,6 +37,11 @@ rule result1_table:
         log_path("result1_table", "all"),
     benchmark:
         benchmark_path("result1_table", "all")
+    resources:
+        mem_mb=1000,
+        runtime=5,
     threads: 1
+    conda:
+        ENV
     script:
         "../scripts/result1_table.py"
