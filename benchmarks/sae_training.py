@@ -1,10 +1,12 @@
 """Seconds per SAE training epoch: eqsae's fast path against the plain PyTorch way, in one process.
 
-    python benchmarks/sae_training.py [--d-latent 2048] [--encoder linear] [--epochs 5] [--acts PARQUET]
+    python benchmarks/sae_training.py [--d-latent 2048] [--encoder linear] [--practice paper] [--epochs 5]
+                                      [--acts PARQUET]
 
 Plain: dense TopK latents, dense decoder matmul, autograd's dense encoder gradient, default Adam.
 eqsae: backward through the K active encoder rows only, embedding_bag decoder, fused Adam.
 Both at batch 64, lr 1e-3, 10,000 rows, glibc allocator settings fixed (notes/cpu-costs.md).
+`--practice standard` times pre-bias, tied init and AuxK (alpha 1/32, k_aux 256) on both sides.
 """
 
 import argparse
@@ -18,7 +20,7 @@ if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from eqsae.sae import SAEConfig  # noqa: E402
+from eqsae.sae import PRACTICES, SAEConfig  # noqa: E402
 from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
 
 # Seconds per epoch on 2 threads (notes/cpu-costs.md): plain and sparsify + fused Adam (fastest peer).
@@ -30,6 +32,7 @@ def main() -> None:
     parser.add_argument("--d-latent", type=int, default=2048)
     parser.add_argument("--encoder", choices=["linear", "twolayer"], default="linear")
     parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--practice", choices=sorted(PRACTICES), default="paper")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--acts", help="an activations Parquet (results/activations/cnn/sae.parquet)")
@@ -42,18 +45,18 @@ def main() -> None:
         orbits = read_activations(args.acts).acts
     else:
         orbits = np.random.default_rng(0).normal(size=(10_000, 4, 256)).astype(np.float32)
-    cfg = SAEConfig(k=args.k, d_latent=args.d_latent, encoder=args.encoder)
-    train = SAETrainConfig(epochs=args.epochs)
+    cfg = SAEConfig(k=args.k, d_latent=args.d_latent, encoder=args.encoder, **PRACTICES[args.practice])
+    train = SAETrainConfig(epochs=args.epochs, auxk_alpha=1 / 32 if args.practice == "standard" else 0.0)
     result = {}
     for name, fast in (("plain", False), ("eqsae", True)):
         _, history = train_sae(orbits, cfg, "augmented", train, fast=fast)
         result[name] = (float(np.median([r.seconds for r in history[1:]])), history[-1].loss)
     (p, p_loss), (o, o_loss) = result["plain"], result["eqsae"]
-    print(f"{args.encoder} SAE 256->{args.d_latent}, K={args.k}, batch 64, {args.threads} threads, "
-          f"median of epochs 2..{args.epochs}")  # fmt: skip
+    print(f"{args.encoder} SAE 256->{args.d_latent}, K={args.k}, {args.practice} practice, batch 64, "
+          f"{args.threads} threads, median of epochs 2..{args.epochs}")  # fmt: skip
     print(f"  plain PyTorch  {p:6.3f} s/epoch   final loss {p_loss:.5f}")
     print(f"  eqsae          {o:6.3f} s/epoch   final loss {o_loss:.5f}   {p / o:4.2f}x faster than plain")
-    if args.d_latent in PEER and args.encoder == "linear":
+    if args.d_latent in PEER and args.encoder == "linear" and args.practice == "paper":
         plain_peer, fastest = PEER[args.d_latent]
         print(f"  peers (notes)  plain {plain_peer} s, fastest {fastest} s/epoch: {fastest / o:4.2f}x the fastest")
 

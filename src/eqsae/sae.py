@@ -3,6 +3,8 @@
 z = TopK(W_E h + b_E) with h = x (linear encoder) or h = ReLU(W_1 x + b_1) (two-layer encoder);
 x_hat = W_D z + b_D with unit-norm dictionary rows. Latents are kept sparse as (values, indices) pairs:
 the fast path decodes only the K active rows and sends the encoder's gradient only to them.
+A practice chooses between the paper's equations (`paper`) and what SAE libraries do (`standard`:
+x - b_D enters the encoder, W_E starts as W_D^T); SPEC.md keeps both because they change the results.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ class SAEConfig:
     encoder: Encoder = "linear"
     d_hidden: int = 512
     """Hidden width of the two-layer encoder (Appendix C.3)."""
+    pre_bias: bool = False
+    """Subtract b_D from x before the encoder; `train_sae` then starts b_D at the mean training input."""
+    tied_init: bool = False
+    """Start the linear encoder as W_E = W_D^T, b_E = 0. The two-layer encoder's last layer (d_hidden inputs)
+    has no decoder to tie to, so there it is a no-op."""
 
     def __post_init__(self) -> None:
         if not 0 < self.k <= self.d_latent:
@@ -49,13 +56,20 @@ VARIANTS: dict[str, tuple[dict, Objective]] = {
     "invariant": (dict(encoder="twolayer", d_latent=2048), "invariant"),
 }
 TRAINED_BY = {"equivariant": "invariant"}
+# AuxK, the third part of standard practice, is a training setting (SAETrainConfig.auxk_alpha).
+PRACTICES: dict[str, dict] = {
+    "paper": dict(pre_bias=False, tied_init=False),
+    "standard": dict(pre_bias=True, tied_init=True),
+}
 
 
-def variant_config(variant: str, k: int, d_in: int = 256) -> tuple[SAEConfig, Objective]:
+def variant_config(variant: str, k: int, d_in: int = 256, practice: str = "paper") -> tuple[SAEConfig, Objective]:
     if variant not in VARIANTS:
         raise ValueError(f"unknown SAE variant {variant!r}; trained variants are {sorted(VARIANTS)}")
+    if practice not in PRACTICES:
+        raise ValueError(f"unknown SAE practice {practice!r}; known practices are {sorted(PRACTICES)}")
     arch, objective = VARIANTS[variant]
-    return SAEConfig(k=k, d_in=d_in, **arch), objective
+    return SAEConfig(k=k, d_in=d_in, **arch, **PRACTICES[practice]), objective
 
 
 class Latents(NamedTuple):
@@ -79,7 +93,9 @@ class _TopKLinear(torch.autograd.Function):
     def backward(ctx, grad_values, _grad_indices):
         h, weight, indices = ctx.saved_tensors
         flat = indices.reshape(-1)
-        grad_h = torch.bmm(grad_values.unsqueeze(1), weight[indices]).squeeze(1)  # (batch, d_h)
+        grad_h = None  # the paper's linear encoder reads x itself, which needs no gradient
+        if ctx.needs_input_grad[0]:
+            grad_h = torch.bmm(grad_values.unsqueeze(1), weight[indices]).squeeze(1)  # (batch, d_h)
         rows = (grad_values.unsqueeze(-1) * h.unsqueeze(1)).reshape(-1, h.shape[-1])  # (batch * k, d_h)
         grad_weight = torch.zeros_like(weight).index_add_(0, flat, rows)
         grad_bias = torch.zeros(weight.shape[0], dtype=h.dtype, device=h.device).index_add_(
@@ -99,18 +115,43 @@ class TopKSAE(nn.Module):
         self.W_dec = nn.Parameter(nn.Linear(cfg.d_latent, cfg.d_in).weight.detach().T.contiguous())
         self.b_dec = nn.Parameter(torch.zeros(cfg.d_in))
         self.normalize_decoder()
+        if cfg.tied_init and self.hidden is None:
+            with torch.no_grad():  # W_dec holds W_D^T (one dictionary row per latent), so W_E = W_D^T is a copy
+                self.encoder.weight.copy_(self.W_dec)
+                self.encoder.bias.zero_()
+
+    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """h, what the last encoder layer reads: x (minus b_D under pre_bias), through the hidden layer if any."""
+        if self.cfg.pre_bias:
+            x = x - self.b_dec
+        return self.hidden(x) if self.hidden is not None else x
+
+    def topk(
+        self, h: torch.Tensor, fast: bool = True, among: torch.Tensor | None = None, k: int | None = None
+    ) -> Latents:
+        """The k (default K) largest of W_E h + b_E, or of those latents the mask `among` keeps (AuxK's dead)."""
+        k, weight, bias = self.cfg.k if k is None else k, self.encoder.weight, self.encoder.bias
+        if fast and among is None:
+            return Latents(*_TopKLinear.apply(h, weight, bias, k))
+        if fast:  # AuxK: k_aux ~ 256 rows per input are too many for the sparse backward; dense over dead rows only
+            ids = among.nonzero().squeeze(1)
+            values, indices = F.linear(h, weight[ids], bias[ids]).topk(k, dim=-1, sorted=True)
+            return Latents(values, ids[indices])
+        pre = self.encoder(h)
+        if among is not None:
+            pre = pre.masked_fill(~among, float("-inf"))
+        return Latents(*pre.topk(k, dim=-1, sorted=True))
 
     def encode(self, x: torch.Tensor, fast: bool = True) -> Latents:
-        h = self.hidden(x) if self.hidden is not None else x
-        if fast:
-            return Latents(*_TopKLinear.apply(h, self.encoder.weight, self.encoder.bias, self.cfg.k))
-        return Latents(*self.encoder(h).topk(self.cfg.k, dim=-1, sorted=True))
+        return self.topk(self.encoder_input(x), fast)
 
-    def decode(self, latents: Latents, fast: bool = True) -> torch.Tensor:
+    def decode(self, latents: Latents, fast: bool = True, bias: bool = True) -> torch.Tensor:
+        """W_D z + b_D; without b_D (bias=False) for AuxK's reconstruction of the residual."""
         if fast:
             x_hat = F.embedding_bag(latents.indices, self.W_dec, per_sample_weights=latents.values, mode="sum")
-            return x_hat + self.b_dec
-        return self.dense(latents) @ self.W_dec + self.b_dec
+        else:
+            x_hat = self.dense(latents) @ self.W_dec
+        return x_hat + self.b_dec if bias else x_hat
 
     def dense(self, latents: Latents) -> torch.Tensor:
         """(batch, d_latent) latent vector z with zeros outside the TopK."""
