@@ -40,3 +40,14 @@ def snakemake(cwd, *args, timeout=600):
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+def jobs_run(result) -> dict[str, int]:
+    """Job counts from Snakemake's 'Job stats' table (empty when nothing ran)."""
+    import re
+
+    text = result.stdout + result.stderr
+    if "Job stats" not in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, copy_workflow
+from conftest import ROOT, copy_workflow, jobs_run
 from slurm.cluster import SlurmCluster, missing_binaries, run
 
 pytestmark = pytest.mark.slurm
@@ -31,14 +31,6 @@ def snakemake(cwd, *args, env=None, timeout=RUN_TIMEOUT) -> subprocess.Completed
     """Snakemake in its own session with a hard bound (SIGTERM, then SIGKILL: it waits for jobs on SIGTERM)."""
     return run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout, grace=10)
 
-
-def jobs_run(result) -> dict[str, int]:
-    """Job counts from Snakemake's 'Job stats' table (empty when nothing ran)."""
-    text = result.stdout + result.stderr
-    if "Job stats" not in text:
-        return {}
-    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
-    return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
 def local_rules(result) -> set[str]:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import copy_workflow, snakemake
+from conftest import copy_workflow, jobs_run, snakemake
 from eqsae.sae import load_sae
 
 pytestmark = pytest.mark.workflow
@@ -20,14 +20,6 @@ M_OUTPUTS = ["m/mlp/M.npy", "m/cnn/M.npy", "m/cnn/r2.csv", "tables/result1_m_fit
 UPSTREAM += ["sae/paper/cnn/invariant/k4/sae.pt", "sae_metrics/paper/cnn/invariant_k4.json",
              "sae_metrics/paper/mlp/regular_k4.json", "probes/base/cnn.parquet", "probes/paper/cnn/invariant_k4.parquet"]
 
-
-def jobs_run(result) -> dict[str, int]:
-    """Job counts from Snakemake's 'Job stats' table (empty when nothing ran)."""
-    text = result.stdout + result.stderr
-    if "Job stats" not in text:
-        return {}
-    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
-    return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +66,7 @@ def test_smoke_run_trains_every_sae_variant(smoke):
     assert cfg["objective"] == "invariant" and cfg["training"]["epochs"] == 2 and "eqsae_version" in cfg
     assert cfg["practice"] == "paper" and not cfg["sae"]["pre_bias"]
     log = (workdir / "results/logs/train_sae/paper/mlp_regular_k4.log").read_text()
-    assert re.search(r"epoch 2/2 loss [\d.]+ seconds", log)
+    assert re.search(r"epoch 2/2 loss [\d.]+ (aux [\d.]+ )?seconds", log)
     for suffix in ("png", "pdf"):
         assert (workdir / f"results/figures/figure4.{suffix}").stat().st_size > 1000
 
