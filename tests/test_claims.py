@@ -55,7 +55,7 @@ def test_claims_hold_on_a_table_shaped_like_the_paper():
 
 
 def test_claims_fail_where_the_numbers_say_otherwise():
-    recon = {"regular": [0.99] * 5, "twolayer": [0.90] * 5, "equivariant": [0.98] * 5}  # regular beats it
+    recon = {"regular": [0.995] * 5, "twolayer": [0.90] * 5, "equivariant": [0.98] * 5}  # regular beats it
     latents = {**PAPER_LIKE_LATENTS, "equivariant": [0.85, 0.8, 0.8, 0.8, 0.8], "invariant": [0.85] + [0.8] * 4}
     result1 = RESULT1.assign(r2_learned=[0.999, 0.93])
     tables = dict(result1=result1, probes=summary(recon, latents),
