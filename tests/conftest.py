@@ -32,7 +32,7 @@ def copy_workflow(dest):
     return dest
 
 
-def snakemake(cwd, *args, timeout=600):
+def snakemake(cwd, *args, timeout=1500):
     """Run Snakemake in `cwd`; returns the CompletedProcess (stdout and stderr as text)."""
     import subprocess
     import sys
