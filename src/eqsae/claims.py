@@ -38,7 +38,14 @@ class Claim:
 
 
 def _fmt(values: pd.Series) -> str:
-    return ", ".join(f"{k}: {v:.3g}" for k, v in values.items())
+    """`cnn K=16: 0.157, ...`: index levels (model, K, T) spelled out."""
+    names = [{"k": "K=", "truncation": "T="}.get(name, "") for name in values.index.names]
+
+    def label(key) -> str:
+        parts = key if isinstance(key, tuple) else (key,)
+        return " ".join(f"{n}{int(p) if isinstance(p, float) else p}" for n, p in zip(names, parts))
+
+    return ", ".join(f"{label(key)}: {value:.3g}" for key, value in values.items())
 
 
 def _recon(summary: pd.DataFrame, practice: str) -> pd.DataFrame:
@@ -106,7 +113,7 @@ def _twolayer_matches_only_at_32(tables, practice) -> Verdict:
     gap = (table["equivariant"] - table["twolayer"]).xs("all", level="task_group").abs()
     ks = set(gap.index.get_level_values("k"))
     if 32 not in ks or len(ks) < 2:
-        return Verdict(None, f"needs K = 32 and a smaller K; ran K = {sorted(ks)}")
+        return Verdict(None, f"needs K = 32 and a smaller K; ran K = {sorted(int(k) for k in ks)}")
     at32 = gap.xs(32, level="k") <= MATCH
     below = gap[gap.index.get_level_values("k") < 32] > MATCH
     by_k = gap.groupby(level="k").mean()
@@ -175,11 +182,11 @@ def ceiling_rows(summary: pd.DataFrame, code_r2: dict[str, float]) -> pd.DataFra
     numbers = {
         "ceiling_base_probe": ("F1 of the best probe on the base activations, all 180 tasks", _fmt(base)),
         "ceiling_label_code": ("R^2 of a linear regression from the (position, shape, orientation) one-hots "
-                               "to the activations", _fmt(pd.Series(code_r2))),
+                               "to the activations", ", ".join(f"{m}: 1 - {1 - r:.1e}" for m, r in code_r2.items())),
     }  # fmt: skip
     return pd.DataFrame([
         dict(claim=claim, result="ceiling", statement="headroom of the probing tasks", rule=rule,
-             holds_paper="n/a", numbers_paper=value, holds_standard="n/a", numbers_standard=value)
+             holds_paper="-", numbers_paper=value, holds_standard="-", numbers_standard=value)
         for claim, (rule, value) in numbers.items()
     ])  # fmt: skip
 

@@ -46,6 +46,7 @@ def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> 
     base = summary[(summary.base_model == model) & (summary.sae == "base")].set_index("task_group")["f1_best"]
     if panel.empty:
         raise ValueError(f"probe_summary has no rows for {training} SAEs on {model} at T={t}")
+    panel = panel.astype({"k": int})  # read as float: the base rows have no K
     order = [v for v in VARIANT_ORDER if v in set(panel["sae"])]
     grid = sns.catplot(
         data=panel, x="task_group", y="f1_best", hue="sae", hue_order=order, order=GROUP_ORDER, col="k",
