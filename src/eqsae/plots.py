@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from eqsae.probe import TASK_GROUPS  # noqa: E402
+
 VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant"]
 
 
@@ -36,7 +38,7 @@ def figure4(metrics: pd.DataFrame) -> plt.Figure:
     return grid.figure
 
 
-GROUP_ORDER = ["S", "SO", "SP", "SPO", "all"]
+GROUP_ORDER = [*TASK_GROUPS, "all"]
 
 
 def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> plt.Figure:

@@ -112,8 +112,8 @@ def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 class Probes:
     """Fits every probe on one (train, test) representation of one task; returns F1 per probe.
 
-    XGBoost runs on its native API with hist trees; `fixed_train` reuses one quantised training matrix
-    across tasks when the features do not change (base activations), so only labels are swapped."""
+    XGBoost runs on its native API with hist trees; a `dtrain` from `quantised` is reused across tasks when
+    the features do not change (base activations), so only the labels are swapped."""
 
     def __init__(self, cfg: ProbeConfig):
         self.cfg = cfg

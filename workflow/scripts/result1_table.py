@@ -8,6 +8,8 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from eqsae.io import write_table  # noqa: E402
+
 table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
-table.to_csv(snakemake.output[0], index=False, float_format="%.6f")
+write_table(snakemake.output[0], table)
 logging.info("\n%s", table.to_string(index=False))

@@ -8,8 +8,8 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from eqsae.io import read_json  # noqa: E402
+from eqsae.io import read_json, write_table  # noqa: E402
 
 table = pd.DataFrame([read_json(path) for path in snakemake.input])
-table.to_csv(snakemake.output[0], index=False, float_format="%.6g")
+write_table(snakemake.output[0], table)
 logging.info("\n%s", table.to_string(index=False))
