@@ -79,8 +79,20 @@ class Latents(NamedTuple):
     """(batch, k) their latent ids."""
 
 
+def _row_gradient(indices: torch.Tensor, weights: torch.Tensor, rows: torch.Tensor, shape) -> tuple:
+    """sum over (b, j) of weights[b, j] * rows[b] into dictionary row indices[b, j], as a coalesced sparse
+    gradient over the latents the batch used (one small matmul), and the per-latent sums of `weights`."""
+    used, slot = torch.unique(indices, return_inverse=True)
+    a = torch.zeros(len(indices), len(used), dtype=weights.dtype, device=weights.device).scatter_(1, slot, weights)
+    sparse = lambda v, size: torch.sparse_coo_tensor(  # noqa: E731
+        used.unsqueeze(0), v, size, is_coalesced=True, check_invariants=False
+    )
+    return sparse(a.T @ rows, shape), sparse(a.sum(0), shape[:1])
+
+
 class _TopKLinear(torch.autograd.Function):
-    """TopK(h W^T + b) with a backward that touches only the K selected rows of W (not a dense matmul)."""
+    """TopK(h W^T + b) with a backward that touches only the rows of W the batch selected (not a dense
+    matmul); W's and b's gradients are sparse row tensors, which `DictionaryAdam` turns into row updates."""
 
     @staticmethod
     def forward(ctx, h, weight, bias, k: int):
@@ -92,16 +104,26 @@ class _TopKLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_values, _grad_indices):
         h, weight, indices = ctx.saved_tensors
-        flat = indices.reshape(-1)
         grad_h = None  # the paper's linear encoder reads x itself, which needs no gradient
         if ctx.needs_input_grad[0]:
             grad_h = torch.bmm(grad_values.unsqueeze(1), weight[indices]).squeeze(1)  # (batch, d_h)
-        rows = (grad_values.unsqueeze(-1) * h.unsqueeze(1)).reshape(-1, h.shape[-1])  # (batch * k, d_h)
-        grad_weight = torch.zeros_like(weight).index_add_(0, flat, rows)
-        grad_bias = torch.zeros(weight.shape[0], dtype=h.dtype, device=h.device).index_add_(
-            0, flat, grad_values.reshape(-1)
-        )
+        grad_weight, grad_bias = _row_gradient(indices, grad_values, h, weight.shape)
         return grad_h, grad_weight, grad_bias, None
+
+
+class _Decode(torch.autograd.Function):
+    """sum_j values[b, j] * W_D[indices[b, j]]: only the K active dictionary rows, gradient sparse in rows."""
+
+    @staticmethod
+    def forward(ctx, values, indices, weight):
+        ctx.save_for_backward(values, indices, weight)
+        return F.embedding_bag(indices, weight, per_sample_weights=values, mode="sum")
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        values, indices, weight = ctx.saved_tensors
+        grad_values = torch.bmm(weight[indices], grad_out.unsqueeze(-1)).squeeze(-1)
+        return grad_values, None, _row_gradient(indices, values, grad_out, weight.shape)[0]
 
 
 class TopKSAE(nn.Module):
@@ -148,7 +170,7 @@ class TopKSAE(nn.Module):
     def decode(self, latents: Latents, fast: bool = True, bias: bool = True) -> torch.Tensor:
         """W_D z + b_D; without b_D (bias=False) for AuxK's reconstruction of the residual."""
         if fast:
-            x_hat = F.embedding_bag(latents.indices, self.W_dec, per_sample_weights=latents.values, mode="sum")
+            x_hat = _Decode.apply(latents.values, latents.indices, self.W_dec)
         else:
             x_hat = self.dense(latents) @ self.W_dec
         return x_hat + self.b_dec if bias else x_hat
@@ -164,8 +186,13 @@ class TopKSAE(nn.Module):
         return self.decode(latents, fast), latents
 
     @torch.no_grad()
-    def normalize_decoder(self) -> None:
-        self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+    def normalize_decoder(self, rows: torch.Tensor | None = None) -> None:
+        """Unit-norm dictionary rows; only `rows` (those the optimizer changed) when given."""
+        if rows is None:
+            self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+        else:
+            w = self.W_dec[rows]
+            self.W_dec.index_copy_(0, rows, w / w.norm(dim=-1, keepdim=True).clamp_min(1e-12))
 
 
 def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:

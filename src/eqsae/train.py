@@ -16,6 +16,7 @@ import torch
 
 from eqsae.autoencoders import EpochRecord
 from eqsae.group import ORDER
+from eqsae.optim import DictionaryAdam
 from eqsae.sae import Latents, Objective, SAEConfig, TopKSAE
 
 log = logging.getLogger(__name__)
@@ -87,14 +88,17 @@ def train_sae(
     fast: bool = True,
 ) -> tuple[TopKSAE, list[EpochRecord]]:
     """Train on orbits (n, |G|, d), acts[:, p] = psi(g^p x). `fast=False` is the plain PyTorch reference:
-    dense decoder, dense encoder gradient, per-tensor Adam. History losses are reconstruction losses."""
+    dense decoder, dense encoder gradient, default (per-tensor) Adam. History losses are reconstruction losses."""
     if objective not in ("augmented", "invariant"):
         raise ValueError(f"objective must be 'augmented' or 'invariant', got {objective!r}")
     torch.manual_seed(train.seed)
     sae = TopKSAE(cfg).to(device)
     data = torch.as_tensor(orbits, dtype=torch.float32, device=device)
     init_from_data(sae, data)  # every row the SAE trains on: all rotations
-    opt = torch.optim.Adam(sae.parameters(), lr=train.lr, fused=fast)
+    if fast:
+        opt = DictionaryAdam(sae.parameters(), rows=[sae.encoder.weight, sae.encoder.bias, sae.W_dec], lr=train.lr)
+    else:
+        opt = torch.optim.Adam(sae.parameters(), lr=train.lr)
     # AuxK's clock: rows seen since each latent last fired; dead after one epoch's rows (len(data)) without.
     since = torch.zeros(cfg.d_latent, dtype=torch.long, device=device) if train.auxk_alpha > 0 else None
     gen, history = torch.Generator().manual_seed(train.seed), []
@@ -131,7 +135,7 @@ def train_sae_epoch(
         opt.zero_grad(set_to_none=True)
         (loss if aux is None else loss + aux).backward()
         opt.step()
-        sae.normalize_decoder()
+        sae.normalize_decoder(opt.live if isinstance(opt, DictionaryAdam) else None)
         total += loss.detach() * len(x)
         if since is not None:
             since += len(x)
