@@ -82,10 +82,11 @@ class DictionaryAdam(torch.optim.Optimizer):
         else:
             self.current[live] = t
         decay = bool((lag > 0).any())  # dense Adam's moment decay over the steps a latent was left alone
-        table = lambda x: x.view(len(x), -1)  # noqa: E731  (a bias is a one-column table)
+        table = lambda x: x.unsqueeze(1) if x.dim() == 1 else x  # noqa: E731  (a bias is a one-column table)
         moments = [self._moments(p) for p in rows]
         if decay:
-            scale = [b1 ** lag.unsqueeze(1), b2 ** lag.unsqueeze(1)]
+            lag = lag.unsqueeze(1).to(rows[0].dtype)
+            scale = [b1**lag, b2**lag]
         if live is None:
             if decay:
                 for m, v in moments:
