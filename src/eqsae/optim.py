@@ -6,7 +6,10 @@ sqrt((1 - b2)(1 - b1^2 / b2)) (7.3 at the defaults), and the ratio shrinks by r 
 step, so once a latent has had no gradient for `quiet` steps all that dense Adam would still add to its rows
 sums to under 1e-12 * 7.3 * lr / (1 - r): far below float32 rounding. Such latents are left alone; their
 moments are decayed in closed form (b^s) when they next get a gradient. In the paper's practice 94-99% of
-latents die, and the optimizer's (and the decoder normalisation's) cost then follows the few live ones.
+latents die, and the optimizer's cost then follows the few live ones.
+
+The moments of the latent tables are kept in slot order, live latents first, so that PyTorch's fused Adam
+kernel runs on one contiguous block of them; a latent changes slot only when it wakes or falls quiet.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ TOLERANCE = 1e-12
 
 
 class DictionaryAdam(torch.optim.Optimizer):
-    """Adam (PyTorch's fused kernel) for `params`; the first dimension of each of `rows` indexes latents, and
-    their gradients may arrive sparse (`TopKSAE`'s fast path). `live` holds the latents the last step changed
-    (None: all)."""
+    """Adam for `params`; the first dimension of each of `rows` indexes latents, and their gradients may arrive
+    sparse (`TopKSAE`'s fast path). Rows of `unit_rows` are projected back to unit norm after each update (the
+    SAE's decoder constraint). `live` holds the latents the last step updated."""
 
     def __init__(
         self,
@@ -32,12 +35,15 @@ class DictionaryAdam(torch.optim.Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
+        unit_rows: Iterable[torch.Tensor] = (),
     ):
-        params, rows = list(params), list(rows)
+        params, rows, unit_rows = list(params), list(rows), list(unit_rows)
         if not rows or len({len(p) for p in rows}) != 1 or any(all(p is not q for q in params) for p in rows):
             raise ValueError("rows must be some of params, all with the same first dimension (the latents)")
+        if any(all(p is not q for q in rows) for p in unit_rows):
+            raise ValueError("unit_rows must be some of rows")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
-        self.rows = rows
+        self.rows, self.unit_rows = rows, unit_rows
         n, device = len(rows[0]), rows[0].device
         self.quiet = math.ceil(math.log(TOLERANCE) / math.log(betas[0] / math.sqrt(betas[1])))
         """Idle steps after which a latent is left alone (264 at the default betas)."""
@@ -45,8 +51,15 @@ class DictionaryAdam(torch.optim.Optimizer):
         self.touched = torch.full((n,), -self.quiet, dtype=torch.long, device=device)
         """Per latent, the step of its last gradient."""
         self.current = torch.zeros(n, dtype=torch.long, device=device)
-        """Per latent, the step its moments were last brought up to."""
-        self.live: torch.Tensor | None = None
+        """Per latent outside the live block, the step its moments were last brought up to."""
+        self.order = torch.arange(n, device=device)
+        """The latent in each slot of the moments; slots [0, n_live) hold the live latents."""
+        self.slot = torch.arange(n, device=device)
+        self.n_live = 0
+
+    @property
+    def live(self) -> torch.Tensor:
+        return self.order[: self.n_live]
 
     def _moments(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         state = self.state[p]
@@ -61,59 +74,65 @@ class DictionaryAdam(torch.optim.Optimizer):
         (group,) = self.param_groups
         rows = [p for p in self.rows if p.grad is not None]
         other = [p for p in group["params"] if p.grad is not None and all(p is not q for q in rows)]
-        if other:
-            self._fused(group, other, [p.grad for p in other])
-        if rows:
-            self._rows_step(group, rows)
+        params, grads, moments = other, [p.grad for p in other], [self._moments(p) for p in other]
+        if rows:  # one fused kernel call for all: the live block's rows, gathered, and the other parameters
+            local, local_grads, local_moments = self._live_rows(group, rows)
+            params, grads, moments = params + local, grads + local_grads, moments + local_moments
+        b1, b2 = group["betas"]
+        torch._fused_adam_(params, grads, [m for m, _ in moments], [v for _, v in moments], [],
+                           [self.t] * len(params), lr=group["lr"], beta1=b1, beta2=b2, weight_decay=0.0,
+                           eps=group["eps"], amsgrad=False, maximize=False)  # fmt: skip
+        for p, x in zip(rows, local if rows else []):
+            if any(p is q for q in self.unit_rows):
+                x.div_(x.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+            _table(p).index_copy_(0, self.live, x)
 
-    def _rows_step(self, group: dict, rows: list[torch.Tensor]) -> None:
-        t, (b1, b2), n = int(self.t), group["betas"], len(self.touched)
-        if all(p.grad.is_sparse for p in rows):
+    def _live_rows(self, group: dict, rows: list[torch.Tensor]) -> tuple[list, list, list]:
+        """The live latents' rows of every table, their gradients, and their (contiguous) moments."""
+        t = int(self.t)
+        sparse = all(p.grad.is_sparse for p in rows)
+        if sparse:
             ids = [p.grad._indices()[0] for p in rows]
             self.touched[torch.cat(ids)] = t
         else:
             self.touched[:] = t
-        live = (t - self.touched < self.quiet).nonzero().squeeze(1)
-        if len(live) > n // 2:  # then gathering and scattering cost more than they save
-            live = None
-        lag = t - 1 - (self.current if live is None else self.current[live])
-        if live is None:
-            self.current[:] = t
+        moments = [tuple(_table(x) for x in self._moments(p)) for p in rows]
+        self._regroup(t - self.touched < self.quiet, t, group["betas"], moments)
+        live, n_live = self.live, self.n_live
+        local = [_table(p).index_select(0, live) for p in rows]
+        if sparse:
+            grads = [torch.zeros_like(x).index_add_(0, self.slot[i], _table(p.grad._values()))
+                     for x, i, p in zip(local, ids, rows)]  # fmt: skip
         else:
-            self.current[live] = t
-        decay = bool((lag > 0).any())  # dense Adam's moment decay over the steps a latent was left alone
-        table = lambda x: x.unsqueeze(1) if x.dim() == 1 else x  # noqa: E731  (a bias is a one-column table)
-        moments = [self._moments(p) for p in rows]
-        if decay:
-            lag = lag.unsqueeze(1).to(rows[0].dtype)
-            scale = [b1**lag, b2**lag]
-        if live is None:
-            if decay:
-                for m, v in moments:
-                    table(m).mul_(scale[0])
-                    table(v).mul_(scale[1])
-            self._fused(group, rows, [p.grad.to_dense() for p in rows], moments)
-        else:
-            slot = torch.empty(n, dtype=torch.long, device=live.device)
-            slot[live] = torch.arange(len(live), device=live.device)
-            local = [[table(x).index_select(0, live) for x in (p, m, v)] for p, (m, v) in zip(rows, moments)]
-            if decay:
-                for _, m, v in local:
-                    m.mul_(scale[0])
-                    v.mul_(scale[1])
-            grads = [
-                torch.zeros_like(x).index_add_(0, slot[i], table(p.grad._values()))  # sums repeats if uncoalesced
-                for (x, _, _), i, p in zip(local, ids, rows)
-            ]  # fmt: skip
-            self._fused(group, [x for x, _, _ in local], grads, [(m, v) for _, m, v in local])
-            for p, (m, v), values in zip(rows, moments, local):
-                for full, part in zip((p, m, v), values):
-                    table(full).index_copy_(0, live, part)
-        self.live = live
+            grads = [_table(p.grad.to_dense()).index_select(0, live) for p in rows]
+        return local, grads, [(m[:n_live], v[:n_live]) for m, v in moments]
 
-    def _fused(self, group: dict, params: list, grads: list, moments: list | None = None) -> None:
-        b1, b2 = group["betas"]
-        moments = moments if moments is not None else [self._moments(p) for p in params]
-        torch._fused_adam_(params, grads, [m for m, _ in moments], [v for _, v in moments], [],
-                           [self.t] * len(params), lr=group["lr"], beta1=b1, beta2=b2, weight_decay=0.0,
-                           eps=group["eps"], amsgrad=False, maximize=False)  # fmt: skip
+    def _regroup(self, is_live: torch.Tensor, t: int, betas: tuple[float, float], moments: list) -> None:
+        """Move the moments of the latents that woke into the live block (decayed as dense Adam would have
+        over the steps they were left alone) and of those that fell quiet out of it."""
+        n_live, was_live = int(is_live.sum()), self.slot < self.n_live
+        if n_live == self.n_live and bool((is_live == was_live).all()):
+            return
+        self.current[was_live & ~is_live] = t - 1
+        woke = (is_live & ~was_live).nonzero().squeeze(1)
+        in_block = self.slot < n_live
+        enter, leave = (is_live & ~in_block).nonzero().squeeze(1), (~is_live & in_block).nonzero().squeeze(1)
+        a, b = self.slot[leave], self.slot[enter]
+        ab, ba = torch.cat([a, b]), torch.cat([b, a])
+        for m, v in moments:
+            for x in (m, v):
+                x.index_copy_(0, ab, x.index_select(0, ba))
+        self.order[ab] = self.order[ba]
+        self.slot[self.order[ab]] = ab
+        self.n_live = n_live
+        if len(woke):
+            lag = (t - 1 - self.current[woke]).unsqueeze(1).to(moments[0][0].dtype)
+            at = self.slot[woke]
+            for m, v in moments:
+                m.index_copy_(0, at, m.index_select(0, at) * betas[0] ** lag)
+                v.index_copy_(0, at, v.index_select(0, at) * betas[1] ** lag)
+
+
+def _table(x: torch.Tensor) -> torch.Tensor:
+    """A latent table as (latents, features): a bias is a one-column table."""
+    return x.unsqueeze(1) if x.dim() == 1 else x

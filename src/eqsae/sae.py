@@ -79,15 +79,17 @@ class Latents(NamedTuple):
     """(batch, k) their latent ids."""
 
 
-def _row_gradient(indices: torch.Tensor, weights: torch.Tensor, rows: torch.Tensor, shape) -> tuple:
-    """sum over (b, j) of weights[b, j] * rows[b] into dictionary row indices[b, j], as a coalesced sparse
-    gradient over the latents the batch used (one small matmul), and the per-latent sums of `weights`."""
+def _scatter(indices: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The latents a batch used (sorted), each entry's column among them, and `weights` as a dense
+    (batch, n_used) matrix: the backward passes below are then small matmuls over the used latents only."""
     used, slot = torch.unique(indices, return_inverse=True)
     a = torch.zeros(len(indices), len(used), dtype=weights.dtype, device=weights.device).scatter_(1, slot, weights)
-    sparse = lambda v, size: torch.sparse_coo_tensor(  # noqa: E731
-        used.unsqueeze(0), v, size, is_coalesced=True, check_invariants=False
-    )
-    return sparse(a.T @ rows, shape), sparse(a.sum(0), shape[:1])
+    return used, slot, a
+
+
+def _rows(used: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
+    """A gradient that is zero outside the rows `used`, as the sparse tensor DictionaryAdam reads."""
+    return torch.sparse_coo_tensor(used.unsqueeze(0), values, shape, is_coalesced=True, check_invariants=False)
 
 
 class _TopKLinear(torch.autograd.Function):
@@ -104,11 +106,10 @@ class _TopKLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_values, _grad_indices):
         h, weight, indices = ctx.saved_tensors
-        grad_h = None  # the paper's linear encoder reads x itself, which needs no gradient
-        if ctx.needs_input_grad[0]:
-            grad_h = torch.bmm(grad_values.unsqueeze(1), weight[indices]).squeeze(1)  # (batch, d_h)
-        grad_weight, grad_bias = _row_gradient(indices, grad_values, h, weight.shape)
-        return grad_h, grad_weight, grad_bias, None
+        used, _, a = _scatter(indices, grad_values)
+        # the paper's linear encoder reads x itself, which needs no gradient
+        grad_h = a @ weight.index_select(0, used) if ctx.needs_input_grad[0] else None
+        return grad_h, _rows(used, a.T @ h, weight.shape), _rows(used, a.sum(0), weight.shape[:1]), None
 
 
 class _Decode(torch.autograd.Function):
@@ -122,8 +123,9 @@ class _Decode(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         values, indices, weight = ctx.saved_tensors
-        grad_values = torch.bmm(weight[indices], grad_out.unsqueeze(-1)).squeeze(-1)
-        return grad_values, None, _row_gradient(indices, values, grad_out, weight.shape)[0]
+        used, slot, a = _scatter(indices, values)
+        grad_values = (grad_out @ weight.index_select(0, used).T).gather(1, slot)
+        return grad_values, None, _rows(used, a.T @ grad_out, weight.shape)
 
 
 class TopKSAE(nn.Module):
@@ -186,13 +188,8 @@ class TopKSAE(nn.Module):
         return self.decode(latents, fast), latents
 
     @torch.no_grad()
-    def normalize_decoder(self, rows: torch.Tensor | None = None) -> None:
-        """Unit-norm dictionary rows; only `rows` (those the optimizer changed) when given."""
-        if rows is None:
-            self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
-        else:
-            w = self.W_dec[rows]
-            self.W_dec.index_copy_(0, rows, w / w.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+    def normalize_decoder(self) -> None:
+        self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
 
 
 def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:

@@ -96,7 +96,8 @@ def train_sae(
     data = torch.as_tensor(orbits, dtype=torch.float32, device=device)
     init_from_data(sae, data)  # every row the SAE trains on: all rotations
     if fast:
-        opt = DictionaryAdam(sae.parameters(), rows=[sae.encoder.weight, sae.encoder.bias, sae.W_dec], lr=train.lr)
+        dictionary = [sae.encoder.weight, sae.encoder.bias, sae.W_dec]
+        opt = DictionaryAdam(sae.parameters(), rows=dictionary, lr=train.lr, unit_rows=[sae.W_dec])
     else:
         opt = torch.optim.Adam(sae.parameters(), lr=train.lr)
     # AuxK's clock: rows seen since each latent last fired; dead after one epoch's rows (len(data)) without.
@@ -134,8 +135,9 @@ def train_sae_epoch(
         loss, aux, latents = step_losses(sae, x, target, fast, dead, train.k_aux, train.auxk_alpha)
         opt.zero_grad(set_to_none=True)
         (loss if aux is None else loss + aux).backward()
-        opt.step()
-        sae.normalize_decoder(opt.live if isinstance(opt, DictionaryAdam) else None)
+        opt.step()  # DictionaryAdam keeps the decoder rows it updates unit-norm itself
+        if not isinstance(opt, DictionaryAdam):
+            sae.normalize_decoder()
         total += loss.detach() * len(x)
         if since is not None:
             since += len(x)
