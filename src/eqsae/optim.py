@@ -47,7 +47,7 @@ class DictionaryAdam(torch.optim.Optimizer):
         n, device = len(rows[0]), rows[0].device
         self.quiet = math.ceil(math.log(TOLERANCE) / math.log(betas[0] / math.sqrt(betas[1])))
         """Idle steps after which a latent is left alone (264 at the default betas)."""
-        self.t = torch.zeros((), dtype=torch.float32)
+        self.t = torch.zeros((), dtype=torch.float32, device=device)  # the fused kernel's step, on its device
         self.touched = torch.full((n,), -self.quiet, dtype=torch.long, device=device)
         """Per latent, the step of its last gradient."""
         self.current = torch.zeros(n, dtype=torch.long, device=device)
@@ -56,6 +56,9 @@ class DictionaryAdam(torch.optim.Optimizer):
         """The latent in each slot of the moments; slots [0, n_live) hold the live latents."""
         self.slot = torch.arange(n, device=device)
         self.n_live = 0
+
+    def load_state_dict(self, state_dict) -> None:
+        raise NotImplementedError("DictionaryAdam keeps latent bookkeeping outside state_dict; it cannot resume")
 
     @property
     def live(self) -> torch.Tensor:
