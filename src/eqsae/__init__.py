@@ -15,7 +15,7 @@ _EXPORTS = {
     "orbit_activations": "autoencoders", "load_autoencoder": "autoencoders",
     "fit_m": "transform", "orbit_loss": "transform", "result1_table": "transform",
     "TopKSAE": "sae", "SAEConfig": "sae", "variant_config": "sae", "load_sae": "sae", "save_sae": "sae",
-    "SAETrainConfig": "train", "train_sae": "train",
+    "SAETrainConfig": "train", "train_sae": "train", "DictionaryAdam": "optim",
     "r2_pooled": "metrics", "r2_flat": "metrics", "r2_uniform": "metrics",
     "BaseTrainConfig": "config", "MFitConfig": "config", "validate_config": "config", "ConfigError": "config",
     "read_activations": "io", "write_activations": "io", "read_shapeset": "io", "write_shapeset": "io",
