@@ -67,3 +67,11 @@ def test_rows_must_be_latent_tables_among_the_params(rows):
     rows = {"none": [], "other": [other], "mismatch": [w, b]}[rows]
     with pytest.raises(ValueError, match="rows"):
         DictionaryAdam([w, b], rows=rows)
+
+
+def test_latent_tables_step_together():
+    w, b = torch.zeros(4, 2, requires_grad=True), torch.zeros(4, requires_grad=True)
+    opt = DictionaryAdam([w, b], rows=[w, b])
+    w.grad = torch.ones(4, 2)
+    with pytest.raises(RuntimeError, match="every table"):
+        opt.step()

@@ -76,6 +76,8 @@ class DictionaryAdam(torch.optim.Optimizer):
         self.t += 1
         (group,) = self.param_groups
         rows = [p for p in self.rows if p.grad is not None]
+        if rows and len(rows) != len(self.rows):  # their moments share one slot order
+            raise RuntimeError("DictionaryAdam: every table in `rows` needs a gradient in a step, or none does")
         other = [p for p in group["params"] if p.grad is not None and all(p is not q for q in rows)]
         params, grads, moments = other, [p.grad for p in other], [self._moments(p) for p in other]
         if rows:  # one fused kernel call for all: the live block's rows, gathered, and the other parameters
