@@ -80,6 +80,7 @@ class DictionaryAdam(torch.optim.Optimizer):
             raise RuntimeError("DictionaryAdam: every table in `rows` needs a gradient in a step, or none does")
         other = [p for p in group["params"] if p.grad is not None and all(p is not q for q in rows)]
         params, grads, moments = other, [p.grad for p in other], [self._moments(p) for p in other]
+        local = []
         if rows:  # one fused kernel call for all: the live block's rows, gathered, and the other parameters
             local, local_grads, local_moments = self._live_rows(group, rows)
             params, grads, moments = params + local, grads + local_grads, moments + local_moments
@@ -87,7 +88,7 @@ class DictionaryAdam(torch.optim.Optimizer):
         torch._fused_adam_(params, grads, [m for m, _ in moments], [v for _, v in moments], [],
                            [self.t] * len(params), lr=group["lr"], beta1=b1, beta2=b2, weight_decay=0.0,
                            eps=group["eps"], amsgrad=False, maximize=False)  # fmt: skip
-        for p, x in zip(rows, local if rows else []):
+        for p, x in zip(rows, local):
             if any(p is q for q in self.unit_rows):
                 x.div_(x.norm(dim=-1, keepdim=True).clamp_min(1e-12))
             _table(p).index_copy_(0, self.live, x)
