@@ -32,7 +32,6 @@ def snakemake(cwd, *args, env=None, timeout=RUN_TIMEOUT) -> subprocess.Completed
     return run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, timeout=timeout, grace=10)
 
 
-
 def local_rules(result) -> set[str]:
     """Rules Snakemake ran in its own process ('localrule all:'), not as cluster jobs."""
     return set(re.findall(r"^localrule (\w+):", result.stdout + result.stderr, re.M))

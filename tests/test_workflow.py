@@ -21,7 +21,6 @@ UPSTREAM += ["sae/paper/cnn/invariant/k4/sae.pt", "sae_metrics/paper/cnn/invaria
              "sae_metrics/paper/mlp/regular_k4.json", "probes/base/cnn.parquet", "probes/paper/cnn/invariant_k4.parquet"]
 
 
-
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))

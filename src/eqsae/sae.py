@@ -187,6 +187,11 @@ class TopKSAE(nn.Module):
         latents = self.encode(x, fast)
         return self.decode(latents, fast), latents
 
+    def latent_tables(self) -> list[nn.Parameter]:
+        """The parameters whose rows are latents (encoder rows and biases, dictionary rows): `DictionaryAdam`'s
+        `rows`."""
+        return [self.encoder.weight, self.encoder.bias, self.W_dec]
+
     @torch.no_grad()
     def normalize_decoder(self) -> None:
         self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))

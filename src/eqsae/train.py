@@ -96,8 +96,7 @@ def train_sae(
     data = torch.as_tensor(orbits, dtype=torch.float32, device=device)
     init_from_data(sae, data)  # every row the SAE trains on: all rotations
     if fast:
-        dictionary = [sae.encoder.weight, sae.encoder.bias, sae.W_dec]
-        opt = DictionaryAdam(sae.parameters(), rows=dictionary, lr=train.lr, unit_rows=[sae.W_dec])
+        opt = DictionaryAdam(sae.parameters(), rows=sae.latent_tables(), lr=train.lr, unit_rows=[sae.W_dec])
     else:
         opt = torch.optim.Adam(sae.parameters(), lr=train.lr)
     # AuxK's clock: rows seen since each latent last fired; dead after one epoch's rows (len(data)) without.
