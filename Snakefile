@@ -1,12 +1,14 @@
 # Equivariant sparse autoencoders: regenerate the paper's results from nothing.
 # Stages in pipeline order; each rule wraps one stage script over the `eqsae` library.
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config/config.yaml")  # also under --directory
 
 
 report: "workflow/report/workflow.rst"

@@ -23,12 +23,13 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 def copy_workflow(dest):
-    """The workflow as a user's clone has it (Snakefile, workflow/, config/, envs/), without any results."""
+    """The workflow as a user's clone has it (Snakefile, workflow/, config/, envs/, profiles/ and the library
+    in src/, which the jobs import), without any results."""
     import shutil
 
     shutil.copy(ROOT / "Snakefile", dest / "Snakefile")
-    for folder in ("workflow", "config", "envs"):
-        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("workflow", "config", "envs", "profiles", "src"):
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     return dest
 
 

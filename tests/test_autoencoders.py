@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -11,6 +13,8 @@ from eqsae.autoencoders import (
     train_autoencoder,
 )
 from eqsae.config import BaseTrainConfig
+from eqsae.io import NonFiniteError, UnreadableFileError
+from test_io import LOADING, unreadable
 
 TABLE_1 = {
     "mlp": [
@@ -89,3 +93,30 @@ def test_save_load_round_trip(tmp_path, small_set, kind):
 def test_bad_model_name_is_named():
     with pytest.raises(ValueError, match="'resnet'"):
         BaseAutoencoder("resnet")
+
+
+def test_a_diverging_training_stops_with_its_settings(small_set):
+    cfg = BaseTrainConfig("mlp", epochs=3, batch_size=8, lr=1e30)
+    with pytest.raises(NonFiniteError, match=r"base autoencoder mlp: training loss (nan|inf) at epoch 1/3 with "
+                                             r"BaseTrainConfig\(model='mlp', epochs=3, batch_size=8, lr=1e\+30"):
+        train_autoencoder(small_set.images[:16], cfg)
+
+
+def test_damaged_saved_model_names_the_file(tmp_path):
+    directory = tmp_path / "cnn"
+    save_autoencoder(BaseAutoencoder("cnn"), directory, BaseTrainConfig("cnn", epochs=1), {})
+    cfg_file, weights, good = directory / "cfg.json", directory / "model.pt", (directory / "model.pt").read_bytes()
+    weights.write_bytes(good[: len(good) // 2])
+    with pytest.raises(UnreadableFileError, match=unreadable(weights)):
+        load_autoencoder(directory)
+    weights.write_bytes(good)
+    saved = json.loads(cfg_file.read_text())
+    cfg_file.write_text(json.dumps({**saved, "config": {**saved["config"], "model": "mlp"}}))  # wrong shapes
+    with pytest.raises(UnreadableFileError, match=unreadable(weights, LOADING)):
+        load_autoencoder(directory)
+    cfg_file.write_text(json.dumps({**saved, "config": {**saved["config"], "model": "resnet"}}))
+    with pytest.raises(UnreadableFileError, match=unreadable(cfg_file, r"ValueError: .*'resnet'")):
+        load_autoencoder(directory)
+    cfg_file.write_text("{")
+    with pytest.raises(UnreadableFileError, match=unreadable(cfg_file, r"JSONDecodeError")):
+        load_autoencoder(directory)

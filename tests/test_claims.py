@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from eqsae.claims import CLAIMS, ceiling_rows, claims_table, label_code_r2
+from eqsae.io import NonFiniteError
 from eqsae.shapes import generate
 
 GROUPS = ["S", "SO", "SP", "SPO", "all"]
@@ -85,3 +86,30 @@ def test_ceiling_rows_and_an_exact_label_code():
     rows = ceiling_rows(summary({}, {}), {"cnn": 1.0})
     assert list(rows.claim) == ["ceiling_base_probe", "ceiling_label_code"]
     assert "cnn: 0.99" in rows.numbers_paper[0]
+
+
+def paper_like_tables() -> dict[str, pd.DataFrame]:
+    recon = {"regular": [0.9] * 5, "twolayer": [0.9] * 5, "equivariant": [0.98] * 5}
+    return dict(result1=RESULT1, probes=summary(recon, PAPER_LIKE_LATENTS),
+                sae=sae_metrics({"regular": 100, "invariant": 150, "equivariant": 150},
+                                {"regular": 0.01, "invariant": 0.15, "equivariant": 0.03}))  # fmt: skip
+
+
+@pytest.mark.parametrize("table, column, bad", [("result1", "r2_learned", np.nan), ("result1", "r2_identity", -np.inf),
+                                                ("sae", "l1", np.nan), ("sae", "spliced_loss", np.inf),
+                                                ("probes", "f1_best", np.nan), ("probes", "k", np.inf)])  # fmt: skip
+def test_claims_refuse_non_finite_numbers(table, column, bad):
+    tables = paper_like_tables()
+    claims_table(tables, ["paper"])  # the base rows' missing k and truncation are fine
+    broken = tables[table].copy()
+    broken.loc[broken.index[-1], column] = bad
+    with pytest.raises(NonFiniteError, match=rf"^{table}: column '{column}' has 1 non-finite value"):
+        claims_table({**tables, table: broken}, ["paper", "standard"])
+
+
+def test_ceiling_rows_refuse_non_finite_numbers():
+    probes = summary({}, {})
+    with pytest.raises(NonFiniteError, match="probes: column 'f1_best'"):
+        ceiling_rows(probes.assign(f1_best=np.nan), {"cnn": 1.0})
+    with pytest.raises(NonFiniteError, match="code_r2: the label code R\\^2 of mlp is nan"):
+        ceiling_rows(probes, {"cnn": 1.0, "mlp": float("nan")})

@@ -1,11 +1,12 @@
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import copy_workflow, snakemake
-from eqsae.config import ConfigError, validate_config
+from eqsae.validate import ConfigError, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -15,46 +16,152 @@ def paper_config() -> dict:
     return yaml.safe_load((ROOT / "config/config.yaml").read_text())
 
 
+def smoke_config() -> dict:
+    """The smoke config as the Snakefile sees it: config.yaml with smoke.yaml layered on top."""
+    config = paper_config()
+    for key, value in yaml.safe_load((ROOT / "config/smoke.yaml").read_text()).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    return config
+
+
 def test_shipped_configs_are_valid():
     config = validate_config(paper_config(), SCHEMA)
+    assert config["run"] == "paper"
     assert config["base"] == {"epochs": 100, "batch_size": 64, "lr": 0.001}
-    assert config["m"]["epochs"] == 150 and config["m"]["init"] == "identity"
+    assert config["m_fit"]["epochs"] == 150 and config["m_fit"]["init"] == "identity"
     assert config["data"] == {"n_base": 10000, "n_sae": 10000, "n_probe": 2500}
-    validate_config(yaml.safe_load((ROOT / "config/smoke.yaml").read_text()), SCHEMA)
+    assert validate_config(smoke_config(), SCHEMA)["run"] == "smoke"
 
 
 def test_defaults_are_the_paper_settings():
     assert validate_config({}, SCHEMA) == paper_config()
 
 
-@pytest.mark.parametrize(
-    ("edit", "named"),
-    [
-        (lambda c: c["base"].update(epochz=3), "base.epochz"),
-        (lambda c: c.update(modles=["cnn"]), "modles"),
-        (lambda c: c["base"].update(epochs=-1), "base.epochs"),
-        (lambda c: c["m"].update(lr=0), "m.lr"),
-        (lambda c: c["m"].update(init="random"), "m.init"),
-        (lambda c: c.update(models=["resnet"]), "models.0"),
-        (lambda c: c["data"].update(n_probe="many"), "data.n_probe"),
-        (lambda c: c.update(topk=[16, 16]), "topk"),
-        (lambda c: c.update(device="tpu"), "device"),
-    ],
-    ids=["misspelt-nested", "misspelt-top", "negative-epochs", "zero-lr", "bad-enum", "bad-model", "wrong-type",
-         "duplicate-k", "bad-device"],
-)  # fmt: skip
+def test_the_old_m_key_still_works_with_a_deprecation_message():
+    messages = []
+    config = validate_config({"m": {"lr": 0.01}}, SCHEMA, warn=messages.append)
+    assert config["m_fit"]["lr"] == 0.01 and config["m_fit"]["epochs"] == 150 and "m" not in config
+    assert len(messages) == 1 and "m_fit" in messages[0]
+
+
+# (what the config sets on top of smoke.yaml, the key the error must name)
+BAD_CONFIGS = [
+    ({"base": {"epochz": 3}}, "base.epochz"),
+    ({"modles": ["cnn"]}, "modles"),
+    ({"base": {"epochs": -1}}, "base.epochs"),
+    ({"base": {"lr": "fast"}}, "base.lr"),
+    ({"base": {"batch_size": 0}}, "base.batch_size"),
+    ({"m_fit": {"lr": 0}}, "m_fit.lr"),
+    ({"m_fit": {"init": "random"}}, "m_fit.init"),
+    ({"m_fit": {"batch_size": 1.5}}, "m_fit.batch_size"),
+    ({"m_fit": {"order_penalty": -1}}, "m_fit.order_penalty"),
+    ({"m": 3}, "m"),
+    ({"models": ["resnet"]}, "models.0"),
+    ({"models": []}, "models"),
+    ({"variants": ["fancy"]}, "variants.0"),
+    ({"variants": []}, "variants"),
+    ({"data": {"n_probe": "many"}}, "data.n_probe"),
+    ({"data": {"n_base": 0}}, "data.n_base"),
+    ({"data": {"n_sae": -5}}, "data.n_sae"),
+    ({"data": {"n_images": 5}}, "data.n_images"),
+    ({"topk": [16, 16]}, "topk"),
+    ({"topk": [0]}, "topk.0"),
+    ({"topk": [5000]}, "topk"),  # above the 2,048 latents of the regular SAE
+    ({"topk": [9000], "variants": ["wide"]}, "topk"),  # above the wide SAE's 8,192
+    ({"truncations": [5000]}, "truncations"),
+    ({"truncations": [0]}, "truncations.0"),
+    ({"device": "tpu"}, "device"),
+    ({"seed": -1}, "seed"),
+    ({"seed": 2**33}, "seed"),
+    ({"run": "../paper"}, "run"),
+    ({"run": "a/b"}, "run"),
+    ({"run": ""}, "run"),
+    ({"sae": {"lr": 0}}, "sae.lr"),
+    ({"sae": {"batch_size": 0}}, "sae.batch_size"),
+    ({"sae": {"k_aux": 0}}, "sae.k_aux"),
+    ({"sae": {"auxk_alpha": -0.1}}, "sae.auxk_alpha"),
+    ({"sae_training": ["fancy"]}, "sae_training.0"),
+    ({"sae_training": []}, "sae_training"),
+    ({"probe": {"test_fraction": 0.999}}, "probe.test_fraction"),  # every probing image in the test split
+    ({"probe": {"test_fraction": 0}}, "probe.test_fraction"),
+    ({"probe": {"test_fraction": 1.5}}, "probe.test_fraction"),
+    ({"data": {"n_probe": 1}}, "probe.test_fraction"),  # one image cannot be split
+    ({"data": {"n_probe": 2}}, "probe.knn_neighbors"),  # 4 training rows for 16 neighbours
+    ({"probe": {"knn_neighbors": 100000}}, "probe.knn_neighbors"),
+    ({"probe": {"knn_neighbors": 0}}, "probe.knn_neighbors"),
+    ({"probe": {"xgb_max_bin": 1}}, "probe.xgb_max_bin"),
+    ({"probe": {"xgb_trees": 0}}, "probe.xgb_trees"),
+    ({"probe": {"logreg_lr": -1}}, "probe.logreg_lr"),
+    ({"probe": {"xgb_l2": -1}}, "probe.xgb_l2"),
+    ({"threads": {"probe": 0}}, "threads.probe"),
+    ({"threads": {"gpu": 1}}, "threads.gpu"),
+]
+IDS = [f"{i:02d}-{named}" for i, (_, named) in enumerate(BAD_CONFIGS)]
+
+
+def test_the_bad_config_table_is_large():
+    assert len(BAD_CONFIGS) >= 40
+
+
+@pytest.mark.parametrize(("edit", "named"), BAD_CONFIGS, ids=IDS)
 def test_bad_config_is_rejected_naming_the_key(edit, named):
-    config = paper_config()
-    edit(config)
-    with pytest.raises(ConfigError, match=rf"\b{named}\b"):
-        validate_config(copy.deepcopy(config), SCHEMA)
+    config = smoke_config()
+    for key, value in edit.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) and key in config else value
+    with pytest.raises(ConfigError, match=rf"(?<![\w.]){named}(?![\w])"):
+        validate_config(copy.deepcopy(config), SCHEMA, warn=lambda _: None)
 
 
-@pytest.mark.parametrize(
-    ("override", "named"), [("base={'epochz': 3}", "base.epochz"), ("base={'epochs': -1}", "base.epochs")]
-)
-def test_snakemake_stops_before_any_job(tmp_path, override, named):
-    result = snakemake(copy_workflow(tmp_path), "-n", "--cores", "1", "all", "--config", override)
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory):
+    """Every bad config run for real (not a dry run) through Snakemake, two at a time."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("bad"))
+
+    def run(i: int):
+        edit = {"run": f"bad{i}", **BAD_CONFIGS[i][0]}
+        (workdir / f"bad{i}.yaml").write_text(yaml.safe_dump(edit))
+        return snakemake(workdir, "--cores", "1", "all", "--configfile", "config/smoke.yaml", f"bad{i}.yaml")
+
+    with ThreadPoolExecutor(2) as pool:
+        return workdir, list(pool.map(run, range(len(BAD_CONFIGS))))
+
+
+@pytest.mark.parametrize("i", range(len(BAD_CONFIGS)), ids=IDS)
+def test_snakemake_stops_before_any_job_naming_the_key(bad_runs, i):
+    workdir, results = bad_runs
+    result, named = results[i], BAD_CONFIGS[i][1]
+    output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert named in result.stderr + result.stdout
-    assert "Job stats" not in result.stdout + result.stderr
+    assert f"config key {named}" in output or f"unknown config key {named}" in output, output[-2000:]
+    assert "Job stats" not in output and not (workdir / "results").exists()
+
+
+def test_a_second_configfile_flag_is_refused(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "extra.yaml").write_text("seed: 1\n")
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "config/smoke.yaml",
+                       "--configfile", "extra.yaml")  # fmt: skip
+    assert result.returncode != 0 and "--configfile given 2 times" in result.stdout + result.stderr
+    # one flag with both files is how to layer them
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "config/smoke.yaml", "extra.yaml")
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = result.stdout + result.stderr
+    assert "run 'smoke' -> results/smoke/" in output and "extra.yaml" in output
+
+
+def test_a_config_file_without_its_own_run_is_refused(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    (workdir / "mine.yaml").write_text("seed: 1\n")
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
+    assert result.returncode != 0 and "config key run: none of mine.yaml sets it" in result.stdout + result.stderr
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml", "--config", "run=mine")
+    assert result.returncode == 0 and "results/mine/" in result.stdout + result.stderr
+
+
+def test_the_checked_dictionary_sizes_are_the_saes():
+    from eqsae.config import TRAINED_BY
+    from eqsae.sae import variant_config
+    from eqsae.validate import dictionary_size
+
+    for variant in ("regular", "wide", "twolayer", "invariant", "equivariant"):
+        assert dictionary_size(variant) == variant_config(TRAINED_BY.get(variant, variant), 4)[0].d_latent

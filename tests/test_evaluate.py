@@ -5,6 +5,7 @@ from torch.nn import functional as F
 
 from eqsae.autoencoders import BaseAutoencoder, orbit_activations, reconstruction_mse
 from eqsae.evaluate import reconstruct, sae_metrics
+from eqsae.io import NonFiniteError
 from eqsae.sae import Latents, SAEConfig, TopKSAE
 from eqsae.train import SAETrainConfig, train_sae
 from test_transform import planted_order4_map
@@ -55,3 +56,13 @@ def test_sae_metrics_on_a_base_model(small_set):
     assert 0 <= metrics["dead_fraction"] < 1 and metrics["fvu"] > 0 and metrics["l1"] > 0
     assert -1 <= metrics["latent_invariance"] <= 1
     assert metrics["base_loss"] == pytest.approx(reconstruction_mse(base, images), rel=1e-5)
+
+
+def test_sae_metrics_refuse_a_non_finite_metric(small_set):
+    base = BaseAutoencoder("mlp").eval()
+    images = small_set.images[:4]
+    sae = TopKSAE(SAEConfig(k=8, d_in=256, d_latent=128))
+    with torch.no_grad():
+        sae.b_dec.fill_(float("nan"))
+    with pytest.raises(NonFiniteError, match=r"SAE metric fvu is nan \(SAEConfig\(k=8"):
+        sae_metrics(sae, orbit_activations(base, images), base, images)

@@ -69,6 +69,22 @@ def test_split_keeps_whole_orbits_on_one_side():
     assert np.array_equal(is_test, split_by_image(500, ORDER, 0.2, seed=3))
 
 
+
+@pytest.mark.parametrize("n_images, fraction, n_train, n_test", [(1, 0.2, 0, 1), (2, 0.9, 0, 2), (0, 0.5, 0, 0)])
+def test_split_refuses_an_empty_side(n_images, fraction, n_train, n_test):
+    with pytest.raises(ValueError, match=f"gives {n_train} training and {n_test} test images"):
+        split_by_image(n_images, ORDER, fraction, seed=0)
+    assert split_by_image(2, ORDER, 0.5, seed=0).sum() == ORDER  # the smallest split that works
+
+
+def test_truncation_beyond_the_number_of_latents_is_an_error():
+    z, y = np.ones((10, 64), np.float32), np.zeros((10, 2), bool)
+    assert truncate(z, y, 64).shape == (2, 64)
+    for t in (65, 5000, 0):
+        with pytest.raises(ValueError, match=f"truncation {t} must be in 1..64"):
+            truncate(z, y, t)
+
+
 def test_truncation_picks_the_planted_latent():
     rng = np.random.default_rng(0)
     y = rng.random((2000, 3)) < 0.3

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from eqsae.io import NonFiniteError, UnreadableFileError
+from test_io import LOADING, unreadable
 from eqsae.sae import PRACTICES, SAEConfig, TopKSAE, load_sae, save_sae, variant_config
 from eqsae.train import SAETrainConfig, init_from_data, sae_loss, step_losses, train_sae
 
@@ -205,3 +207,45 @@ def test_variants_are_configurations_of_one_model():
     for bad in (dict(auxk_alpha=-0.1), dict(k_aux=0)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             SAETrainConfig(**bad)
+
+
+def test_damaged_saved_sae_names_the_file(tmp_path):
+    save_sae(build_sae(), tmp_path / "sae")
+    cfg_file, weights = tmp_path / "sae" / "cfg.json", tmp_path / "sae" / "sae.pt"
+    good = weights.read_bytes()
+    weights.write_bytes(b"not a torch file")
+    with pytest.raises(UnreadableFileError, match=unreadable(weights)):
+        load_sae(tmp_path / "sae")
+    weights.write_bytes(good)
+    saved = json.loads(cfg_file.read_text())
+    cfg_file.write_text(json.dumps({**saved, "sae": {**saved["sae"], "d_latent": 32}}))  # wrong shapes
+    with pytest.raises(UnreadableFileError, match=unreadable(weights, LOADING)):
+        load_sae(tmp_path / "sae")
+    cfg_file.write_text(json.dumps({**saved, "sae": {**saved["sae"], "d_latnet": 32}}))  # a misspelt key
+    with pytest.raises(UnreadableFileError, match=unreadable(cfg_file, r"TypeError: .*d_latnet")):
+        load_sae(tmp_path / "sae")
+    cfg_file.write_text(json.dumps({"sea": saved["sae"]}))
+    with pytest.raises(UnreadableFileError, match=unreadable(cfg_file, r"KeyError: 'sae'")):
+        load_sae(tmp_path / "sae")
+
+
+def test_a_diverging_sae_training_stops_with_its_settings():
+    orbits = np.random.default_rng(0).normal(size=(32, 4, 8)).astype(np.float32)
+    cfg, train = SAEConfig(k=2, d_in=8, d_latent=16), SAETrainConfig(epochs=3, batch_size=8, lr=1e30)
+    with pytest.raises(NonFiniteError, match=r"SAE SAEConfig\(k=2, .*augmented objective: reconstruction loss "
+                                             r"(nan|inf) at epoch 1/3 with SAETrainConfig\(epochs=3, "):  # fmt: skip
+        train_sae(orbits, cfg, "augmented", train)
+
+
+def test_a_non_finite_auxk_loss_stops_training(monkeypatch):
+    import eqsae.train
+
+    def inf_aux(*args, **kwargs):
+        loss, _, latents = step_losses(*args, **kwargs)
+        return loss, torch.tensor(float("inf")), latents  # a constant: the reconstruction still trains
+
+    monkeypatch.setattr(eqsae.train, "step_losses", inf_aux)
+    orbits = np.random.default_rng(0).normal(size=(32, 4, 8)).astype(np.float32)
+    train = SAETrainConfig(epochs=3, batch_size=8, auxk_alpha=1 / 32, k_aux=4)
+    with pytest.raises(NonFiniteError, match=r"AuxK loss inf at epoch 1/3 with SAETrainConfig\("):
+        train_sae(orbits, SAEConfig(k=2, d_in=8, d_latent=16), "augmented", train)

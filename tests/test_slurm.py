@@ -114,9 +114,9 @@ def test_every_job_ran_as_a_slurm_job(cluster, runs):
 
 def test_tables_equal_a_local_run(runs):
     local, submitted, _ = runs
-    tables = sorted(p.relative_to(local) for p in (local / "results/tables").rglob("*.csv"))
+    tables = sorted(p.relative_to(local) for p in (local / "results/smoke/tables").rglob("*.csv"))
     assert tables, "the local run wrote no table"
-    assert tables == sorted(p.relative_to(submitted) for p in (submitted / "results/tables").rglob("*.csv"))
+    assert tables == sorted(p.relative_to(submitted) for p in (submitted / "results/smoke/tables").rglob("*.csv"))
     for table in tables:
         # Seeded and run with the same thread counts: equal to the last digit (rtol only guards float
         # formatting; the measured difference was exactly zero).
@@ -137,8 +137,8 @@ def test_second_submission_runs_nothing(cluster, runs):
 
 def test_a_failed_job_fails_the_run_and_keeps_its_slurm_log(cluster, runs):
     _, workdir, _ = runs
-    (workdir / "results/activations/cnn/probe.parquet").write_bytes(b"not a parquet file\n" * 100)
-    target = "results/m/cnn/fit.json"
+    (workdir / "results/smoke/activations/cnn/sae.parquet").write_bytes(b"not a parquet file\n" * 100)
+    target = "results/smoke/m/cnn/fit.json"
     result = snakemake(workdir, target, "--configfile", "config/smoke.yaml", "--forcerun", "fit_m",
                        "--profile", PROFILE, env=cluster.env)  # fmt: skip
     text = result.stdout + result.stderr

@@ -4,6 +4,7 @@ import torch
 from sklearn.metrics import r2_score
 
 from eqsae.config import MFitConfig
+from eqsae.io import NonFiniteError
 from eqsae.metrics import r2_flat, r2_pooled, r2_uniform
 from eqsae.transform import fit_m, order_penalty, orbit_loss, r2_per_rotation, result1_table
 
@@ -101,3 +102,19 @@ def test_config_rejects_bad_values():
         MFitConfig(init="random")
     with pytest.raises(ValueError, match="order_penalty"):
         MFitConfig(order_penalty=-1)
+
+
+def test_a_diverging_m_fit_stops_with_its_settings(planted):
+    _, train, _ = planted
+    with pytest.raises(NonFiniteError, match=r"fit M: training loss (nan|inf) at epoch 1/3 with MFitConfig\(epochs=3"):
+        fit_m(train, MFitConfig(epochs=3, lr=1e30))
+
+
+def test_a_non_finite_m_is_refused_even_when_the_logged_loss_is_finite(planted, monkeypatch):
+    import eqsae.transform
+
+    # the order penalty is not part of the logged loss: one step on an infinite penalty leaves M NaN
+    monkeypatch.setattr(eqsae.transform, "order_penalty", lambda m: (m * float("inf")).sum())
+    _, train, _ = planted
+    with pytest.raises(NonFiniteError, match=r"fit M: M has 256 non-finite entries after 1 epochs"):
+        fit_m(train, MFitConfig(epochs=1, batch_size=len(train), order_penalty=1.0))

@@ -31,25 +31,29 @@ def smoke(tmp_path_factory):
 
 def test_smoke_run_builds_result1(smoke):
     workdir, result = smoke
-    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 2, "dump_activations": 4, "fit_m": 2,
-                                "result1_table": 1, "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1,
+    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4,
+                                "fit_m": 2, "m_r2": 2, "result1_table": 1, "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1,
                                 "figure4": 1, "probe_base": 2, "probe": 10, "probe_tables": 1, "probe_figure": 2,
                                 "claims": 1, "all": 1}  # fmt: skip
-    table = pd.read_csv(workdir / "results/tables/result1_m_fit.csv")
+    table = pd.read_csv(workdir / "results/smoke/tables/result1_m_fit.csv")
     assert list(table["base_model"].unique()) == ["mlp", "cnn"]
     assert list(table["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
     assert table[["r2_learned", "r2_identity"]].notna().all().all()
-    cfg = json.loads((workdir / "results/base/cnn/cfg.json").read_text())
-    assert cfg["config"]["epochs"] == 2 and cfg["threads"] == 2 and cfg["heldout_mse"] > 0
-    log = (workdir / "results/logs/train_base/cnn.log").read_text()
+    cfg = json.loads((workdir / "results/smoke/base/cnn/cfg.json").read_text())
+    assert cfg["config"]["epochs"] == 2 and cfg["threads"] == 2
+    provenance = cfg["provenance"]
+    assert provenance["settings"]["epochs"] == 2 and provenance["seed"] == 0 and provenance["device"] == "cpu"
+    assert provenance["packages"]["torch"].startswith("2.13.0") and "commit" in provenance["git"]
+    assert json.loads((workdir / "results/smoke/base/cnn/heldout.json").read_text())["heldout_mse"] > 0
+    log = (workdir / "results/smoke/logs/train_base/cnn.log").read_text()
     assert re.search(r"epoch 2/2 loss [\d.]+ seconds [\d.]+", log)
     for rule in ("generate_dataset", "train_base", "dump_activations", "fit_m", "result1_table", "train_sae"):
-        assert list((workdir / "results/benchmarks" / rule).rglob("*.tsv")), rule
+        assert list((workdir / "results/smoke/benchmarks" / rule).rglob("*.tsv")), rule
 
 
 def test_smoke_run_trains_every_sae_variant(smoke):
     workdir, _ = smoke
-    table = pd.read_csv(workdir / "results/tables/sae_metrics.csv")
+    table = pd.read_csv(workdir / "results/smoke/tables/sae_metrics.csv")
     assert sorted(zip(table["base_model"], table["variant"])) == sorted(
         (model, variant) for model in ("mlp", "cnn")
         for variant in ("regular", "wide", "twolayer", "invariant", "equivariant")
@@ -59,20 +63,20 @@ def test_smoke_run_trains_every_sae_variant(smoke):
     equivariant = table.set_index(["base_model", "variant"]).loc[("cnn", "equivariant")]
     invariant = table.set_index(["base_model", "variant"]).loc[("cnn", "invariant")]
     assert equivariant["l1"] == invariant["l1"] and equivariant["fvu"] != invariant["fvu"]
-    sae = load_sae(workdir / "results/sae/paper/cnn/wide/k4")
+    sae = load_sae(workdir / "results/smoke/sae/paper/cnn/wide/k4")
     assert sae.cfg.d_latent == 8192 and sae.cfg.k == 4
-    cfg = json.loads((workdir / "results/sae/paper/cnn/invariant/k4/cfg.json").read_text())
+    cfg = json.loads((workdir / "results/smoke/sae/paper/cnn/invariant/k4/cfg.json").read_text())
     assert cfg["objective"] == "invariant" and cfg["training"]["epochs"] == 2 and "eqsae_version" in cfg
     assert cfg["practice"] == "paper" and not cfg["sae"]["pre_bias"]
-    log = (workdir / "results/logs/train_sae/paper/mlp_regular_k4.log").read_text()
+    log = (workdir / "results/smoke/logs/train_sae/paper/mlp_regular_k4.log").read_text()
     assert re.search(r"epoch 2/2 loss [\d.]+ (aux [\d.]+ )?seconds", log)
     for suffix in ("png", "pdf"):
-        assert (workdir / f"results/figures/figure4.{suffix}").stat().st_size > 1000
+        assert (workdir / f"results/smoke/figures/figure4.{suffix}").stat().st_size > 1000
 
 
 def test_smoke_run_probes_every_task_of_every_representation(smoke):
     workdir, _ = smoke
-    scores = pd.read_parquet(workdir / "results/tables/probe_scores.parquet")
+    scores = pd.read_parquet(workdir / "results/smoke/tables/probe_scores.parquet")
     assert list(scores.columns) == ["base_model", "sae_training", "sae", "k", "truncation", "representation",
                                     "task", "task_group", "probe", "f1", "n_pos", "n_test"]  # fmt: skip
     settings = scores.groupby(["base_model", "sae", "representation"], dropna=False)
@@ -82,20 +86,20 @@ def test_smoke_run_probes_every_task_of_every_representation(smoke):
     # The equivariant SAE's latents are the invariant SAE's: same scores.
     latents = scores[scores.representation == "latents"].set_index(["base_model", "task", "probe", "sae"])["f1"]
     assert latents.xs("equivariant", level="sae").equals(latents.xs("invariant", level="sae"))
-    summary = pd.read_csv(workdir / "results/tables/probe_summary.csv")
+    summary = pd.read_csv(workdir / "results/smoke/tables/probe_summary.csv")
     assert set(summary.task_group) == {"S", "SO", "SP", "SPO", "all"}
     assert (summary.loc[summary.task_group == "all", "n_tasks"] == 180).all()
     assert summary[["f1_best", "f1_xgboost"]].notna().all().all()
     assert (summary.f1_best >= summary.f1_xgboost - 1e-12).all()
     for suffix in ("png", "pdf"):
-        assert (workdir / f"results/figures/probing/paper_cnn_t4.{suffix}").stat().st_size > 1000
-    log = (workdir / "results/logs/probe/paper/cnn_wide_k4.log").read_text()
+        assert (workdir / f"results/smoke/figures/probing/paper_cnn_t4.{suffix}").stat().st_size > 1000
+    log = (workdir / "results/smoke/logs/probe/paper/cnn_wide_k4.log").read_text()
     assert re.search(r"reconstructions: 180/180 tasks", log)
 
 
 def test_smoke_run_decides_every_claim(smoke):
     workdir, _ = smoke
-    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+    claims = pd.read_csv(workdir / "results/smoke/tables/claims.csv")
     assert len(claims) == 9 and claims.claim.is_unique
     verdicts = claims[claims.result != "ceiling"]
     assert set(verdicts.holds_paper) <= {"true", "false", "not run"}
@@ -112,14 +116,14 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
     # New tables redraw every figure (2 of them for the paper branch); no SAE, metric or probe of it re-runs.
     assert jobs_run(result) == {"train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1,
                                 "probe": 10, "probe_tables": 1, "probe_figure": 4, "claims": 1, "all": 1}  # fmt: skip
-    assert "results/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
+    assert "results/smoke/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
 def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
     workdir, _ = smoke
-    result = snakemake(workdir, "--report", "results/report.html", "--configfile", "config/smoke.yaml")
+    result = snakemake(workdir, "--report", "results/smoke/report.html", "--configfile", "config/smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    html = (workdir / "results/report.html").read_text()
+    html = (workdir / "results/smoke/report.html").read_text()
     for name in ("result1_m_fit.csv", "sae_metrics.csv", "figure4.png", "probe_summary.csv", "paper_cnn_t4.png",
                  "paper_mlp_t4.png", "claims.csv"):
         assert name in html, name
@@ -135,20 +139,129 @@ def test_second_run_executes_nothing(smoke):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_runtime_knobs_plan_no_job(smoke):
+    workdir, _ = smoke
+    result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/smoke.yaml", "--config",
+                       "device=auto", "threads={'train_sae': 2, 'probe': 2, 'train_base': 1}")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {}
+
+
+def test_the_probing_set_is_not_an_input_of_any_training(smoke):
+    workdir, _ = smoke
+    result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/smoke.yaml", "--config",
+                       "data={'n_probe': 100}")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    planned = jobs_run(result)
+    assert planned["generate_dataset"] == 1 and planned["base_heldout"] == 2 and planned["m_r2"] == 2
+    assert not {"train_base", "fit_m", "train_sae"} & set(planned), planned
+
+
+def edit_and_plan(workdir, module, addition):
+    """Dry-run the smoke config with `addition` appended to a library module of the copy, then restore it."""
+    path = workdir / "src/eqsae" / module
+    source = path.read_text()
+    path.write_text(source + addition)
+    try:
+        result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/smoke.yaml")
+    finally:
+        path.write_text(source)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return jobs_run(result)
+
+
+def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
+    workdir, _ = smoke
+    new_function = "\n\ndef _added():\n    return 1\n"
+    assert edit_and_plan(workdir, "plots.py", new_function) == {"figure4": 1, "probe_figure": 2, "all": 1}
+    assert edit_and_plan(workdir, "optim.py", new_function) == {
+        "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1, "probe": 10, "probe_tables": 1,
+        "probe_figure": 2, "claims": 1, "all": 1}  # fmt: skip
+    assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
+
+
+def test_an_inf_loss_fails_its_job_with_the_traceback_in_the_log(smoke):
+    workdir, _ = smoke
+    result = snakemake(workdir, "--cores", "2", "results/diverge/base/mlp/model.pt", "--configfile",
+                       "config/smoke.yaml", "--config", "run=diverge", "base={'lr': 1000000.0}")  # fmt: skip
+    assert result.returncode != 0
+    log = (workdir / "results/diverge/logs/train_base/mlp.log").read_text()
+    assert "Traceback" in log and "NonFiniteError" in log and "lr=1000000.0" in log, log[-2000:]
+    assert "NonFiniteError" in result.stdout + result.stderr  # and on the console
+    assert not (workdir / "results/diverge/base/mlp/model.pt").exists()
+
+
+def tree_bytes(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# The paper config (run: paper) at a size a test can afford; its run directory is still results/paper/.
+SMALL_PAPER = ["--config", "models=[mlp]", "device=cpu", "data={'n_base': 64, 'n_sae': 64, 'n_probe': 32}",
+               "base={'epochs': 1}", "m_fit={'epochs': 1}"]  # fmt: skip
+
+
+def test_smoke_then_paper_leaves_the_smoke_files_byte_identical(smoke):
+    workdir, _ = smoke
+    before = tree_bytes(workdir / "results/smoke")
+    result = snakemake(workdir, "--cores", "2", "results/paper/tables/result1_m_fit.csv", *SMALL_PAPER)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "run 'paper' -> results/paper/" in result.stdout + result.stderr
+    assert tree_bytes(workdir / "results/smoke") == before
+
+
+def test_paper_then_smoke_leaves_the_paper_files_byte_identical(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "--cores", "2", "results/paper/tables/result1_m_fit.csv", *SMALL_PAPER)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before = tree_bytes(workdir / "results/paper")
+    assert any(str(p).startswith("base/mlp/") for p in before)
+    result = snakemake(workdir, "--cores", "2", "results/smoke/tables/result1_m_fit.csv", "--configfile",
+                       "config/smoke.yaml")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert tree_bytes(workdir / "results/paper") == before
+
+
+def test_the_config_is_the_workflows_own_under_directory(smoke, tmp_path):
+    workdir, _ = smoke
+    result = snakemake(tmp_path, "-s", str(workdir / "Snakefile"), "--directory", str(tmp_path / "elsewhere"),
+                       "-n", "--cores", "1", "all", "--config", "models=[cnn]")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "run 'paper'" in result.stdout + result.stderr and jobs_run(result)["train_base"] == 1
+
+
+def test_the_plain_command_picks_up_after_ctrl_c(smoke):
+    """Ctrl-C can stop Snakemake after a job wrote its outputs but before it was recorded as done; Snakemake
+    then finds outputs marked incomplete. Reproduced with Snakemake's own marker (.snakemake/incomplete/,
+    one file per output, named by the urlsafe base64 of its path); profiles/default/ makes the plain command
+    redo that job instead of stopping."""
+    import base64
+
+    workdir, _ = smoke
+    output = "results/smoke/tables/claims.csv"
+    marker = workdir / ".snakemake/incomplete" / base64.urlsafe_b64encode(output.encode()).decode()
+    marker.write_text('{"external_jobid": null}')
+    without = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/smoke.yaml",
+                        "--workflow-profile", "none")  # fmt: skip
+    assert without.returncode != 0 and "IncompleteFilesException" in without.stdout + without.stderr
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"claims": 1, "all": 1}
+
+
 def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
     workdir, _ = smoke
     config = yaml.safe_load((workdir / "config/smoke.yaml").read_text())
-    config["m"]["lr"] = 0.01
+    config["m_fit"]["lr"] = 0.01
     (workdir / "config/changed.yaml").write_text(yaml.safe_dump(config))
-    stamp = lambda paths: {p: (workdir / "results" / p).stat().st_mtime_ns for p in paths}  # noqa: E731
+    stamp = lambda paths: {p: (workdir / "results/smoke" / p).stat().st_mtime_ns for p in paths}  # noqa: E731
     upstream, before = stamp(UPSTREAM), stamp(M_OUTPUTS)
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/changed.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     # The equivariant SAE uses M; nothing else downstream does.
-    assert jobs_run(result) == {"fit_m": 2, "result1_table": 1, "sae_metrics": 2, "sae_metrics_table": 1,
+    assert jobs_run(result) == {"fit_m": 2, "m_r2": 2, "result1_table": 1, "sae_metrics": 2, "sae_metrics_table": 1,
                                 "figure4": 1, "probe": 2, "probe_tables": 1, "probe_figure": 2, "claims": 1,
                                 "all": 1}  # fmt: skip
     assert stamp(UPSTREAM) == upstream
     after = stamp(M_OUTPUTS)
     assert all(after[p] > before[p] for p in M_OUTPUTS)
-    assert json.loads((workdir / "results/m/cnn/fit.json").read_text())["config"]["lr"] == 0.01
+    assert json.loads((workdir / "results/smoke/m/cnn/fit.json").read_text())["config"]["lr"] == 0.01

@@ -1,6 +1,6 @@
 """eqsae: equivariant sparse autoencoders (Erdogan & Lucic), as a small reusable library.
 
-Names are loaded on first use, so `import eqsae.config` (what the Snakefile does) stays free of torch.
+Names are loaded on first use, so `import eqsae.validate` (what the Snakefile does) stays free of torch.
 """
 
 from importlib import import_module
@@ -17,7 +17,7 @@ _EXPORTS = {
     "TopKSAE": "sae", "SAEConfig": "sae", "variant_config": "sae", "load_sae": "sae", "save_sae": "sae",
     "SAETrainConfig": "train", "train_sae": "train", "DictionaryAdam": "optim",
     "r2_pooled": "metrics", "r2_flat": "metrics", "r2_uniform": "metrics",
-    "BaseTrainConfig": "config", "MFitConfig": "config", "validate_config": "config", "ConfigError": "config",
+    "BaseTrainConfig": "config", "MFitConfig": "config", "validate_config": "validate", "ConfigError": "validate",
     "read_activations": "io", "write_activations": "io", "read_shapeset": "io", "write_shapeset": "io",
 }  # fmt: skip
 __all__ = ["__version__", *_EXPORTS]

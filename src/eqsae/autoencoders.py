@@ -8,6 +8,7 @@ spliced in between.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from torch import nn
 
 from eqsae.config import BaseModel, BaseTrainConfig
 from eqsae.group import ORDER, orbit
+from eqsae.io import NonFiniteError, read_json, reading, write_json
 from eqsae.shapes import IMAGE_SIZE
 
 D_ACT = 256
@@ -78,6 +80,13 @@ class EpochRecord:
     seconds: float
 
 
+def stop_if_diverged(loss: float, what: str, epoch: int, settings) -> None:
+    """End a diverged training at the epoch it diverged, naming the settings that did it: the epochs left
+    would only turn NaN into NaN, and the saved model would poison every later stage."""
+    if not math.isfinite(loss):
+        raise NonFiniteError(f"{what} {loss} at epoch {epoch}/{settings.epochs} with {settings!r}")
+
+
 def train_autoencoder(
     images: np.ndarray, cfg: BaseTrainConfig, device: torch.device | str = "cpu"
 ) -> tuple[BaseAutoencoder, list[EpochRecord]]:
@@ -93,6 +102,7 @@ def train_autoencoder(
         loss = train_epoch(model, opt, orbits, cfg.batch_size, gen)
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, loss, history[-1].seconds)
+        stop_if_diverged(loss, f"base autoencoder {cfg.model}: training loss", epoch, cfg)
     return model.eval(), history
 
 
@@ -138,18 +148,16 @@ def orbit_activations(model: BaseAutoencoder, images: np.ndarray, batch_size: in
 
 def save_autoencoder(model: BaseAutoencoder, directory: Path, cfg: BaseTrainConfig, summary: dict) -> None:
     """A directory with `model.pt` (state dict) and `cfg.json` (settings, sizes, final losses)."""
-    from eqsae.io import write_json
-
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), directory / "model.pt")
     write_json(directory / "cfg.json", {"config": asdict(cfg), "d_act": D_ACT, **summary})
 
 
 def load_autoencoder(directory: str | Path, device: torch.device | str = "cpu") -> BaseAutoencoder:
-    from eqsae.io import read_json
-
-    directory = Path(directory)
-    cfg = read_json(directory / "cfg.json")["config"]
-    model = BaseAutoencoder(cfg["model"])
-    model.load_state_dict(torch.load(directory / "model.pt", map_location="cpu", weights_only=True))
+    """Restore a model saved by save_autoencoder; a damaged file is an UnreadableFileError naming it."""
+    cfg_file, weights = Path(directory) / "cfg.json", Path(directory) / "model.pt"
+    with reading(cfg_file):
+        model = BaseAutoencoder(read_json(cfg_file)["config"]["model"])
+    with reading(weights):
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.to(device).eval()

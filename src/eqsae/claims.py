@@ -6,12 +6,14 @@ that needs a setting the config did not run (e.g. K = 32) is "not run", not "fal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
+from eqsae.io import NonFiniteError, check_finite
 from eqsae.shapes import N_POSITIONS
 
 EQUIVARIANT_TASKS = ("SO", "SP", "SPO")
@@ -163,8 +165,23 @@ CLAIMS = [
 ]  # fmt: skip
 
 
+# The numbers each input table's rules decide on; `k` and `truncation` are empty on the base-activation rows.
+DECIDED = {"result1": ("r2_learned", "r2_identity"), "sae": ("k", "l1", "spliced_loss"),
+           "probes": ("k", "truncation", "f1_best")}  # fmt: skip
+MAY_BE_MISSING = {"probes": ("k", "truncation")}
+
+
+def check_inputs(tables: dict[str, pd.DataFrame]) -> None:
+    """A NaN compares false with everything, so a rule fed one would decide a claim on nothing: refuse it."""
+    for name, columns in DECIDED.items():
+        if name in tables:
+            check_finite(tables[name], name, MAY_BE_MISSING.get(name, ()), columns=columns)
+
+
 def claims_table(tables: dict[str, pd.DataFrame], practices: list[str]) -> pd.DataFrame:
-    """tables: result1 (RESULT 1 table), sae (sae_metrics), probes (probe_summary). One row per claim."""
+    """tables: result1 (RESULT 1 table), sae (sae_metrics), probes (probe_summary). One row per claim.
+    Non-finite numbers in what the rules decide on raise NonFiniteError naming the table and column."""
+    check_inputs(tables)
     rows = []
     for claim in CLAIMS:
         row = dict(claim=claim.id, result=claim.result, statement=claim.statement, rule=claim.rule)
@@ -178,6 +195,10 @@ def claims_table(tables: dict[str, pd.DataFrame], practices: list[str]) -> pd.Da
 
 def ceiling_rows(summary: pd.DataFrame, code_r2: dict[str, float]) -> pd.DataFrame:
     """How much headroom the tasks leave: base activations' probe F1, and how linear the label code is."""
+    check_inputs({"probes": summary})
+    for model, r2 in code_r2.items():
+        if not math.isfinite(r2):
+            raise NonFiniteError(f"code_r2: the label code R^2 of {model} is {r2}")
     base = summary[(summary.sae == "base") & (summary.task_group == "all")].set_index("base_model")["f1_best"]
     numbers = {
         "ceiling_base_probe": ("F1 of the best probe on the base activations, all 180 tasks", _fmt(base)),

@@ -1,14 +1,30 @@
-"""Settings of each stage (frozen dataclasses) and validation of the workflow config against its schema."""
+"""Settings of each stage (frozen dataclasses) and the SAE variants' architectures, torch-free.
+
+The workflow config is checked against these in `eqsae.validate`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 BaseModel = Literal["mlp", "cnn"]
 Device = Literal["auto", "cpu", "cuda"]
+Objective = Literal["augmented", "invariant"]
+
+# SPEC.md: the variants are configurations of one TopK SAE plus a training objective. `equivariant` trains
+# nothing: it is the invariant SAE with M^p applied to its reconstruction.
+VARIANTS: dict[str, tuple[dict, Objective]] = {
+    "regular": (dict(encoder="linear", d_latent=2048), "augmented"),
+    "wide": (dict(encoder="linear", d_latent=8192), "augmented"),
+    "twolayer": (dict(encoder="twolayer", d_latent=2048), "augmented"),
+    "invariant": (dict(encoder="twolayer", d_latent=2048), "invariant"),
+}
+TRAINED_BY = {"equivariant": "invariant"}
+# AuxK, the third part of standard practice, is a training setting (SAETrainConfig.auxk_alpha).
+PRACTICES: dict[str, dict] = {
+    "paper": dict(pre_bias=False, tied_init=False),
+    "standard": dict(pre_bias=True, tied_init=True),
+}
 
 
 @dataclass(frozen=True)
@@ -56,59 +72,3 @@ def _positive(**values: float) -> None:
     for key, value in values.items():
         if not value > 0:
             raise ValueError(f"{key} must be positive, got {value}")
-
-
-class ConfigError(ValueError):
-    """A workflow config that does not match the schema; the message names the offending key."""
-
-
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
-    """Check `config` against the JSON schema (YAML file), fill defaults in place, and return it.
-
-    Raises ConfigError naming the key path (e.g. `base.epochs`) of the first problem found.
-    """
-    import jsonschema
-    import yaml
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    _coerce_numbers(config, schema)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        error = errors[0]
-        where = ".".join(str(part) for part in error.absolute_path)
-        if error.validator == "additionalProperties":
-            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            keys = ", ".join(f"{where}.{key}" if where else key for key in unknown)
-            raise ConfigError(f"unknown config key {keys}; allowed here: {sorted(error.schema['properties'])}")
-        raise ConfigError(f"config key {where or '<root>'}: {error.message}")
-    _fill_defaults(config, schema)
-    return config
-
-
-def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
-    """Snakemake reads lists given with --config (`topk=[8,16]`) as strings; make the numbers numbers again."""
-
-    def coerce(value: Any, sub: Mapping[str, Any]) -> Any:
-        kind = sub.get("type")
-        if isinstance(value, str) and kind in ("integer", "number"):
-            try:
-                return int(value) if kind == "integer" else float(value)
-            except ValueError:
-                return value  # the schema check names the key
-        if isinstance(value, list) and "items" in sub:
-            return [coerce(item, sub["items"]) for item in value]
-        if isinstance(value, dict):
-            props = sub.get("properties", {})
-            return {key: coerce(item, props.get(key, {})) for key, item in value.items()}
-        return value
-
-    config.update(coerce(dict(config), schema))
-
-
-def _fill_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
-    for key, sub in schema.get("properties", {}).items():
-        if key not in config and "default" in sub:
-            config[key] = sub["default"]
-        if isinstance(config.get(key), dict):
-            _fill_defaults(config[key], sub)

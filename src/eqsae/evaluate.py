@@ -7,6 +7,7 @@ to its reconstruction, using each row's own rotation p (rotation-aware, as in th
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -15,6 +16,7 @@ from torch.nn import functional as F
 
 from eqsae.autoencoders import BaseAutoencoder, to_input
 from eqsae.group import ORDER, orbit
+from eqsae.io import NonFiniteError
 from eqsae.sae import Latents, TopKSAE
 
 
@@ -71,7 +73,7 @@ def sae_metrics(
         sums["spliced"] += F.mse_loss(base.decode(rec.x_hat.flatten(0, 1)), pixels, reduction="sum").item()
         sums["base"] += F.mse_loss(base.decode(x.flatten(0, 1)), pixels, reduction="sum").item()
     rows, n_pixels = data.shape[0] * ORDER, data.shape[0] * ORDER * images.shape[-1] * images.shape[-2]
-    return {
+    metrics = {
         "fvu": sums["res"] / sums["tot"],
         "l0": sums["l0"] / rows,
         "l1": sums["l1"] / rows,
@@ -80,3 +82,7 @@ def sae_metrics(
         "spliced_loss": sums["spliced"] / n_pixels,
         "base_loss": sums["base"] / n_pixels,
     }
+    for name, value in metrics.items():
+        if not math.isfinite(value):
+            raise NonFiniteError(f"SAE metric {name} is {value} ({sae.cfg!r}{'' if m is None else ', with M'})")
+    return metrics

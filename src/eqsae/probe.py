@@ -66,8 +66,12 @@ def split_by_image(n_images: int, rows_per_image: int, test_fraction: float, see
     is seen in training."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    n_test = min(max(1, round(test_fraction * n_images)), n_images)
+    if not 0 < n_test < n_images:
+        raise ValueError(f"splitting {n_images} images at test_fraction {test_fraction} gives {n_images - n_test} "
+                         f"training and {n_test} test images; each side needs at least one")  # fmt: skip
     rng = np.random.default_rng(seed)
-    test_images = rng.permutation(n_images)[: max(1, round(test_fraction * n_images))]
+    test_images = rng.permutation(n_images)[:n_test]
     is_test = np.zeros(n_images, dtype=bool)
     is_test[test_images] = True
     return np.repeat(is_test, rows_per_image)
@@ -75,7 +79,10 @@ def split_by_image(n_images: int, rows_per_image: int, test_fraction: float, see
 
 def truncate(z_train: np.ndarray, y_train: np.ndarray, t: int) -> np.ndarray:
     """(n_tasks, t) latent ids with the largest |mean over positives - mean over negatives|, per task
-    (Kantamneni et al.); from the training split only."""
+    (Kantamneni et al.); from the training split only. T above the SAE's width is an error, not a silent cap:
+    the rows would be labelled with a T that was never probed."""
+    if not 1 <= t <= z_train.shape[1]:
+        raise ValueError(f"truncation {t} must be in 1..{z_train.shape[1]}, the SAE's number of latents")
     y = y_train.astype(np.float32)
     n_pos = y.sum(0)[:, None]
     pos_sum = y.T @ z_train

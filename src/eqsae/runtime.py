@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING
 
-from eqsae.config import Device
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: every stage imports this module, and its code hash should not follow config.py
     import torch
 
+    from eqsae.config import Device
 
 
 def setup(threads: int, device: Device = "auto") -> "torch.device":
@@ -46,10 +47,22 @@ def pick_device(device: Device = "auto") -> "torch.device":
 
 
 def log_to(path: str | Path | None) -> None:
-    """Send the library's log lines (and warnings) to a rule's log file, or to stderr when None."""
+    """Send the library's log lines (and warnings) to a rule's log file, or to stderr when None. With a file,
+    an uncaught exception's traceback goes there too (and still to stderr): a failed job's log says why."""
     handler = logging.FileHandler(path, mode="w") if path else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
+    previous = getattr(sys.excepthook, "previous", sys.excepthook)  # not our own hook twice
+    sys.excepthook = _logging_excepthook(previous) if path else previous
+
+
+def _logging_excepthook(previous: Callable) -> Callable:
+    def log_uncaught(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        logging.getLogger().critical("job failed", exc_info=(kind, value, tb))
+        previous(kind, value, tb)
+
+    log_uncaught.previous = previous
+    return log_uncaught

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from eqsae.config import PRACTICES, TRAINED_BY, VARIANTS, Objective  # noqa: F401 (re-exported)
+
 Encoder = Literal["linear", "twolayer"]
-Objective = Literal["augmented", "invariant"]
 Variant = Literal["regular", "wide", "twolayer", "invariant", "equivariant"]
 
 
@@ -45,22 +46,6 @@ class SAEConfig:
             raise ValueError(f"k must be in 1..d_latent={self.d_latent}, got {self.k}")
         if self.encoder not in ("linear", "twolayer"):
             raise ValueError(f"encoder must be 'linear' or 'twolayer', got {self.encoder!r}")
-
-
-# SPEC.md: the variants are configurations of one model plus a training objective. `equivariant` trains
-# nothing: it is the invariant SAE with M^p applied to its reconstruction.
-VARIANTS: dict[str, tuple[dict, Objective]] = {
-    "regular": (dict(encoder="linear", d_latent=2048), "augmented"),
-    "wide": (dict(encoder="linear", d_latent=8192), "augmented"),
-    "twolayer": (dict(encoder="twolayer", d_latent=2048), "augmented"),
-    "invariant": (dict(encoder="twolayer", d_latent=2048), "invariant"),
-}
-TRAINED_BY = {"equivariant": "invariant"}
-# AuxK, the third part of standard practice, is a training setting (SAETrainConfig.auxk_alpha).
-PRACTICES: dict[str, dict] = {
-    "paper": dict(pre_bias=False, tied_init=False),
-    "standard": dict(pre_bias=True, tied_init=True),
-}
 
 
 def variant_config(variant: str, k: int, d_in: int = 256, practice: str = "paper") -> tuple[SAEConfig, Objective]:
@@ -209,10 +194,13 @@ def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
 
 
 def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKSAE:
-    """Restore an SAE saved by `save_sae`: `load_sae("results/sae/cnn/regular/k16")`."""
-    from eqsae.io import read_json
+    """Restore an SAE saved by `save_sae`: `load_sae("results/sae/cnn/regular/k16")`. A damaged file is an
+    UnreadableFileError naming it."""
+    from eqsae.io import read_json, reading
 
-    directory = Path(directory)
-    sae = TopKSAE(SAEConfig(**read_json(directory / "cfg.json")["sae"]))
-    sae.load_state_dict(torch.load(directory / "sae.pt", map_location="cpu", weights_only=True))
+    cfg_file, weights = Path(directory) / "cfg.json", Path(directory) / "sae.pt"
+    with reading(cfg_file):
+        sae = TopKSAE(SAEConfig(**read_json(cfg_file)["sae"]))
+    with reading(weights):
+        sae.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return sae.to(device).eval()

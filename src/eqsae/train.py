@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from eqsae.autoencoders import EpochRecord
+from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.group import ORDER
 from eqsae.optim import DictionaryAdam
 from eqsae.sae import Latents, Objective, SAEConfig, TopKSAE
@@ -107,6 +107,9 @@ def train_sae(
         loss, aux = train_sae_epoch(sae, opt, data, objective, train, gen, fast, since)
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
         log.info("epoch %d/%d loss %.6f aux %.6f seconds %.2f", epoch, train.epochs, loss, aux, history[-1].seconds)
+        what = f"SAE {cfg!r}, {objective} objective:"
+        stop_if_diverged(loss, f"{what} reconstruction loss", epoch, train)
+        stop_if_diverged(aux, f"{what} AuxK loss", epoch, train)
     return sae.eval(), history
 
 

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eqsae.autoencoders import EpochRecord
+from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.config import MFitConfig
 from eqsae.group import ORDER
+from eqsae.io import NonFiniteError
 from eqsae.metrics import r2_all
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,12 @@ def fit_m(
         record = EpochRecord(epoch, total.item() / n, time.perf_counter() - t0)
         history.append(record)
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, record.loss, record.seconds)
-    return m.detach().cpu().numpy(), history
+        stop_if_diverged(record.loss, "fit M: training loss", epoch, cfg)
+    fitted = m.detach().cpu().numpy()
+    if not np.isfinite(fitted).all():  # the order penalty is not in the logged loss and can diverge alone
+        raise NonFiniteError(f"fit M: M has {int((~np.isfinite(fitted)).sum())} non-finite entries after "
+                             f"{cfg.epochs} epochs with {cfg!r}")  # fmt: skip
+    return fitted, history
 
 
 def r2_per_rotation(m: np.ndarray, orbits: np.ndarray) -> pd.DataFrame:

@@ -10,7 +10,7 @@ rule dump_activations:
     benchmark:
         benchmark_path("dump_activations", "{model}_{act_set}")
     params:
-        device=config["device"],
+        code=get_code("dump_activations.py"),
     resources:
         mem_mb=1500,
         runtime=5,

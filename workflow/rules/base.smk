@@ -1,7 +1,6 @@
 rule train_base:
     input:
         train=f"{R}/data/base.npz",
-        heldout=f"{R}/data/probe.npz",
     output:
         weights=f"{R}/base/{{model}}/model.pt",
         cfg=f"{R}/base/{{model}}/cfg.json",
@@ -14,7 +13,7 @@ rule train_base:
         batch_size=config["base"]["batch_size"],
         lr=config["base"]["lr"],
         seed=config["seed"],
-        device=config["device"],
+        code=get_code("train_base.py"),
     resources:
         mem_mb=1500,
         runtime=30,
@@ -23,3 +22,28 @@ rule train_base:
         ENV
     script:
         "../scripts/train_base.py"
+
+
+# Held-out MSE in its own step: the probing images are not an input of training, so changing them re-trains
+# nothing.
+rule base_heldout:
+    input:
+        weights=f"{R}/base/{{model}}/model.pt",
+        cfg=f"{R}/base/{{model}}/cfg.json",
+        images=f"{R}/data/probe.npz",
+    output:
+        f"{R}/base/{{model}}/heldout.json",
+    log:
+        log_path("base_heldout", "{model}"),
+    benchmark:
+        benchmark_path("base_heldout", "{model}")
+    params:
+        code=get_code("base_heldout.py"),
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    threads: config["threads"]["activations"]
+    conda:
+        ENV
+    script:
+        "../scripts/base_heldout.py"

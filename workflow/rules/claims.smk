@@ -13,6 +13,7 @@ rule claims:
     params:
         practices=config["sae_training"],
         models=config["models"],
+        code=get_code("claims.py"),
     resources:
         mem_mb=1000,
         runtime=5,

@@ -1,10 +1,43 @@
 import os
+import sys
+from functools import cache
 from pathlib import Path
 
-from eqsae.config import validate_config
+# Jobs import eqsae from this checkout (PYTHONPATH below); the Snakefile does too, so the config checks and
+# the code hashes below see the very code the jobs will run.
+SRC = Path(workflow.basedir) / "src"
+sys.path.insert(0, str(SRC))
 
-# Checked before any job: an unknown key, a wrong type or an out-of-range value stops the run here.
+from eqsae.codehash import code_digest
+from eqsae.validate import ConfigError, validate_config
+
+
+def check_config_files(argv, cli_configfiles, cli_config):
+    """Refuse what Snakemake would do silently: a second --configfile flag drops the first, and a config file
+    that does not name its run would write into the paper's results."""
+    flags = [arg.split("=")[0] for arg in argv if arg.split("=")[0] in ("--configfile", "--configfiles")]
+    if len(flags) > 1:
+        raise ConfigError(f"--configfile given {len(flags)} times: Snakemake keeps only the last flag's files. "
+                          "Give every file after one flag, in order: --configfile config/smoke.yaml extra.yaml")
+    if cli_configfiles and "run" not in cli_config:
+        import yaml
+
+        if not any("run" in (yaml.safe_load(Path(f).read_text()) or {}) for f in cli_configfiles):
+            files = ", ".join(os.path.relpath(f) for f in cli_configfiles)
+            raise ConfigError(f"config key run: none of {files} sets it. Every config writes under results/<run>/; "
+                              "give your config its own `run: <name>` so it cannot write into another's results")
+
+
+# Checked before any job: an unknown key, a wrong type, an out-of-range value or values that cannot work
+# together stop the run here, naming the key.
+if workflow.is_main_process:
+    check_config_files(sys.argv, workflow.overwrite_configfiles, workflow.config_settings.overwrite_config)
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+R = f"results/{config['run']}"  # every output of this run; another run name never touches it
+if workflow.is_main_process:
+    files = [os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]]
+    print(f"eqsae: run '{config['run']}' -> {R}/ (config files: {', '.join(files)})", file=sys.stderr)
 
 # glibc's defaults make torch's CPU allocator page-fault on every optimizer step (notes/cpu-costs.md);
 # jobs inherit these.
@@ -19,12 +52,9 @@ if (workflow.resource_settings.cores or 0) > len(os.sched_getaffinity(0)):
 
 # Jobs import eqsae from this checkout, also inside a `--sdm conda` environment built from envs/eqsae.yaml.
 # (Lint asks for `envvars:` here; PYTHONPATH is optional, we only extend it, so asserting it would be wrong.)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
-)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
 ENV = "../../envs/eqsae.yaml"  # every rule's conda environment: the same pins as pyproject.toml
 
-R = "results"
 IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training, SAE and M training, probing
 
 
@@ -44,15 +74,22 @@ def benchmark_path(rule, pattern):
     return f"{R}/benchmarks/{rule}/{pattern}.tsv"
 
 
+@cache
+def get_code(script):
+    """Hash of the library code a stage script runs, a param of its rule: editing that code re-runs the stage
+    and everything downstream (comments and layout do not count)."""
+    return code_digest(Path(workflow.basedir) / "workflow/scripts" / script, SRC / "eqsae")
+
+
 SAE = f"{R}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
 
 
 def get_sae_input(wildcards):
-    """An SAE's weights; the equivariant SAE is the invariant SAE plus the model's fitted M."""
+    """An SAE's weights and cfg.json; the equivariant SAE is the invariant SAE plus the model's fitted M."""
     if wildcards.variant == "equivariant":
         sae = SAE.format(**{**wildcards, "variant": "invariant"})
-        return {"sae": f"{sae}/sae.pt", "m": f"{R}/m/{wildcards.model}/M.npy"}
-    return {"sae": f"{SAE.format(**wildcards)}/sae.pt"}
+        return {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json", "m": f"{R}/m/{wildcards.model}/M.npy"}
+    return {"sae": f"{SAE.format(**wildcards)}/sae.pt", "sae_cfg": f"{SAE.format(**wildcards)}/cfg.json"}
 
 
 def sae_grid(pattern):
@@ -63,7 +100,7 @@ def sae_grid(pattern):
 def get_final_output():
     return [
         f"{R}/tables/result1_m_fit.csv",
-        *expand(f"{R}/base/{{model}}/cfg.json", model=config["models"]),
+        *expand(f"{R}/base/{{model}}/heldout.json", model=config["models"]),
         f"{R}/tables/sae_metrics.csv",
         f"{R}/figures/figure4.png",
         f"{R}/tables/probe_summary.csv",

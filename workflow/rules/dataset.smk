@@ -8,6 +8,7 @@ rule generate_dataset:
     params:
         n=lambda wc: config["data"][f"n_{wc.image_set}"],
         seed=lambda wc: [config["seed"], IMAGE_SETS.index(wc.image_set)],
+        code=get_code("generate_dataset.py"),
     resources:
         mem_mb=1000,
         runtime=5,

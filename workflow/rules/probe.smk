@@ -10,6 +10,7 @@ rule probe_base:
     params:
         probe=config["probe"],
         seed=config["seed"],
+        code=get_code("probe.py"),
     resources:
         mem_mb=2500,
         runtime=30,
@@ -34,6 +35,7 @@ rule probe:
         probe=config["probe"],
         t=config["truncations"],
         seed=config["seed"],
+        code=get_code("probe.py"),
     resources:
         mem_mb=2500,
         runtime=45,
@@ -56,6 +58,8 @@ rule probe_tables:
         log_path("probe_tables", "all"),
     benchmark:
         benchmark_path("probe_tables", "all")
+    params:
+        code=get_code("probe_tables.py"),
     resources:
         mem_mb=2000,
         runtime=10,
@@ -79,6 +83,8 @@ rule probe_figure:
         benchmark_path("probe_figure", "{training}_{model}_t{t}")
     wildcard_constraints:
         t=r"\d+",
+    params:
+        code=get_code("probe_figure.py"),
     resources:
         mem_mb=1000,
         runtime=5,

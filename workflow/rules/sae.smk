@@ -17,7 +17,7 @@ rule train_sae:
         # AuxK belongs to the standard practice: changing it leaves the paper's SAEs cached.
         auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
         seed=config["seed"],
-        device=config["device"],
+        code=get_code("train_sae.py"),
     resources:
         mem_mb=2000,
         runtime=60,
@@ -34,12 +34,15 @@ rule sae_metrics:
         acts=f"{R}/activations/{{model}}/probe.parquet",
         images=f"{R}/data/probe.npz",
         base=f"{R}/base/{{model}}/model.pt",
+        base_cfg=f"{R}/base/{{model}}/cfg.json",
     output:
         f"{R}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
     log:
         log_path("sae_metrics", "{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("sae_metrics", "{training}/{model}_{variant}_k{k}")
+    params:
+        code=get_code("sae_metrics.py"),
     resources:
         mem_mb=2000,
         runtime=5,
@@ -59,6 +62,8 @@ rule sae_metrics_table:
         log_path("sae_metrics_table", "all"),
     benchmark:
         benchmark_path("sae_metrics_table", "all")
+    params:
+        code=get_code("sae_metrics_table.py"),
     resources:
         mem_mb=1000,
         runtime=5,
@@ -79,6 +84,8 @@ rule figure4:
         log_path("figure4", "all"),
     benchmark:
         benchmark_path("figure4", "all")
+    params:
+        code=get_code("figure4.py"),
     resources:
         mem_mb=1000,
         runtime=5,

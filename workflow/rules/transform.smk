@@ -1,19 +1,17 @@
 rule fit_m:
     input:
-        train=f"{R}/activations/{{model}}/sae.parquet",
-        heldout=f"{R}/activations/{{model}}/probe.parquet",
+        f"{R}/activations/{{model}}/sae.parquet",
     output:
         m=f"{R}/m/{{model}}/M.npy",
         summary=f"{R}/m/{{model}}/fit.json",
-        r2=f"{R}/m/{{model}}/r2.csv",
     log:
         log_path("fit_m", "{model}"),
     benchmark:
         benchmark_path("fit_m", "{model}")
     params:
-        **config["m"],
+        **config["m_fit"],
         seed=config["seed"],
-        device=config["device"],
+        code=get_code("fit_m.py"),
     resources:
         mem_mb=1500,
         runtime=5,
@@ -22,6 +20,29 @@ rule fit_m:
         ENV
     script:
         "../scripts/fit_m.py"
+
+
+# R^2 in its own step: the probing set is not an input of the fit, so changing it re-fits nothing.
+rule m_r2:
+    input:
+        m=f"{R}/m/{{model}}/M.npy",
+        heldout=f"{R}/activations/{{model}}/probe.parquet",
+    output:
+        f"{R}/m/{{model}}/r2.csv",
+    log:
+        log_path("m_r2", "{model}"),
+    benchmark:
+        benchmark_path("m_r2", "{model}")
+    params:
+        code=get_code("m_r2.py"),
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/m_r2.py"
 
 
 rule result1_table:
@@ -37,6 +58,8 @@ rule result1_table:
         log_path("result1_table", "all"),
     benchmark:
         benchmark_path("result1_table", "all")
+    params:
+        code=get_code("result1_table.py"),
     resources:
         mem_mb=1000,
         runtime=5,

@@ -9,9 +9,9 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.claims import ceiling_rows, claims_table, label_code_r2  # noqa: E402
-from eqsae.io import read_activations, write_table  # noqa: E402
+from eqsae.io import read_activations, read_table, write_table  # noqa: E402
 
-tables = {name: pd.read_csv(snakemake.input[name]) for name in ("result1", "sae", "probes")}
+tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes")}
 code_r2 = {}
 for model, path in zip(snakemake.params.models, snakemake.input.acts):
     data = read_activations(path)

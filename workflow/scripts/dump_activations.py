@@ -10,7 +10,7 @@ from pathlib import Path  # noqa: E402
 from eqsae.autoencoders import load_autoencoder, orbit_activations  # noqa: E402
 from eqsae.io import read_shapeset, write_activations  # noqa: E402
 
-device = setup(snakemake.threads, snakemake.params.device)
+device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)
 data = read_shapeset(snakemake.input.images)
 acts = orbit_activations(model, data.images)

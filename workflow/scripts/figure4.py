@@ -4,10 +4,9 @@ from eqsae.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import pandas as pd  # noqa: E402
-
+from eqsae.io import read_table  # noqa: E402
 from eqsae.plots import figure4  # noqa: E402
 
-fig = figure4(pd.read_csv(snakemake.input[0]))
+fig = figure4(read_table(snakemake.input[0]))
 for path in snakemake.output:
     fig.savefig(path, dpi=150, bbox_inches="tight")

@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.evaluate import reconstruct  # noqa: E402
-from eqsae.io import read_activations, write_table  # noqa: E402
+from eqsae.io import read_activations, read_matrix, write_table  # noqa: E402
 from eqsae.probe import ProbeConfig, make_tasks, orbit_labels, probe_base, probe_sae  # noqa: E402
 from eqsae.sae import Latents, load_sae  # noqa: E402
 
@@ -31,7 +31,7 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
         keys = dict(base_model=wc.model, sae_training=None, sae="base", k=None, truncation=None)
     else:
         sae = load_sae(Path(snakemake.input.sae).parent)
-        m = np.load(snakemake.input.m).astype(np.float32) if "m" in snakemake.input.keys() else None
+        m = read_matrix(snakemake.input.m).astype(np.float32) if "m" in snakemake.input.keys() else None
         rec = reconstruct(sae, torch.from_numpy(data.acts))
         z = sae.dense(Latents(rec.values, rec.indices)).flatten(0, 1).numpy()
         rotations = np.tile(np.arange(data.acts.shape[1]), len(data))
@@ -41,5 +41,5 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
     for i, (key, value) in enumerate(keys.items()):
         if key not in table:
             table.insert(i, key, value)
-write_table(snakemake.output[0], table)
+write_table(snakemake.output[0], table, allow_missing=("k", "truncation"))
 logging.info("%d task fits x %d probes in %.0f s", len(table) // 3, 3, time.perf_counter() - start)

@@ -4,11 +4,10 @@ from eqsae.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import pandas as pd  # noqa: E402
-
+from eqsae.io import read_table  # noqa: E402
 from eqsae.plots import probing_figure  # noqa: E402
 
 wc = snakemake.wildcards
-fig = probing_figure(pd.read_csv(snakemake.input[0]), wc.training, wc.model, int(wc.t))
+fig = probing_figure(read_table(snakemake.input[0]), wc.training, wc.model, int(wc.t))
 for path in snakemake.output:
     fig.savefig(path, dpi=150, bbox_inches="tight")

@@ -8,12 +8,12 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from eqsae.io import write_table  # noqa: E402
+from eqsae.io import read_table, write_table  # noqa: E402
 from eqsae.probe import summarize  # noqa: E402
 
-scores = pd.concat([pd.read_parquet(path) for path in snakemake.input], ignore_index=True)
+scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 scores = scores.astype({"k": "Int64", "truncation": "Int64"})
-write_table(snakemake.output.scores, scores)
+write_table(snakemake.output.scores, scores, allow_missing=("k", "truncation"))
 summary = summarize(scores)
-write_table(snakemake.output.summary, summary)
+write_table(snakemake.output.summary, summary, allow_missing=("k", "truncation"))
 logging.info("\n%s", summary.to_string(index=False))

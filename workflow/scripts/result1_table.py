@@ -8,8 +8,8 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from eqsae.io import write_table  # noqa: E402
+from eqsae.io import read_table, write_table  # noqa: E402
 
-table = pd.concat([pd.read_csv(path) for path in snakemake.input], ignore_index=True)
+table = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 write_table(snakemake.output[0], table)
 logging.info("\n%s", table.to_string(index=False))

@@ -11,13 +11,13 @@ import numpy as np  # noqa: E402
 
 from eqsae.autoencoders import load_autoencoder  # noqa: E402
 from eqsae.evaluate import sae_metrics  # noqa: E402
-from eqsae.io import read_activations, read_shapeset, write_json  # noqa: E402
+from eqsae.io import read_activations, read_matrix, read_shapeset, write_json  # noqa: E402
 from eqsae.sae import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc = snakemake.wildcards
 sae = load_sae(Path(snakemake.input.sae).parent)
-m = np.load(snakemake.input.m) if "m" in snakemake.input.keys() else None
+m = read_matrix(snakemake.input.m) if "m" in snakemake.input.keys() else None
 metrics = sae_metrics(
     sae,
     read_activations(snakemake.input.acts).acts,

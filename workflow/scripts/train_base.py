@@ -9,21 +9,22 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from eqsae.autoencoders import reconstruction_mse, save_autoencoder, train_autoencoder  # noqa: E402
+from eqsae.autoencoders import save_autoencoder, train_autoencoder  # noqa: E402
 from eqsae.config import BaseTrainConfig  # noqa: E402
 from eqsae.io import read_shapeset  # noqa: E402
+from eqsae.provenance import collect  # noqa: E402
 
 p = snakemake.params
-device = setup(snakemake.threads, p.device)
+device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 cfg = BaseTrainConfig(snakemake.wildcards.model, p.epochs, p.batch_size, p.lr, p.seed)
 logging.info("training %s on %s, %d threads: %s", cfg.model, device, snakemake.threads, cfg)
 model, history = train_autoencoder(read_shapeset(snakemake.input.train).images, cfg, device)
 summary = {
     "final_train_mse": history[-1].loss,
-    "heldout_mse": reconstruction_mse(model, read_shapeset(snakemake.input.heldout).images),
     "train_seconds": sum(r.seconds for r in history),
     "device": str(device),
     "threads": torch.get_num_threads(),
+    "provenance": collect(dict(p.items()), seed=p.seed, device=str(device), threads=torch.get_num_threads()),
 }
 save_autoencoder(model, Path(snakemake.output.weights).parent, cfg, summary)
 logging.info("done: %s", summary)

@@ -11,11 +11,12 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from eqsae.io import read_activations  # noqa: E402
+from eqsae.provenance import collect  # noqa: E402
 from eqsae.sae import save_sae, variant_config  # noqa: E402
 from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
-device = setup(snakemake.threads, p.device)
+device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 orbits = read_activations(snakemake.input[0]).acts
 cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1], practice=wc.training)
 train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed, **p.auxk)
@@ -24,5 +25,6 @@ logging.info("%s %s (%s practice) on %s, %d threads: %s, %s, %s", wc.model, wc.v
 sae, history = train_sae(orbits, cfg, objective, train, device)
 save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, practice=wc.training, base_model=wc.model,
          objective=objective, training=asdict(train), final_loss=history[-1].loss, train_seconds=sum(r.seconds for r in history),
-         threads=torch.get_num_threads(), device=str(device))  # fmt: skip
+         threads=torch.get_num_threads(), device=str(device),
+         provenance=collect(dict(p.items()), seed=p.seed, device=str(device), threads=torch.get_num_threads()))  # fmt: skip
 logging.info("done: final loss %.6f", history[-1].loss)

@@ -1,0 +1,124 @@
+"""The workflow config, checked at start-up: schema, renamed keys, and every value that could fail hours later.
+
+A value the schema accepts can still break a job deep in the DAG (a K above the dictionary size, a test split
+that leaves no training images); each such case is checked here, before any job, with the key named.
+Kept apart from `eqsae.config` (the stages' settings) so that editing these checks re-runs no stage.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from eqsae.config import TRAINED_BY, VARIANTS
+
+RENAMED = {"m": "m_fit"}
+"""Old key -> new key. Snakemake's --config rejects one-letter keys, so `m` could not be set from the command line."""
+
+
+class ConfigError(ValueError):
+    """A workflow config that cannot run; the message names the offending key."""
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def validate_config(
+    config: dict[str, Any], schema_path: str | Path, warn: Callable[[str], None] = _stderr
+) -> dict[str, Any]:
+    """Check `config` against the JSON schema (YAML file) and across keys, fill defaults in place, return it.
+
+    Raises ConfigError naming the key path (e.g. `base.epochs`) of the first problem found."""
+    import jsonschema
+    import yaml
+
+    _migrate(config, warn)
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    _coerce_numbers(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "additionalProperties":
+            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            keys = ", ".join(f"{where}.{key}" if where else key for key in unknown)
+            raise ConfigError(f"unknown config key {keys}; allowed here: {sorted(error.schema['properties'])}")
+        raise ConfigError(f"config key {where or '<root>'}: {error.message}")
+    _fill_defaults(config, schema)
+    check_across_keys(config)
+    return config
+
+
+def _migrate(config: dict[str, Any], warn: Callable[[str], None]) -> None:
+    """Renamed keys keep working, with a message saying what to write instead."""
+    for old, new in RENAMED.items():
+        if old in config:
+            value = config.pop(old)
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {old} is renamed {new}; give it as {new}: {{...}}")
+            config[new] = {**config.get(new, {}), **value}
+            warn(f"config key {old} is deprecated (Snakemake's --config rejects one-letter keys): write {new} "
+                 f"instead; its values were applied as {new}")  # fmt: skip
+
+
+def dictionary_size(variant: str) -> int:
+    """Latents of a variant's dictionary (the equivariant SAE uses the invariant SAE's)."""
+    arch, _ = VARIANTS[TRAINED_BY.get(variant, variant)]
+    return arch["d_latent"]
+
+
+def check_across_keys(config: Mapping[str, Any]) -> None:
+    """Values that are each valid but cannot run together; each error names the keys involved."""
+    from eqsae.group import ORDER
+
+    smallest = min(config["variants"], key=dictionary_size)
+    for k in config["topk"]:
+        if k > dictionary_size(smallest):
+            raise ConfigError(f"config key topk: K = {k} exceeds the {dictionary_size(smallest)} latents of the "
+                              f"{smallest} SAE (config key variants)")  # fmt: skip
+    for t in config["truncations"]:
+        if t > dictionary_size(smallest):
+            raise ConfigError(f"config key truncations: T = {t} exceeds the {dictionary_size(smallest)} latents of "
+                              f"the {smallest} SAE (config key variants)")  # fmt: skip
+    n_probe, probe = config["data"]["n_probe"], config["probe"]
+    n_test = max(1, round(probe["test_fraction"] * n_probe))  # as eqsae.probe.split_by_image draws it
+    if n_test >= n_probe:
+        raise ConfigError(f"config key probe.test_fraction: {probe['test_fraction']} of data.n_probe = {n_probe} "
+                          f"images puts {n_test} in the test split and leaves none to train the probes")  # fmt: skip
+    train_rows = (n_probe - n_test) * ORDER
+    if probe["knn_neighbors"] > train_rows:
+        raise ConfigError(f"config key probe.knn_neighbors: {probe['knn_neighbors']} neighbours but the probes' "
+                          f"training split has only {train_rows} rows (data.n_probe = {n_probe}, "
+                          f"probe.test_fraction = {probe['test_fraction']})")  # fmt: skip
+
+
+def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    """Snakemake reads lists given with --config (`topk=[8,16]`) as strings; make the numbers numbers again."""
+
+    def coerce(value: Any, sub: Mapping[str, Any]) -> Any:
+        kind = sub.get("type")
+        if isinstance(value, str) and kind in ("integer", "number"):
+            try:
+                return int(value) if kind == "integer" else float(value)
+            except ValueError:
+                return value  # the schema check names the key
+        if isinstance(value, list) and "items" in sub:
+            return [coerce(item, sub["items"]) for item in value]
+        if isinstance(value, dict):
+            props = sub.get("properties", {})
+            return {key: coerce(item, props.get(key, {})) for key, item in value.items()}
+        return value
+
+    config.update(coerce(dict(config), schema))
+
+
+def _fill_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = sub["default"]
+        if isinstance(config.get(key), dict):
+            _fill_defaults(config[key], sub)

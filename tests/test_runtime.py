@@ -1,0 +1,41 @@
+"""A failed job's log file ends with the traceback of what failed, not at its last epoch."""
+
+import subprocess
+import sys
+
+JOB = """
+import logging, sys
+from eqsae.runtime import log_to
+log_to(sys.argv[1])
+log_to(sys.argv[1])  # a second call must not log the failure twice
+logging.getLogger("eqsae.train").info("epoch 3/500 loss 0.1")
+def train():
+    raise RuntimeError("loss exploded 42")
+train()
+"""
+
+
+def test_an_uncaught_exception_goes_to_the_log_file_and_to_stderr(tmp_path):
+    log = tmp_path / "job.log"
+    result = subprocess.run([sys.executable, "-c", JOB, str(log)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    text = log.read_text()
+    assert text.index("epoch 3/500 loss 0.1") < text.index("job failed")
+    assert "Traceback (most recent call last)" in text and "in train" in text
+    assert text.rstrip().endswith("RuntimeError: loss exploded 42")
+    assert text.count("job failed") == 1
+    assert result.stderr.count("Traceback (most recent call last)") == 1
+    assert result.stderr.rstrip().endswith("RuntimeError: loss exploded 42")
+
+
+def test_logging_to_stderr_restores_the_previous_hook(tmp_path):
+    script = f"""
+import sys
+from eqsae.runtime import log_to
+log_to({str(tmp_path / "a.log")!r})
+assert sys.excepthook is not sys.__excepthook__
+log_to(None)
+assert sys.excepthook is sys.__excepthook__
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
