@@ -39,3 +39,26 @@ assert sys.excepthook is sys.__excepthook__
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_openmp_waits_passively_only_where_a_job_would_share_cores():
+    from eqsae.runtime import wait_policy
+
+    assert wait_policy(2, load=0.1, cores=2) is None  # alone: spinning is ~20% faster (benchmarks/omp_wait.py)
+    assert wait_policy(2, load=1.0, cores=2) == "PASSIVE"  # beside a busy process: 2.3-2.9x faster
+    assert wait_policy(1, load=0.5, cores=2) is None
+    assert wait_policy(2, load=3.0, cores=16) is None
+
+
+def test_an_explicit_wait_policy_is_left_alone(monkeypatch):
+    import os
+
+    from eqsae import runtime
+
+    monkeypatch.setattr(runtime, "wait_policy", lambda threads: "PASSIVE")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    runtime.wait_politely(2)
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    runtime.wait_politely(2)
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"

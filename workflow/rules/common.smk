@@ -47,6 +47,8 @@ os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "1073741824")
 # More --cores than the machine has puts torch jobs side by side on shared cores, where OpenMP's spinning
 # barriers make each many times slower (measured: a CNN epoch 1.6 s alone, 16 s beside a twin). Passive
 # waiting shares the cores fairly instead (3.9 s each), so `--cores 8` on a 2-core machine loses nothing.
+# Otherwise each job chooses at start-up from the machine's load (eqsae.runtime.wait_politely): passive
+# waiting costs a 2-thread job ~20% alone and saves 2.3-2.9x beside other load (benchmarks/omp_wait.py).
 if (workflow.resource_settings.cores or 0) > len(os.sched_getaffinity(0)):
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -1,9 +1,10 @@
 """Held-out MSE of one base autoencoder on every rotation of the probing images (its own step, so the
 probing set is not an input of training)."""
 
-from eqsae.runtime import log_to, setup
+from eqsae.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -1,8 +1,9 @@
 """psi(g^p x), the 256-d pre-activation, for every rotation of every image of one set, to Parquet."""
 
-from eqsae.runtime import log_to, setup
+from eqsae.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402

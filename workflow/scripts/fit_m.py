@@ -1,8 +1,9 @@
 """Fit M on the SAE set's orbits (Eq. 3); its R^2 on held-out orbits is the next step (m_r2)."""
 
-from eqsae.runtime import log_to, setup
+from eqsae.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
 import logging  # noqa: E402
 from dataclasses import asdict  # noqa: E402

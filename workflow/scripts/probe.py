@@ -1,9 +1,10 @@
 """All 180 probing tasks for one representation source: the base activations, or one SAE at one K (every
 truncation T, latents and reconstructions), in one process so the data is loaded once."""
 
-from eqsae.runtime import log_to, setup
+from eqsae.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
 import logging  # noqa: E402
 import time  # noqa: E402

@@ -1,8 +1,9 @@
 """Train one base autoencoder (Table 1) and save its weights with a cfg.json of settings and final losses."""
 
-from eqsae.runtime import log_to, setup
+from eqsae.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -1,8 +1,9 @@
 """Train one SAE variant at one K on the SAE set's orbits; save weights and cfg.json."""
 
-from eqsae.runtime import log_to, setup
+from eqsae.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
 import logging  # noqa: E402
 from dataclasses import asdict  # noqa: E402
