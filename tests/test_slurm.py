@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slurm
 
 PROFILE = ROOT / "tests/slurm/profile"
 SMOKE = ("all", "--configfile", "config/smoke.yaml")  # the target first: --configfile takes a list
-RUN_TIMEOUT = 900  # seconds per Snakemake run, before its process group is killed
+RUN_TIMEOUT = 1800  # a smoke run side by side with another on 2 slow cores took over 15 min
 
 
 def snakemake(cwd, *args, env=None, timeout=RUN_TIMEOUT) -> subprocess.CompletedProcess:
