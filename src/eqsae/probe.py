@@ -61,15 +61,21 @@ def task_labels(tasks: list[Task], shapes: np.ndarray, orientations: np.ndarray)
     return np.stack(columns, axis=1)
 
 
-def split_by_image(n_images: int, rows_per_image: int, test_fraction: float, seed: int) -> np.ndarray:
-    """Test mask over rows (image-major): a whole orbit lands on one side, so no rotation of a test image
-    is seen in training."""
+def split_sizes(n_images: int, test_fraction: float) -> tuple[int, int]:
+    """(training, test) images of the split by image id; the workflow checks them at start-up with this too."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     n_test = min(max(1, round(test_fraction * n_images)), n_images)
     if not 0 < n_test < n_images:
         raise ValueError(f"splitting {n_images} images at test_fraction {test_fraction} gives {n_images - n_test} "
                          f"training and {n_test} test images; each side needs at least one")  # fmt: skip
+    return n_images - n_test, n_test
+
+
+def split_by_image(n_images: int, rows_per_image: int, test_fraction: float, seed: int) -> np.ndarray:
+    """Test mask over rows (image-major): a whole orbit lands on one side, so no rotation of a test image
+    is seen in training."""
+    _, n_test = split_sizes(n_images, test_fraction)
     rng = np.random.default_rng(seed)
     test_images = rng.permutation(n_images)[:n_test]
     is_test = np.zeros(n_images, dtype=bool)

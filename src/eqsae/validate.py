@@ -65,6 +65,24 @@ def _migrate(config: dict[str, Any], warn: Callable[[str], None]) -> None:
                  f"instead; its values were applied as {new}")  # fmt: skip
 
 
+def check_config_files(argv: list[str], configfiles: list[str | Path], cli_config: Mapping[str, Any]) -> None:
+    """Refuse what Snakemake would do silently: a second --configfile flag drops the first flag's files, and a
+    config file that does not name its run would write into the paper's results (`run` defaults to paper)."""
+    import os
+
+    import yaml
+
+    flags = [arg.split("=")[0] for arg in argv if arg.split("=")[0] in ("--configfile", "--configfiles")]
+    if len(flags) > 1:
+        raise ConfigError(f"--configfile given {len(flags)} times: Snakemake keeps only the last flag's files. "
+                          "Give every file after one flag, in order: --configfile config/smoke.yaml extra.yaml")
+    if configfiles and "run" not in cli_config:
+        if not any("run" in (yaml.safe_load(Path(f).read_text()) or {}) for f in configfiles):
+            files = ", ".join(os.path.relpath(f) for f in configfiles)
+            raise ConfigError(f"config key run: none of {files} sets it. Every config writes under results/<run>/; "
+                              "give your config its own `run: <name>` so it cannot write into another's results")
+
+
 def dictionary_size(variant: str) -> int:
     """Latents of a variant's dictionary (the equivariant SAE uses the invariant SAE's)."""
     arch, _ = VARIANTS[TRAINED_BY.get(variant, variant)]
@@ -74,25 +92,23 @@ def dictionary_size(variant: str) -> int:
 def check_across_keys(config: Mapping[str, Any]) -> None:
     """Values that are each valid but cannot run together; each error names the keys involved."""
     from eqsae.group import ORDER
+    from eqsae.probe import split_sizes
 
     smallest = min(config["variants"], key=dictionary_size)
-    for k in config["topk"]:
-        if k > dictionary_size(smallest):
-            raise ConfigError(f"config key topk: K = {k} exceeds the {dictionary_size(smallest)} latents of the "
-                              f"{smallest} SAE (config key variants)")  # fmt: skip
-    for t in config["truncations"]:
-        if t > dictionary_size(smallest):
-            raise ConfigError(f"config key truncations: T = {t} exceeds the {dictionary_size(smallest)} latents of "
-                              f"the {smallest} SAE (config key variants)")  # fmt: skip
+    size = dictionary_size(smallest)
+    for key, name in (("topk", "K"), ("truncations", "T")):
+        for value in config[key]:
+            if value > size:
+                raise ConfigError(f"config key {key}: {name} = {value} exceeds the {size} latents of the {smallest} "
+                                  "SAE (config key variants)")  # fmt: skip
     n_probe, probe = config["data"]["n_probe"], config["probe"]
-    n_test = max(1, round(probe["test_fraction"] * n_probe))  # as eqsae.probe.split_by_image draws it
-    if n_test >= n_probe:
-        raise ConfigError(f"config key probe.test_fraction: {probe['test_fraction']} of data.n_probe = {n_probe} "
-                          f"images puts {n_test} in the test split and leaves none to train the probes")  # fmt: skip
-    train_rows = (n_probe - n_test) * ORDER
-    if probe["knn_neighbors"] > train_rows:
+    try:
+        n_train, _ = split_sizes(n_probe, probe["test_fraction"])
+    except ValueError as e:
+        raise ConfigError(f"config key probe.test_fraction: {e} (data.n_probe = {n_probe})") from e
+    if probe["knn_neighbors"] > n_train * ORDER:
         raise ConfigError(f"config key probe.knn_neighbors: {probe['knn_neighbors']} neighbours but the probes' "
-                          f"training split has only {train_rows} rows (data.n_probe = {n_probe}, "
+                          f"training split has only {n_train * ORDER} rows (data.n_probe = {n_probe}, "
                           f"probe.test_fraction = {probe['test_fraction']})")  # fmt: skip
 
 

@@ -9,23 +9,8 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
 from eqsae.codehash import code_digest
-from eqsae.validate import ConfigError, validate_config
-
-
-def check_config_files(argv, cli_configfiles, cli_config):
-    """Refuse what Snakemake would do silently: a second --configfile flag drops the first, and a config file
-    that does not name its run would write into the paper's results."""
-    flags = [arg.split("=")[0] for arg in argv if arg.split("=")[0] in ("--configfile", "--configfiles")]
-    if len(flags) > 1:
-        raise ConfigError(f"--configfile given {len(flags)} times: Snakemake keeps only the last flag's files. "
-                          "Give every file after one flag, in order: --configfile config/smoke.yaml extra.yaml")
-    if cli_configfiles and "run" not in cli_config:
-        import yaml
-
-        if not any("run" in (yaml.safe_load(Path(f).read_text()) or {}) for f in cli_configfiles):
-            files = ", ".join(os.path.relpath(f) for f in cli_configfiles)
-            raise ConfigError(f"config key run: none of {files} sets it. Every config writes under results/<run>/; "
-                              "give your config its own `run: <name>` so it cannot write into another's results")
+from eqsae.config import TRAINED_BY
+from eqsae.validate import check_config_files, validate_config
 
 
 # Checked before any job: an unknown key, a wrong type, an out-of-range value or values that cannot work
@@ -88,10 +73,11 @@ SAE = f"{R}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: s
 
 def get_sae_input(wildcards):
     """An SAE's weights and cfg.json; the equivariant SAE is the invariant SAE plus the model's fitted M."""
-    if wildcards.variant == "equivariant":
-        sae = SAE.format(**{**wildcards, "variant": "invariant"})
-        return {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json", "m": f"{R}/m/{wildcards.model}/M.npy"}
-    return {"sae": f"{SAE.format(**wildcards)}/sae.pt", "sae_cfg": f"{SAE.format(**wildcards)}/cfg.json"}
+    sae = SAE.format(**{**wildcards, "variant": TRAINED_BY.get(wildcards.variant, wildcards.variant)})
+    inputs = {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json"}
+    if wildcards.variant in TRAINED_BY:
+        inputs["m"] = f"{R}/m/{wildcards.model}/M.npy"
+    return inputs
 
 
 def sae_grid(pattern):
