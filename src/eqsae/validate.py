@@ -55,6 +55,10 @@ def validate_config(
 
 def _migrate(config: dict[str, Any], warn: Callable[[str], None]) -> None:
     """Renamed keys keep working, with a message saying what to write instead."""
+    if "seed" in config:
+        seed = config.pop("seed")  # set by the user (config.yaml has seeds), so it wins over the default seeds
+        config["seeds"] = seed if isinstance(seed, list) else [seed]
+        warn(f"config key seed is deprecated: seeds are a grid axis now; applied as seeds: {config['seeds']}")
     for old, new in RENAMED.items():
         if old in config:
             value = config.pop(old)

@@ -1,14 +1,14 @@
 rule dump_activations:
     input:
-        weights=f"{R}/base/{{model}}/model.pt",
-        cfg=f"{R}/base/{{model}}/cfg.json",
-        images=f"{R}/data/{{act_set}}.npz",
+        weights=f"{S}/base/{{model}}/model.pt",
+        cfg=f"{S}/base/{{model}}/cfg.json",
+        images=f"{S}/data/{{act_set}}.npz",
     output:
-        f"{R}/activations/{{model}}/{{act_set}}.parquet",
+        f"{S}/activations/{{model}}/{{act_set}}.parquet",
     log:
-        log_path("dump_activations", "{model}_{act_set}"),
+        log_path("dump_activations", "seed{seed}/{model}_{act_set}"),
     benchmark:
-        benchmark_path("dump_activations", "{model}_{act_set}")
+        benchmark_path("dump_activations", "seed{seed}/{model}_{act_set}")
     params:
         code=get_code("dump_activations.py"),
     resources:

@@ -1,18 +1,18 @@
 rule train_base:
     input:
-        train=f"{R}/data/base.npz",
+        train=f"{S}/data/base.npz",
     output:
-        weights=f"{R}/base/{{model}}/model.pt",
-        cfg=f"{R}/base/{{model}}/cfg.json",
+        weights=f"{S}/base/{{model}}/model.pt",
+        cfg=f"{S}/base/{{model}}/cfg.json",
     log:
-        log_path("train_base", "{model}"),
+        log_path("train_base", "seed{seed}/{model}"),
     benchmark:
-        benchmark_path("train_base", "{model}")
+        benchmark_path("train_base", "seed{seed}/{model}")
     params:
         epochs=config["base"]["epochs"],
         batch_size=config["base"]["batch_size"],
         lr=config["base"]["lr"],
-        seed=config["seed"],
+        seed=seed_of,
         code=get_code("train_base.py"),
     resources:
         mem_mb=1500,
@@ -28,15 +28,15 @@ rule train_base:
 # nothing.
 rule base_heldout:
     input:
-        weights=f"{R}/base/{{model}}/model.pt",
-        cfg=f"{R}/base/{{model}}/cfg.json",
-        images=f"{R}/data/probe.npz",
+        weights=f"{S}/base/{{model}}/model.pt",
+        cfg=f"{S}/base/{{model}}/cfg.json",
+        images=f"{S}/data/probe.npz",
     output:
-        f"{R}/base/{{model}}/heldout.json",
+        f"{S}/base/{{model}}/heldout.json",
     log:
-        log_path("base_heldout", "{model}"),
+        log_path("base_heldout", "seed{seed}/{model}"),
     benchmark:
-        benchmark_path("base_heldout", "{model}")
+        benchmark_path("base_heldout", "seed{seed}/{model}")
     params:
         code=get_code("base_heldout.py"),
     resources:

@@ -1,9 +1,9 @@
 rule claims:
     input:
-        result1=f"{R}/tables/result1_m_fit.csv",
-        sae=f"{R}/tables/sae_metrics.csv",
-        probes=f"{R}/tables/probe_summary.csv",
-        acts=expand(f"{R}/activations/{{model}}/probe.parquet", model=config["models"]),
+        result1=f"{R}/tables/result1_m_fit_seeds.csv",
+        sae=f"{R}/tables/sae_metrics_seeds.csv",
+        probes=f"{R}/tables/probe_scores.parquet",
+        acts=seed_grid(f"{S}/activations/{{model}}/probe.parquet", model=config["models"]),
     output:
         report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),
     log:

@@ -20,6 +20,7 @@ if workflow.is_main_process:
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 R = f"results/{config['run']}"  # every output of this run; another run name never touches it
+S = f"{R}/seed{{seed}}"  # one replicate: everything seeded (images, inits, batches, probe split) from its seed
 if workflow.is_main_process:
     files = [os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]]
     print(f"eqsae: run '{config['run']}' -> {R}/ (config files: {', '.join(files)})", file=sys.stderr)
@@ -51,6 +52,7 @@ wildcard_constraints:
     act_set="sae|probe",
     training="paper|standard",
     k=r"\d+",
+    seed=r"\d+",
 
 
 def log_path(rule, pattern):
@@ -68,7 +70,12 @@ def get_code(script):
     return code_digest(Path(workflow.basedir) / "workflow/scripts" / script, SRC / "eqsae")
 
 
-SAE = f"{R}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
+def seed_of(wildcards):
+    """A job's seed is its replicate's: seed s does what a single run with seed s did before seeds were an axis."""
+    return int(wildcards.seed)
+
+
+SAE = f"{S}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
 
 
 def get_sae_input(wildcards):
@@ -76,19 +83,23 @@ def get_sae_input(wildcards):
     sae = SAE.format(**{**wildcards, "variant": TRAINED_BY.get(wildcards.variant, wildcards.variant)})
     inputs = {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json"}
     if wildcards.variant in TRAINED_BY:
-        inputs["m"] = f"{R}/m/{wildcards.model}/M.npy"
+        inputs["m"] = f"{R}/seed{wildcards.seed}/m/{wildcards.model}/M.npy"
     return inputs
 
 
 def sae_grid(pattern):
-    return expand(pattern, training=config["sae_training"], model=config["models"], variant=config["variants"],
-                  k=config["topk"])  # fmt: skip
+    return expand(pattern, seed=config["seeds"], training=config["sae_training"], model=config["models"],
+                  variant=config["variants"], k=config["topk"])  # fmt: skip
+
+
+def seed_grid(pattern, **wildcards):
+    return expand(pattern, seed=config["seeds"], **wildcards)
 
 
 def get_final_output():
     return [
         f"{R}/tables/result1_m_fit.csv",
-        *expand(f"{R}/base/{{model}}/heldout.json", model=config["models"]),
+        *seed_grid(f"{S}/base/{{model}}/heldout.json", model=config["models"]),
         f"{R}/tables/sae_metrics.csv",
         f"{R}/figures/figure4.png",
         f"{R}/tables/probe_summary.csv",

@@ -1,15 +1,15 @@
 rule probe_base:
     input:
-        acts=f"{R}/activations/{{model}}/probe.parquet",
+        acts=f"{S}/activations/{{model}}/probe.parquet",
     output:
-        f"{R}/probes/base/{{model}}.parquet",
+        f"{S}/probes/base/{{model}}.parquet",
     log:
-        log_path("probe_base", "{model}"),
+        log_path("probe_base", "seed{seed}/{model}"),
     benchmark:
-        benchmark_path("probe_base", "{model}")
+        benchmark_path("probe_base", "seed{seed}/{model}")
     params:
         probe=config["probe"],
-        seed=config["seed"],
+        seed=seed_of,
         code=get_code("probe.py"),
     resources:
         mem_mb=2500,
@@ -24,17 +24,17 @@ rule probe_base:
 rule probe:
     input:
         unpack(get_sae_input),
-        acts=f"{R}/activations/{{model}}/probe.parquet",
+        acts=f"{S}/activations/{{model}}/probe.parquet",
     output:
-        f"{R}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+        f"{S}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     log:
-        log_path("probe", "{training}/{model}_{variant}_k{k}"),
+        log_path("probe", "seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("probe", "{training}/{model}_{variant}_k{k}")
+        benchmark_path("probe", "seed{seed}/{training}/{model}_{variant}_k{k}")
     params:
         probe=config["probe"],
         t=config["truncations"],
-        seed=config["seed"],
+        seed=seed_of,
         code=get_code("probe.py"),
     resources:
         mem_mb=2500,
@@ -48,10 +48,11 @@ rule probe:
 
 rule probe_tables:
     input:
-        base=expand(f"{R}/probes/base/{{model}}.parquet", model=config["models"]),
-        saes=sae_grid(f"{R}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet"),
+        base=seed_grid(f"{S}/probes/base/{{model}}.parquet", model=config["models"]),
+        saes=sae_grid(f"{S}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet"),
     output:
         scores=f"{R}/tables/probe_scores.parquet",
+        seeds=f"{R}/tables/probe_summary_seeds.csv",
         summary=report(f"{R}/tables/probe_summary.csv", caption="../report/probe_summary.rst",
                        category="RESULT 2: probing"),  # fmt: skip
     log:

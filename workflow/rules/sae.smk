@@ -1,13 +1,13 @@
 rule train_sae:
     input:
-        f"{R}/activations/{{model}}/sae.parquet",
+        f"{S}/activations/{{model}}/sae.parquet",
     output:
         weights=f"{SAE}/sae.pt",
         cfg=f"{SAE}/cfg.json",
     log:
-        log_path("train_sae", "{training}/{model}_{variant}_k{k}"),
+        log_path("train_sae", "seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("train_sae", "{training}/{model}_{variant}_k{k}")
+        benchmark_path("train_sae", "seed{seed}/{training}/{model}_{variant}_k{k}")
     wildcard_constraints:
         variant="regular|wide|twolayer|invariant",
     params:
@@ -16,7 +16,7 @@ rule train_sae:
         lr=config["sae"]["lr"],
         # AuxK belongs to the standard practice: changing it leaves the paper's SAEs cached.
         auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
-        seed=config["seed"],
+        seed=seed_of,
         code=get_code("train_sae.py"),
     resources:
         mem_mb=2000,
@@ -31,16 +31,16 @@ rule train_sae:
 rule sae_metrics:
     input:
         unpack(get_sae_input),
-        acts=f"{R}/activations/{{model}}/probe.parquet",
-        images=f"{R}/data/probe.npz",
-        base=f"{R}/base/{{model}}/model.pt",
-        base_cfg=f"{R}/base/{{model}}/cfg.json",
+        acts=f"{S}/activations/{{model}}/probe.parquet",
+        images=f"{S}/data/probe.npz",
+        base=f"{S}/base/{{model}}/model.pt",
+        base_cfg=f"{S}/base/{{model}}/cfg.json",
     output:
-        f"{R}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
+        f"{S}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
     log:
-        log_path("sae_metrics", "{training}/{model}_{variant}_k{k}"),
+        log_path("sae_metrics", "seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("sae_metrics", "{training}/{model}_{variant}_k{k}")
+        benchmark_path("sae_metrics", "seed{seed}/{training}/{model}_{variant}_k{k}")
     params:
         code=get_code("sae_metrics.py"),
     resources:
@@ -55,9 +55,10 @@ rule sae_metrics:
 
 rule sae_metrics_table:
     input:
-        sae_grid(f"{R}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json"),
+        sae_grid(f"{S}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json"),
     output:
-        report(f"{R}/tables/sae_metrics.csv", caption="../report/sae_metrics.rst", category="RESULT 3: SAEs"),
+        seeds=f"{R}/tables/sae_metrics_seeds.csv",
+        table=report(f"{R}/tables/sae_metrics.csv", caption="../report/sae_metrics.rst", category="RESULT 3: SAEs"),
     log:
         log_path("sae_metrics_table", "all"),
     benchmark:

@@ -1,16 +1,16 @@
 rule fit_m:
     input:
-        f"{R}/activations/{{model}}/sae.parquet",
+        f"{S}/activations/{{model}}/sae.parquet",
     output:
-        m=f"{R}/m/{{model}}/M.npy",
-        summary=f"{R}/m/{{model}}/fit.json",
+        m=f"{S}/m/{{model}}/M.npy",
+        summary=f"{S}/m/{{model}}/fit.json",
     log:
-        log_path("fit_m", "{model}"),
+        log_path("fit_m", "seed{seed}/{model}"),
     benchmark:
-        benchmark_path("fit_m", "{model}")
+        benchmark_path("fit_m", "seed{seed}/{model}")
     params:
         **config["m_fit"],
-        seed=config["seed"],
+        seed=seed_of,
         code=get_code("fit_m.py"),
     resources:
         mem_mb=1500,
@@ -25,14 +25,14 @@ rule fit_m:
 # R^2 in its own step: the probing set is not an input of the fit, so changing it re-fits nothing.
 rule m_r2:
     input:
-        m=f"{R}/m/{{model}}/M.npy",
-        heldout=f"{R}/activations/{{model}}/probe.parquet",
+        m=f"{S}/m/{{model}}/M.npy",
+        heldout=f"{S}/activations/{{model}}/probe.parquet",
     output:
-        f"{R}/m/{{model}}/r2.csv",
+        f"{S}/m/{{model}}/r2.csv",
     log:
-        log_path("m_r2", "{model}"),
+        log_path("m_r2", "seed{seed}/{model}"),
     benchmark:
-        benchmark_path("m_r2", "{model}")
+        benchmark_path("m_r2", "seed{seed}/{model}")
     params:
         code=get_code("m_r2.py"),
     resources:
@@ -47,9 +47,10 @@ rule m_r2:
 
 rule result1_table:
     input:
-        expand(f"{R}/m/{{model}}/r2.csv", model=config["models"]),
+        seed_grid(f"{S}/m/{{model}}/r2.csv", model=config["models"]),
     output:
-        report(
+        seeds=f"{R}/tables/result1_m_fit_seeds.csv",
+        table=report(
             f"{R}/tables/result1_m_fit.csv",
             caption="../report/result1.rst",
             category="RESULT 1: the matrix M",

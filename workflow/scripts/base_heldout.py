@@ -15,6 +15,7 @@ from eqsae.io import read_shapeset, write_json  # noqa: E402
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)
 images = read_shapeset(snakemake.input.images).images
-row = {"base_model": snakemake.wildcards.model, "heldout_mse": reconstruction_mse(model, images), "n_images": len(images)}
+wc = snakemake.wildcards
+row = {"seed": int(wc.seed), "base_model": wc.model, "heldout_mse": reconstruction_mse(model, images), "n_images": len(images)}
 write_json(snakemake.output[0], row)
 logging.info("%s", row)

@@ -11,5 +11,6 @@ from eqsae.transform import result1_table  # noqa: E402
 
 m = read_matrix(snakemake.input.m)
 table = result1_table(m, read_activations(snakemake.input.heldout).acts, snakemake.wildcards.model)
+table.insert(0, "seed", int(snakemake.wildcards.seed))
 write_table(snakemake.output[0], table)
 logging.info("R^2:\n%s", table.to_string(index=False))

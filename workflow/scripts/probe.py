@@ -29,7 +29,7 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
     labels = orbit_labels(data.shapes, data.orientations, tasks)
     if snakemake.rule == "probe_base":
         table = probe_base(data.acts, labels, tasks, cfg)
-        keys = dict(base_model=wc.model, sae_training=None, sae="base", k=None, truncation=None)
+        keys = dict(seed=int(wc.seed), base_model=wc.model, sae_training=None, sae="base", k=None, truncation=None)
     else:
         sae = load_sae(Path(snakemake.input.sae).parent)
         m = read_matrix(snakemake.input.m).astype(np.float32) if "m" in snakemake.input.keys() else None
@@ -38,7 +38,7 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
         rotations = np.tile(np.arange(data.acts.shape[1]), len(data))
         table = probe_sae(z, sae.W_dec.detach().numpy(), sae.b_dec.detach().numpy(), rotations, labels, tasks,
                           list(p.t), cfg, m)  # fmt: skip
-        keys = dict(base_model=wc.model, sae_training=wc.training, sae=wc.variant, k=int(wc.k))
+        keys = dict(seed=int(wc.seed), base_model=wc.model, sae_training=wc.training, sae=wc.variant, k=int(wc.k))
     for i, (key, value) in enumerate(keys.items()):
         if key not in table:
             table.insert(i, key, value)

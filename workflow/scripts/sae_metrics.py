@@ -26,6 +26,7 @@ metrics = sae_metrics(
     read_shapeset(snakemake.input.images).images,
     m,
 )
-row = {"base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k), "d_latent": sae.cfg.d_latent, **metrics}
+row = {"seed": int(wc.seed), "base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k),
+       "d_latent": sae.cfg.d_latent, **metrics}
 write_json(snakemake.output[0], row)
 logging.info("%s", row)
