@@ -44,6 +44,14 @@ def test_the_old_m_key_still_works_with_a_deprecation_message():
     assert len(messages) == 1 and "m_fit" in messages[0]
 
 
+def test_the_old_seed_key_is_one_replicate():
+    messages = []
+    config = validate_config({"seed": 7}, SCHEMA, warn=messages.append)
+    assert config["seeds"] == [7] and "seed" not in config
+    assert len(messages) == 1 and "seeds: [7]" in messages[0]
+    assert validate_config({}, SCHEMA)["seeds"] == [0, 1, 2]
+
+
 # (what the config sets on top of smoke.yaml, the key the error must name)
 BAD_CONFIGS = [
     ({"base": {"epochz": 3}}, "base.epochz"),
@@ -71,8 +79,11 @@ BAD_CONFIGS = [
     ({"truncations": [5000]}, "truncations"),
     ({"truncations": [0]}, "truncations.0"),
     ({"device": "tpu"}, "device"),
-    ({"seed": -1}, "seed"),
-    ({"seed": 2**33}, "seed"),
+    ({"seed": -1}, "seeds.0"),  # the old single seed, read as seeds: [-1]
+    ({"seeds": [2**33]}, "seeds.0"),
+    ({"seeds": []}, "seeds"),
+    ({"seeds": [1, 1]}, "seeds"),
+    ({"seeds": 3}, "seeds"),
     ({"run": "../paper"}, "run"),
     ({"run": "a/b"}, "run"),
     ({"run": ""}, "run"),

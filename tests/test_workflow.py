@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,13 +12,24 @@ from eqsae.sae import load_sae
 
 pytestmark = pytest.mark.workflow
 
-UPSTREAM = ["data/base.npz", "data/sae.npz", "data/probe.npz", "base/mlp/model.pt", "base/cnn/model.pt",
-            "activations/mlp/sae.parquet", "activations/cnn/probe.parquet"]  # fmt: skip
-M_OUTPUTS = ["m/mlp/M.npy", "m/cnn/M.npy", "m/cnn/r2.csv", "tables/result1_m_fit.csv",
-             "sae_metrics/paper/cnn/equivariant_k4.json", "tables/sae_metrics.csv",
-             "probes/paper/cnn/equivariant_k4.parquet", "tables/probe_summary.csv"]  # fmt: skip
-UPSTREAM += ["sae/paper/cnn/invariant/k4/sae.pt", "sae_metrics/paper/cnn/invariant_k4.json",
-             "sae_metrics/paper/mlp/regular_k4.json", "probes/base/cnn.parquet", "probes/paper/cnn/invariant_k4.parquet"]
+SEEDS = 2  # the smoke config's replicates
+UPSTREAM = ["seed0/data/base.npz", "seed1/data/sae.npz", "seed0/data/probe.npz", "seed0/base/mlp/model.pt",
+            "seed1/base/cnn/model.pt", "seed0/activations/mlp/sae.parquet", "seed1/activations/cnn/probe.parquet"]
+M_OUTPUTS = ["seed0/m/mlp/M.npy", "seed1/m/cnn/M.npy", "seed0/m/cnn/r2.csv", "tables/result1_m_fit.csv",
+             "seed1/sae_metrics/paper/cnn/equivariant_k4.json", "tables/sae_metrics.csv",
+             "seed0/probes/paper/cnn/equivariant_k4.parquet", "tables/probe_summary.csv"]  # fmt: skip
+UPSTREAM += ["seed0/sae/paper/cnn/invariant/k4/sae.pt", "seed1/sae_metrics/paper/cnn/invariant_k4.json",
+             "seed0/sae_metrics/paper/mlp/regular_k4.json", "seed1/probes/base/cnn.parquet",
+             "seed0/probes/paper/cnn/invariant_k4.parquet"]  # fmt: skip
+PER_SEED = {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4, "fit_m": 2, "m_r2": 2,
+            "train_sae": 8, "sae_metrics": 10, "probe_base": 2, "probe": 10}  # one seed's jobs
+AGGREGATES = {"result1_table": 1, "sae_metrics_table": 1, "figure4": 1, "probe_tables": 1, "probe_figure": 2,
+              "claims": 1, "all": 1}  # fmt: skip
+
+
+def seeds(jobs: dict[str, int], n: int = SEEDS) -> dict[str, int]:
+    """Job counts of per-seed rules times n seeds; aggregation rules once."""
+    return {rule: count * (n if rule in PER_SEED else 1) for rule, count in jobs.items()}
 
 
 @pytest.fixture(scope="module")
@@ -30,21 +42,23 @@ def smoke(tmp_path_factory):
 
 def test_smoke_run_builds_result1(smoke):
     workdir, result = smoke
-    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4,
-                                "fit_m": 2, "m_r2": 2, "result1_table": 1, "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1,
-                                "figure4": 1, "probe_base": 2, "probe": 10, "probe_tables": 1, "probe_figure": 2,
-                                "claims": 1, "all": 1}  # fmt: skip
+    assert jobs_run(result) == seeds({**PER_SEED, **AGGREGATES})
+    per_seed = pd.read_csv(workdir / "results/smoke/tables/result1_m_fit_seeds.csv")
+    assert list(per_seed["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
+    assert sorted(set(zip(per_seed.seed, per_seed.base_model))) == [(0, "cnn"), (0, "mlp"), (1, "cnn"), (1, "mlp")]
     table = pd.read_csv(workdir / "results/smoke/tables/result1_m_fit.csv")
-    assert list(table["base_model"].unique()) == ["mlp", "cnn"]
-    assert list(table["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
-    assert table[["r2_learned", "r2_identity"]].notna().all().all()
-    cfg = json.loads((workdir / "results/smoke/base/cnn/cfg.json").read_text())
+    assert list(table["base_model"].unique()) == ["mlp", "cnn"] and (table.n_seeds == 2).all()
+    assert list(table["rotation"].astype(str)[:4]) == ["1", "2", "3", "mean"]
+    assert table[["r2_learned_mean", "r2_learned_se", "r2_identity_mean", "r2_identity_se"]].notna().all().all()
+    assert table.loc[table.rotation == "mean", "r2_learned_rotation_std"].notna().all()
+    cfg = json.loads((workdir / "results/smoke/seed0/base/cnn/cfg.json").read_text())
     assert cfg["config"]["epochs"] == 2 and cfg["threads"] == 2
     provenance = cfg["provenance"]
     assert provenance["settings"]["epochs"] == 2 and provenance["seed"] == 0 and provenance["device"] == "cpu"
     assert provenance["packages"]["torch"].startswith("2.13.0") and "commit" in provenance["git"]
-    assert json.loads((workdir / "results/smoke/base/cnn/heldout.json").read_text())["heldout_mse"] > 0
-    log = (workdir / "results/smoke/logs/train_base/cnn.log").read_text()
+    assert json.loads((workdir / "results/smoke/seed1/base/cnn/heldout.json").read_text())["heldout_mse"] > 0
+    assert json.loads((workdir / "results/smoke/seed1/base/cnn/cfg.json").read_text())["provenance"]["seed"] == 1
+    log = (workdir / "results/smoke/logs/train_base/seed0/cnn.log").read_text()
     assert re.search(r"epoch 2/2 loss [\d.]+ seconds [\d.]+", log)
     for rule in ("generate_dataset", "train_base", "dump_activations", "fit_m", "result1_table", "train_sae"):
         assert list((workdir / "results/smoke/benchmarks" / rule).rglob("*.tsv")), rule
@@ -52,22 +66,22 @@ def test_smoke_run_builds_result1(smoke):
 
 def test_smoke_run_trains_every_sae_variant(smoke):
     workdir, _ = smoke
-    table = pd.read_csv(workdir / "results/smoke/tables/sae_metrics.csv")
-    assert sorted(zip(table["base_model"], table["variant"])) == sorted(
-        (model, variant) for model in ("mlp", "cnn")
+    table = pd.read_csv(workdir / "results/smoke/tables/sae_metrics_seeds.csv")
+    assert sorted(zip(table["seed"], table["base_model"], table["variant"])) == sorted(
+        (seed, model, variant) for seed in (0, 1) for model in ("mlp", "cnn")
         for variant in ("regular", "wide", "twolayer", "invariant", "equivariant")
     )  # fmt: skip
     assert (table["k"] == 4).all() and (table["l0"] == 4).all()
     assert set(table.loc[table.variant == "wide", "d_latent"]) == {8192}
-    equivariant = table.set_index(["base_model", "variant"]).loc[("cnn", "equivariant")]
-    invariant = table.set_index(["base_model", "variant"]).loc[("cnn", "invariant")]
+    equivariant = table.set_index(["seed", "base_model", "variant"]).loc[(0, "cnn", "equivariant")]
+    invariant = table.set_index(["seed", "base_model", "variant"]).loc[(0, "cnn", "invariant")]
     assert equivariant["l1"] == invariant["l1"] and equivariant["fvu"] != invariant["fvu"]
-    sae = load_sae(workdir / "results/smoke/sae/paper/cnn/wide/k4")
+    sae = load_sae(workdir / "results/smoke/seed0/sae/paper/cnn/wide/k4")
     assert sae.cfg.d_latent == 8192 and sae.cfg.k == 4
-    cfg = json.loads((workdir / "results/smoke/sae/paper/cnn/invariant/k4/cfg.json").read_text())
+    cfg = json.loads((workdir / "results/smoke/seed1/sae/paper/cnn/invariant/k4/cfg.json").read_text())
     assert cfg["objective"] == "invariant" and cfg["training"]["epochs"] == 2 and "eqsae_version" in cfg
-    assert cfg["practice"] == "paper" and not cfg["sae"]["pre_bias"]
-    log = (workdir / "results/smoke/logs/train_sae/paper/mlp_regular_k4.log").read_text()
+    assert cfg["practice"] == "paper" and not cfg["sae"]["pre_bias"] and cfg["training"]["seed"] == 1
+    log = (workdir / "results/smoke/logs/train_sae/seed0/paper/mlp_regular_k4.log").read_text()
     assert re.search(r"epoch 2/2 loss [\d.]+ (aux [\d.]+ )?seconds", log)
     for suffix in ("png", "pdf"):
         assert (workdir / f"results/smoke/figures/figure4.{suffix}").stat().st_size > 1000
@@ -76,35 +90,73 @@ def test_smoke_run_trains_every_sae_variant(smoke):
 def test_smoke_run_probes_every_task_of_every_representation(smoke):
     workdir, _ = smoke
     scores = pd.read_parquet(workdir / "results/smoke/tables/probe_scores.parquet")
-    assert list(scores.columns) == ["base_model", "sae_training", "sae", "k", "truncation", "representation",
-                                    "task", "task_group", "probe", "f1", "n_pos", "n_test"]  # fmt: skip
-    settings = scores.groupby(["base_model", "sae", "representation"], dropna=False)
-    assert len(settings) == 2 * (1 + 5 * 2)  # base activations, and 5 SAEs x (latents, reconstructions)
+    assert list(scores.columns) == ["seed", "base_model", "sae_training", "sae", "k", "truncation",
+                                    "representation", "task", "task_group", "probe", "f1", "n_pos", "n_test"]
+    settings = scores.groupby(["seed", "base_model", "sae", "representation"], dropna=False)
+    assert len(settings) == SEEDS * 2 * (1 + 5 * 2)  # base activations, and 5 SAEs x (latents, reconstructions)
     assert (settings["task"].nunique() == 180).all() and (settings.size() == 180 * 3).all()
     assert scores.f1.between(0, 1).all() and (scores.n_test == 26 * 4).all()
     # The equivariant SAE's latents are the invariant SAE's: same scores.
-    latents = scores[scores.representation == "latents"].set_index(["base_model", "task", "probe", "sae"])["f1"]
-    assert latents.xs("equivariant", level="sae").equals(latents.xs("invariant", level="sae"))
+    latents = scores[scores.representation == "latents"].set_index(["seed", "base_model", "task", "probe", "sae"])
+    assert latents.f1.xs("equivariant", level="sae").equals(latents.f1.xs("invariant", level="sae"))
     summary = pd.read_csv(workdir / "results/smoke/tables/probe_summary.csv")
     assert set(summary.task_group) == {"S", "SO", "SP", "SPO", "all"}
-    assert (summary.loc[summary.task_group == "all", "n_tasks"] == 180).all()
-    assert summary[["f1_best", "f1_xgboost"]].notna().all().all()
-    assert (summary.f1_best >= summary.f1_xgboost - 1e-12).all()
+    assert (summary.loc[summary.task_group == "all", "n_tasks"] == 180).all() and (summary.n_seeds == 2).all()
+    assert summary[["f1_best_mean", "f1_best_se", "f1_xgboost_mean", "f1_xgboost_se"]].notna().all().all()
+    assert (summary.f1_best_mean >= summary.f1_xgboost_mean - 1e-12).all()
     for suffix in ("png", "pdf"):
         assert (workdir / f"results/smoke/figures/probing/paper_cnn_t4.{suffix}").stat().st_size > 1000
-    log = (workdir / "results/smoke/logs/probe/paper/cnn_wide_k4.log").read_text()
+    log = (workdir / "results/smoke/logs/probe/seed1/paper/cnn_wide_k4.log").read_text()
     assert re.search(r"reconstructions: 180/180 tasks", log)
 
 
 def test_smoke_run_decides_every_claim(smoke):
     workdir, _ = smoke
     claims = pd.read_csv(workdir / "results/smoke/tables/claims.csv")
-    assert len(claims) == 9 and claims.claim.is_unique
-    verdicts = claims[claims.result != "ceiling"]
-    assert set(verdicts.holds_paper) <= {"true", "false", "not run"}
-    assert (verdicts.holds_standard == "not run").all()  # the smoke config runs the paper practice only
-    assert verdicts.set_index("claim").loc["twolayer_matches_at_32", "holds_paper"] == "not run"  # K = 4 only
-    assert claims.numbers_paper.str.len().gt(0).all()
+    overall = claims[claims.setting == "all"]
+    assert len(overall) == 9 and overall.claim.is_unique
+    verdicts = overall[overall.result != "ceiling"].set_index("claim")
+    assert set(verdicts.verdict) <= {"holds", "within noise", "fails", "not run"}
+    assert (verdicts.sae_training == "paper").all()  # the smoke config runs the paper practice only
+    assert verdicts.loc["twolayer_matches_at_32", "verdict"] == "not run"  # K = 4 only
+    decided = claims[claims.verdict.isin(["holds", "within noise", "fails"])]
+    assert decided[["difference", "se", "n"]].notna().all().all() and len(decided) > 20
+    assert (decided[decided.claim == "regular_sparser"].n == SEEDS).all()  # paired by seed
+    assert (decided[decided.claim == "equivariant_latents_lead_on_S"].query("setting != 'all'").n == SEEDS * 8).all()
+    assert claims.numbers.str.len().gt(0).all()
+    findings = (workdir / "results/smoke/tables/findings.md").read_text()
+    assert findings.count("\n") == 2 + 9 and "| paper |" in findings
+
+
+def test_the_tables_standard_errors_are_those_of_the_seeds(smoke):
+    workdir, _ = smoke
+    tables = workdir / "results/smoke/tables"
+    for name, keys, value in (("sae_metrics", ["base_model", "variant", "k"], "fvu"),
+                              ("probe_summary", ["base_model", "sae", "k", "truncation", "representation",
+                                                 "task_group"], "f1_best"),
+                              ("result1_m_fit", ["base_model", "rotation"], "r2_learned")):  # fmt: skip
+        seeds, table = pd.read_csv(tables / f"{name}_seeds.csv"), pd.read_csv(tables / f"{name}.csv")
+        if "rotation" in seeds:  # the per-seed std over rotations is its own column over seeds
+            seeds = seeds[seeds.rotation.astype(str) != "std"]
+        grouped = seeds.groupby(keys, dropna=False)[value]
+        expected = pd.DataFrame({"mean": grouped.mean(), "se": grouped.std(ddof=1) / grouped.count() ** 0.5,
+                                 "n": grouped.count()}).sort_index()  # fmt: skip
+        got = table.set_index(keys)[[f"{value}_mean", f"{value}_se", "n_seeds"]].sort_index()
+        assert got.index.equals(expected.index), name
+        scale = 1e-5 * seeds[value].abs().max()  # the CSVs hold 6 significant digits
+        for column, want in zip(got.columns, ("mean", "se", "n")):
+            assert np.allclose(got[column], expected[want], rtol=1e-4, atol=scale), (name, column)
+        population = grouped.std(ddof=0) / grouped.count() ** 0.5  # what a wrong ddof would give: it differs
+        assert not np.allclose(got[f"{value}_se"], population.sort_index(), rtol=1e-4, atol=scale), name
+
+
+def test_adding_a_seed_plans_only_that_seed_and_the_aggregation(smoke):
+    workdir, _ = smoke
+    result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/smoke.yaml", "--config",
+                       "seeds=[0,1,2]")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {**PER_SEED, **AGGREGATES}  # one seed's jobs, then the tables and figures again
+    assert "/seed2/" in result.stdout and not re.search(r"output: [^\n]*/seed[01]/", result.stdout)
 
 
 def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
@@ -113,9 +165,9 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
                        "--config", "sae_training=[paper,standard]")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     # New tables redraw every figure (2 of them for the paper branch); no SAE, metric or probe of it re-runs.
-    assert jobs_run(result) == {"train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1,
-                                "probe": 10, "probe_tables": 1, "probe_figure": 4, "claims": 1, "all": 1}  # fmt: skip
-    assert "results/smoke/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
+    assert jobs_run(result) == seeds({"train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1,
+                                      "probe": 10, "probe_tables": 1, "probe_figure": 4, "claims": 1, "all": 1})
+    assert "/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
 def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
@@ -152,7 +204,7 @@ def test_the_probing_set_is_not_an_input_of_any_training(smoke):
                        "data={'n_probe': 100}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     planned = jobs_run(result)
-    assert planned["generate_dataset"] == 1 and planned["base_heldout"] == 2 and planned["m_r2"] == 2
+    assert planned["generate_dataset"] == 2 and planned["base_heldout"] == 4 and planned["m_r2"] == 4
     assert not {"train_base", "fit_m", "train_sae"} & set(planned), planned
 
 
@@ -173,21 +225,22 @@ def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
     workdir, _ = smoke
     new_function = "\n\ndef _added():\n    return 1\n"
     assert edit_and_plan(workdir, "plots.py", new_function) == {"figure4": 1, "probe_figure": 2, "all": 1}
-    assert edit_and_plan(workdir, "optim.py", new_function) == {
+    assert edit_and_plan(workdir, "optim.py", new_function) == seeds({
         "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1, "probe": 10, "probe_tables": 1,
-        "probe_figure": 2, "claims": 1, "all": 1}  # fmt: skip
+        "probe_figure": 2, "claims": 1, "all": 1})  # fmt: skip
+    assert edit_and_plan(workdir, "stats.py", new_function) == AGGREGATES  # the tables, not one replicate
     assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
 
 
 def test_an_inf_loss_fails_its_job_with_the_traceback_in_the_log(smoke):
     workdir, _ = smoke
-    result = snakemake(workdir, "--cores", "2", "results/diverge/base/mlp/model.pt", "--configfile",
+    result = snakemake(workdir, "--cores", "2", "results/diverge/seed0/base/mlp/model.pt", "--configfile",
                        "config/smoke.yaml", "--config", "run=diverge", "base={'lr': 1000000.0}")  # fmt: skip
     assert result.returncode != 0
-    log = (workdir / "results/diverge/logs/train_base/mlp.log").read_text()
+    log = (workdir / "results/diverge/logs/train_base/seed0/mlp.log").read_text()
     assert "Traceback" in log and "NonFiniteError" in log and "lr=1000000.0" in log, log[-2000:]
     assert "NonFiniteError" in result.stdout + result.stderr  # and on the console
-    assert not (workdir / "results/diverge/base/mlp/model.pt").exists()
+    assert not (workdir / "results/diverge/seed0/base/mlp/model.pt").exists()
 
 
 def tree_bytes(folder):
@@ -195,7 +248,7 @@ def tree_bytes(folder):
 
 
 # The paper config (run: paper) at a size a test can afford; its run directory is still results/paper/.
-SMALL_PAPER = ["--config", "models=[mlp]", "device=cpu", "data={'n_base': 64, 'n_sae': 64, 'n_probe': 32}",
+SMALL_PAPER = ["--config", "models=[mlp]", "seeds=[0]", "device=cpu", "data={'n_base': 64, 'n_sae': 64, 'n_probe': 32}",
                "base={'epochs': 1}", "m_fit={'epochs': 1}"]  # fmt: skip
 
 
@@ -213,7 +266,7 @@ def test_paper_then_smoke_leaves_the_paper_files_byte_identical(tmp_path):
     result = snakemake(workdir, "--cores", "2", "results/paper/tables/result1_m_fit.csv", *SMALL_PAPER)
     assert result.returncode == 0, result.stderr[-3000:]
     before = tree_bytes(workdir / "results/paper")
-    assert any(str(p).startswith("base/mlp/") for p in before)
+    assert any(str(p).startswith("seed0/base/mlp/") for p in before)
     result = snakemake(workdir, "--cores", "2", "results/smoke/tables/result1_m_fit.csv", "--configfile",
                        "config/smoke.yaml")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
@@ -225,7 +278,7 @@ def test_the_config_is_the_workflows_own_under_directory(smoke, tmp_path):
     result = snakemake(tmp_path, "-s", str(workdir / "Snakefile"), "--directory", str(tmp_path / "elsewhere"),
                        "-n", "--cores", "1", "all", "--config", "models=[cnn]")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "run 'paper'" in result.stdout + result.stderr and jobs_run(result)["train_base"] == 1
+    assert "run 'paper'" in result.stdout + result.stderr and jobs_run(result)["train_base"] == 3  # 3 seeds
 
 
 def test_the_plain_command_picks_up_after_ctrl_c(smoke):
@@ -256,10 +309,10 @@ def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
                        "m_fit={'lr': 0.01}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     # The equivariant SAE uses M; nothing else downstream does.
-    assert jobs_run(result) == {"fit_m": 2, "m_r2": 2, "result1_table": 1, "sae_metrics": 2, "sae_metrics_table": 1,
-                                "figure4": 1, "probe": 2, "probe_tables": 1, "probe_figure": 2, "claims": 1,
-                                "all": 1}  # fmt: skip
+    assert jobs_run(result) == seeds({"fit_m": 2, "m_r2": 2, "result1_table": 1, "sae_metrics": 2,
+                                      "sae_metrics_table": 1, "figure4": 1, "probe": 2, "probe_tables": 1,
+                                      "probe_figure": 2, "claims": 1, "all": 1})  # fmt: skip
     assert stamp(UPSTREAM) == upstream
     after = stamp(M_OUTPUTS)
     assert all(after[p] > before[p] for p in M_OUTPUTS)
-    assert json.loads((workdir / "results/smoke/m/cnn/fit.json").read_text())["config"]["lr"] == 0.01
+    assert json.loads((workdir / "results/smoke/seed1/m/cnn/fit.json").read_text())["config"]["lr"] == 0.01

@@ -1,12 +1,15 @@
-"""The paper's figures, drawn with seaborn from the pipeline's tables."""
+"""The paper's figures, drawn with matplotlib from the pipeline's headline tables, with standard errors."""
 
 from __future__ import annotations
+
+import itertools
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -15,52 +18,81 @@ from eqsae.probe import TASK_GROUPS  # noqa: E402
 VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant"]
 
 
+def _se(values: pd.Series) -> np.ndarray:
+    """Standard errors for error bars; a setting with one seed has none (drawn as zero)."""
+    return values.fillna(0.0).to_numpy()
+
+
 def figure4(metrics: pd.DataFrame) -> plt.Figure:
-    """x = spliced loss, y = mean L1 of the latents, a point per (variant, K), a panel per base model (and a
-    row per SAE training practice when there are several); points of one variant are joined in order of K."""
+    """x = spliced loss, y = mean L1 of the latents, a point per (variant, K) with standard-error crosses over
+    seeds in both directions, a panel per base model (and a row per SAE training practice when there are
+    several); points of one variant are joined in order of K, larger markers for larger K."""
     order = [v for v in VARIANT_ORDER if v in set(metrics["variant"])]
     palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
-    practices = sorted(metrics["sae_training"].unique())
-    grid = sns.relplot(
-        data=metrics, x="spliced_loss", y="l1", hue="variant", hue_order=order, palette=palette,
-        style="variant", style_order=order, size="k", sizes=(40, 160), col="base_model", kind="scatter",
-        row="sae_training" if len(practices) > 1 else None, facet_kws={"sharex": False, "sharey": False},
-        height=3.6,
-    )  # fmt: skip
-    for key, ax in grid.axes_dict.items():
-        practice, model = key if len(practices) > 1 else (practices[0], key)
-        panel = metrics[(metrics.base_model == model) & (metrics.sae_training == practice)]
+    markers = dict(zip(VARIANT_ORDER, "osD^v"))
+    practices, models = sorted(metrics["sae_training"].unique()), list(dict.fromkeys(metrics["base_model"]))
+    ks = sorted(metrics["k"].unique())
+    fig, axes = plt.subplots(len(practices), len(models), figsize=(4.2 * len(models), 3.6 * len(practices)),
+                             squeeze=False)  # fmt: skip
+    for (i, practice), (j, model) in itertools.product(enumerate(practices), enumerate(models)):
+        ax, panel = axes[i, j], metrics[(metrics.base_model == model) & (metrics.sae_training == practice)]
         for variant in order:
             line = panel[panel.variant == variant].sort_values("k")
-            ax.plot(line["spliced_loss"], line["l1"], lw=0.8, alpha=0.6, color=palette[variant])
-    grid.set_axis_labels("spliced reconstruction loss (image MSE)", "mean L1 of latents")
-    grid.figure.suptitle("Sparsity / reconstruction of SAEs (Figure 4)", y=1.03)
-    return grid.figure
+            ax.plot(line["spliced_loss_mean"], line["l1_mean"], lw=0.8, alpha=0.6, color=palette[variant])
+            ax.errorbar(line["spliced_loss_mean"], line["l1_mean"], xerr=_se(line["spliced_loss_se"]),
+                        yerr=_se(line["l1_se"]), fmt="none", ecolor=palette[variant], elinewidth=1, capsize=2)
+            sizes = [40 + 120 * ks.index(k) / max(len(ks) - 1, 1) for k in line["k"]]
+            ax.scatter(line["spliced_loss_mean"], line["l1_mean"], s=sizes, color=palette[variant],
+                       marker=markers[variant], label=variant, zorder=3)  # fmt: skip
+        ax.set_title(f"{model}" + (f", {practice} SAEs" if len(practices) > 1 else ""))
+        ax.set_xlabel("spliced reconstruction loss (image MSE)")
+        ax.set_ylabel("mean L1 of latents")
+    n = int(metrics["n_seeds"].min())
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, title=f"variant\n(K = {', '.join(str(int(k)) for k in ks)})", fontsize=8,
+               loc="center left", bbox_to_anchor=(1.0, 0.5))  # fmt: skip
+    fig.suptitle(f"Sparsity / reconstruction of SAEs (Figure 4); crosses: SE over {n} seed{'s' * (n > 1)}")
+    fig.tight_layout()
+    return fig
 
 
 GROUP_ORDER = [*TASK_GROUPS, "all"]
 
 
 def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> plt.Figure:
-    """Figures 3 and 7: mean F1 (best probe per task) per task group, a bar per SAE, a column per K, a row
-    per representation (truncated latents, reconstructions from them); dashed: the base activations."""
+    """Figures 3 and 7: mean F1 (best probe per task) per task group, a bar per SAE with its standard error
+    over seeds, a column per K, a row per representation (truncated latents, reconstructions from them);
+    dashed: the base activations."""
     panel = summary[(summary.base_model == model) & (summary.sae_training == training) & (summary.truncation == t)]
-    base = summary[(summary.base_model == model) & (summary.sae == "base")].set_index("task_group")["f1_best"]
+    base = summary[(summary.base_model == model) & (summary.sae == "base")].set_index("task_group")["f1_best_mean"]
     if panel.empty:
         raise ValueError(f"probe_summary has no rows for {training} SAEs on {model} at T={t}")
-    panel = panel.astype({"k": int})  # read as float: the base rows have no K
     order = [v for v in VARIANT_ORDER if v in set(panel["sae"])]
-    grid = sns.catplot(
-        data=panel, x="task_group", y="f1_best", hue="sae", hue_order=order, order=GROUP_ORDER, col="k",
-        row="representation", row_order=["latents", "reconstructions"], kind="bar", palette="colorblind",
-        height=2.8, aspect=1.3,
-    )  # fmt: skip
-    for ax in grid.axes.flat:
+    colors = dict(zip(VARIANT_ORDER, sns.color_palette("colorblind", len(VARIANT_ORDER))))
+    ks, rows = sorted(int(k) for k in panel["k"].unique()), ["latents", "reconstructions"]
+    fig, axes = plt.subplots(len(rows), len(ks), figsize=(3.6 * len(ks) + 1.2, 5.6), squeeze=False, sharey=True)
+    width = 0.8 / len(order)
+    for (i, representation), (j, k) in itertools.product(enumerate(rows), enumerate(ks)):
+        ax = axes[i, j]
+        cell = panel[(panel.representation == representation) & (panel.k == k)].set_index(["sae", "task_group"])
+        for n, sae in enumerate(order):
+            keys = [(sae, g) for g in GROUP_ORDER]
+            mean = cell["f1_best_mean"].reindex(keys)
+            x = np.arange(len(GROUP_ORDER)) - 0.4 + width * (n + 0.5)
+            ax.bar(x, mean, width, yerr=_se(cell["f1_best_se"].reindex(keys)), color=colors[sae], label=sae,
+                   error_kw=dict(elinewidth=0.8, capsize=1.5))  # fmt: skip
         for x, group in enumerate(GROUP_ORDER):
             if group in base:
                 ax.hlines(base[group], x - 0.45, x + 0.45, colors="k", linestyles="--", lw=1)
+        ax.set_xticks(range(len(GROUP_ORDER)), GROUP_ORDER)
         ax.set_ylim(0, 1.02)
-    grid.set_axis_labels("task group", "mean F1 (best probe)")
-    grid.figure.suptitle(f"Probing, {model.upper()}, T = {t}, {training} SAEs (dashed: base activations)",
-                         y=1.02)  # fmt: skip
-    return grid.figure
+        ax.set_title(f"{representation}, K = {k}", fontsize=9)
+        ax.set_xlabel("task group" if i == len(rows) - 1 else "")
+        ax.set_ylabel("mean F1 (best probe)" if j == 0 else "")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    n = int(panel["n_seeds"].min())
+    fig.suptitle(f"Probing, {model.upper()}, T = {t}, {training} SAEs (dashed: base activations; bars: SE over "
+                 f"{n} seed{'s' * (n > 1)})", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    return fig

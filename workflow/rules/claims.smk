@@ -5,14 +5,15 @@ rule claims:
         probes=f"{R}/tables/probe_scores.parquet",
         acts=seed_grid(f"{S}/activations/{{model}}/probe.parquet", model=config["models"]),
     output:
-        report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),
+        table=report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),
+        findings=f"{R}/tables/findings.md",
     log:
         log_path("claims", "all"),
     benchmark:
         benchmark_path("claims", "all")
     params:
         practices=config["sae_training"],
-        models=config["models"],
+        seed_models=[(seed, model) for seed in config["seeds"] for model in config["models"]],
         code=get_code("claims.py"),
     resources:
         mem_mb=1000,

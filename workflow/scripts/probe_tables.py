@@ -1,4 +1,5 @@
-"""RESULT 2 tables: every probe score in one long table, and mean F1 per task group."""
+"""RESULT 2 tables: every probe score of every seed in one long table, mean F1 per task group per seed, and
+the same over seeds (mean, SE, n)."""
 
 from eqsae.runtime import log_to
 
@@ -10,10 +11,15 @@ import pandas as pd  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
 from eqsae.probe import summarize  # noqa: E402
+from eqsae.stats import se_columns  # noqa: E402
+from eqsae.tables import probe_summary_over_seeds  # noqa: E402
 
+NO_SAE = ("k", "truncation")  # empty on the base activations' rows
 scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 scores = scores.astype({"k": "Int64", "truncation": "Int64"})
-write_table(snakemake.output.scores, scores, allow_missing=("k", "truncation"))
-summary = summarize(scores)
-write_table(snakemake.output.summary, summary, allow_missing=("k", "truncation"))
+write_table(snakemake.output.scores, scores, allow_missing=NO_SAE)
+seeds = summarize(scores)
+write_table(snakemake.output.seeds, seeds, allow_missing=NO_SAE)
+summary = probe_summary_over_seeds(seeds)
+write_table(snakemake.output.summary, summary, allow_missing=(*NO_SAE, *se_columns(summary)))
 logging.info("\n%s", summary.to_string(index=False))

@@ -1,4 +1,4 @@
-"""RESULT 1: one table of M's R^2 (and M = I's) for every base model."""
+"""RESULT 1: M's R^2 (and M = I's) for every base model and seed, and the same over seeds (mean, SE, n)."""
 
 from eqsae.runtime import log_to
 
@@ -9,7 +9,12 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
+from eqsae.stats import se_columns  # noqa: E402
+from eqsae.tables import result1_over_seeds  # noqa: E402
 
-table = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
-write_table(snakemake.output[0], table)
+seeds = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
+write_table(snakemake.output.seeds, seeds)
+table = result1_over_seeds(seeds)
+spread = tuple(c for c in table.columns if c.endswith("_rotation_std"))  # on the `mean` rows only
+write_table(snakemake.output.table, table, allow_missing=(*se_columns(table), *spread))
 logging.info("\n%s", table.to_string(index=False))

@@ -1,4 +1,4 @@
-"""One table of every SAE's held-out metrics."""
+"""RESULT 3: every SAE's held-out metrics per seed, and the same over seeds (mean, SE, n)."""
 
 from eqsae.runtime import log_to
 
@@ -9,7 +9,11 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_json, write_table  # noqa: E402
+from eqsae.stats import se_columns  # noqa: E402
+from eqsae.tables import sae_metrics_over_seeds  # noqa: E402
 
-table = pd.DataFrame([read_json(path) for path in snakemake.input])
-write_table(snakemake.output[0], table)
+seeds = pd.DataFrame([read_json(path) for path in snakemake.input])
+write_table(snakemake.output.seeds, seeds)
+table = sae_metrics_over_seeds(seeds)
+write_table(snakemake.output.table, table, allow_missing=se_columns(table))
 logging.info("\n%s", table.to_string(index=False))

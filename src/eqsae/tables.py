@@ -1,0 +1,49 @@
+"""The headline tables: per-seed long tables in, one row per setting out, each number as mean, SE and n.
+
+Kept apart from the stages that make the per-seed numbers (transform, sae, probe), so that changing how
+results are summarised re-runs the tables and nothing upstream.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from eqsae.stats import over_seeds, standard_error
+
+SAE_METRICS = ("fvu", "l0", "l1", "dead_fraction", "latent_invariance", "spliced_loss", "base_loss")
+PROBE_SUMMARY = ("f1_best", "f1_xgboost")
+
+
+def result1_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
+    """RESULT 1 over seeds: per base model and rotation (1..3 and their mean), every R^2 reading as mean and
+    standard error over seeds (v2's +-). The spread over rotations, the paper's v1 +-, stays as its own column
+    `<reading>_rotation_std` on the `mean` row: each seed's std over p = 1..3, averaged over seeds."""
+    seeds = seeds.assign(rotation=seeds["rotation"].astype(str))
+    readings = [c for c in seeds.columns if c.startswith("r2_")]
+    table = over_seeds(seeds[seeds.rotation != "std"], readings)
+    spread = seeds[seeds.rotation == "std"].groupby("base_model", sort=False)[readings].mean()
+    for reading in readings:
+        on_mean_row = table.rotation == "mean"
+        table.loc[on_mean_row, f"{reading}_rotation_std"] = table.loc[on_mean_row, "base_model"].map(spread[reading])
+    return table
+
+
+def sae_metrics_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
+    """RESULT 3 over seeds: one row per (base_model, sae_training, variant, k), each metric's mean and SE."""
+    return over_seeds(seeds, [c for c in SAE_METRICS if c in seeds])
+
+
+def probe_summary_over_seeds(summary_seeds: pd.DataFrame) -> pd.DataFrame:
+    """RESULT 2 over seeds: the per-seed mean F1 per task group, as mean and SE over seeds."""
+    return over_seeds(summary_seeds, [c for c in PROBE_SUMMARY if c in summary_seeds])
+
+
+def best_per_task(scores: pd.DataFrame) -> pd.DataFrame:
+    """F1 of the best of the three probes for each task, per seed and setting: what the claims pair by task."""
+    keys = [c for c in scores.columns if c not in ("probe", "f1", "n_pos", "n_test")]
+    return scores.groupby(keys, dropna=False, sort=False)["f1"].max().rename("f1_best").reset_index()
+
+
+def mean_and_se(values: pd.Series) -> tuple[float, float, int]:
+    """(mean, standard error, n) of one number over seeds."""
+    return float(values.mean()), standard_error(values), len(values)
