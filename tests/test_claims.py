@@ -180,3 +180,31 @@ def test_the_readme_section_is_generated_from_the_table():
     assert splice(spliced, section) == spliced
     with pytest.raises(ValueError, match="findings:end"):
         splice("# no markers\n", section)
+
+
+def test_the_readmes_findings_are_the_generated_table():
+    """Between the markers goes only what `python -m eqsae.claims` writes (empty until the paper run has
+    made claims.csv); nothing hand-written."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
+    section = readme.split(BEGIN)[1].split(END)[0].strip().splitlines()
+    if section:
+        header = findings(claims_table(paper_like_tables(), ["paper"])).splitlines()[:2]
+        assert section[:2] == header, "regenerate: python -m eqsae.claims README.md results/paper/tables/claims.csv"
+        assert len(section) >= 2 + len(CLAIMS) and all(line.count(" | ") == 4 for line in section[2:])
+
+
+def test_the_command_rewrites_the_readme_from_claims_csv(tmp_path):
+    from eqsae.claims import main
+    from eqsae.io import write_table
+
+    table = claims_table(paper_like_tables(), ["paper"])
+    write_table(tmp_path / "claims.csv", table, allow_missing=("difference", "se", "n"))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{BEGIN}\n{END}\nrest\n")
+    main([str(readme), str(tmp_path / "claims.csv")])
+    text = readme.read_text()
+    assert text.startswith(f"intro\n{BEGIN}\n| claim |") and text.endswith(f"{END}\nrest\n")
+    assert text.count("| paper | holds |") == len(CLAIMS) - 1  # all but "best in every group" (see above)
