@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -45,6 +46,7 @@ def figure4(metrics: pd.DataFrame) -> plt.Figure:
             ax.scatter(line["spliced_loss_mean"], line["l1_mean"], s=sizes, color=palette[variant],
                        marker=markers[variant], label=variant, zorder=3)  # fmt: skip
         ax.set_title(f"{model}" + (f", {practice} SAEs" if len(practices) > 1 else ""))
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # the losses' long decimals otherwise collide
         ax.set_xlabel("spliced reconstruction loss (image MSE)")
         ax.set_ylabel("mean L1 of latents")
     n = int(metrics["n_seeds"].min())
