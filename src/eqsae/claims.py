@@ -77,10 +77,10 @@ def _tasks(tables, practice: str, representation: str) -> pd.DataFrame:
                             values="f1_best")  # fmt: skip
 
 
-def _groups(frame: pd.DataFrame) -> Iterator[tuple[tuple, str, pd.DataFrame]]:
-    """(model, K, T), group, rows: each task group, then all tasks together."""
+def _groups(frame: pd.DataFrame, groups=GROUPS) -> Iterator[tuple[tuple, str, pd.DataFrame]]:
+    """(model, K, T), group, rows: each of `groups`, where "all" is every task together."""
     for key, rows in frame.groupby(level=["base_model", "k", "truncation"], sort=True):
-        for group in GROUPS:
+        for group in groups:
             part = rows if group == "all" else rows[rows.index.get_level_values("task_group") == group]
             if len(part):
                 yield key, group, part
@@ -117,11 +117,10 @@ def _equivariant_latents_lead_on_s(tables, practice) -> Iterator[Setting]:
     frame = _tasks(tables, practice, "latents")
     if "equivariant" not in frame or not set(frame.columns) - {"equivariant", "invariant"}:
         return
-    for (model, k, t), group, part in _groups(frame):
-        if group == "S":
-            best, d = _versus_best_other(part, "equivariant", ("invariant",))
-            numbers = f"equivariant {part['equivariant'].mean():.3f} vs {best} {part[best].mean():.3f}"
-            yield _setting(_label(model, k, t, group), d, numbers)
+    for (model, k, t), group, part in _groups(frame, ("S",)):
+        best, d = _versus_best_other(part, "equivariant", ("invariant",))
+        numbers = f"equivariant {part['equivariant'].mean():.3f} vs {best} {part[best].mean():.3f}"
+        yield _setting(_label(model, k, t, group), d, numbers)
 
 
 def _equivariant_latents_drop(tables, practice) -> Iterator[Setting]:
@@ -139,18 +138,20 @@ def _equivariant_latents_drop(tables, practice) -> Iterator[Setting]:
             yield _setting(_label(model, k, t, group), d, numbers)
 
 
+def _as_match(verdict: str) -> str:
+    """A claimed match holds where the difference is within noise and fails where it is beyond, either way."""
+    return {WITHIN_NOISE: HOLDS, HOLDS: FAILS, FAILS: FAILS}.get(verdict, verdict)
+
+
 def _twolayer_matches_only_at_32(tables, practice) -> Iterator[Setting]:
     frame = _tasks(tables, practice, "reconstructions")
     ks = set(frame.index.get_level_values("k")) if len(frame) else set()
     if not {"equivariant", "twolayer"} <= set(frame) or 32 not in ks or len(ks) < 2:
         return
-    for (model, k, t), group, part in _groups(frame):
-        if group != "all":
-            continue
+    for (model, k, t), group, part in _groups(frame, ("all",)):
         d = (part["equivariant"] - part["twolayer"]).rename("d").reset_index()
         numbers = f"equivariant {part['equivariant'].mean():.3f} vs twolayer {part['twolayer'].mean():.3f}"
-        match = {WITHIN_NOISE: HOLDS, HOLDS: FAILS, FAILS: FAILS}  # at K = 32 a difference beyond noise fails
-        yield _setting(_label(model, k, t, "all"), d, numbers, (lambda v: match.get(v, v)) if k == 32 else str)
+        yield _setting(_label(model, k, t, group), d, numbers, _as_match if k == 32 else str)
 
 
 def _sae_metric(tables, practice: str, metric: str) -> pd.DataFrame:

@@ -19,6 +19,15 @@ from eqsae.probe import TASK_GROUPS  # noqa: E402
 VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant"]
 
 
+def _colors() -> dict[str, tuple]:
+    """One colour per variant in every figure, whichever variants a config runs."""
+    return dict(zip(VARIANT_ORDER, sns.color_palette("colorblind", len(VARIANT_ORDER))))
+
+
+def _over(n: int) -> str:
+    return f"SE over {n} seed{'s' * (n > 1)}"
+
+
 def _se(values: pd.Series) -> np.ndarray:
     """Standard errors for error bars; a setting with one seed has none (drawn as zero)."""
     return values.fillna(0.0).to_numpy()
@@ -29,7 +38,7 @@ def figure4(metrics: pd.DataFrame) -> plt.Figure:
     seeds in both directions, a panel per base model (and a row per SAE training practice when there are
     several); points of one variant are joined in order of K, larger markers for larger K."""
     order = [v for v in VARIANT_ORDER if v in set(metrics["variant"])]
-    palette = dict(zip(order, sns.color_palette("colorblind", len(order))))
+    palette = _colors()
     markers = dict(zip(VARIANT_ORDER, "osD^v"))
     practices, models = sorted(metrics["sae_training"].unique()), list(dict.fromkeys(metrics["base_model"]))
     ks = sorted(metrics["k"].unique())
@@ -49,11 +58,10 @@ def figure4(metrics: pd.DataFrame) -> plt.Figure:
         ax.xaxis.set_major_locator(MaxNLocator(5))  # the losses' long decimals otherwise collide
         ax.set_xlabel("spliced reconstruction loss (image MSE)")
         ax.set_ylabel("mean L1 of latents")
-    n = int(metrics["n_seeds"].min())
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, title=f"variant\n(K = {', '.join(str(int(k)) for k in ks)})", fontsize=8,
                loc="center left", bbox_to_anchor=(1.0, 0.5))  # fmt: skip
-    fig.suptitle(f"Sparsity / reconstruction of SAEs (Figure 4); crosses: SE over {n} seed{'s' * (n > 1)}")
+    fig.suptitle(f"Sparsity / reconstruction of SAEs (Figure 4); crosses: {_over(int(metrics['n_seeds'].min()))}")
     fig.tight_layout()
     return fig
 
@@ -70,7 +78,7 @@ def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> 
     if panel.empty:
         raise ValueError(f"probe_summary has no rows for {training} SAEs on {model} at T={t}")
     order = [v for v in VARIANT_ORDER if v in set(panel["sae"])]
-    colors = dict(zip(VARIANT_ORDER, sns.color_palette("colorblind", len(VARIANT_ORDER))))
+    colors = _colors()
     ks, rows = sorted(int(k) for k in panel["k"].unique()), ["latents", "reconstructions"]
     fig, axes = plt.subplots(len(rows), len(ks), figsize=(3.6 * len(ks) + 1.2, 5.6), squeeze=False, sharey=True)
     width = 0.8 / len(order)
@@ -93,8 +101,7 @@ def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> 
         ax.set_ylabel("mean F1 (best probe)" if j == 0 else "")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    n = int(panel["n_seeds"].min())
-    fig.suptitle(f"Probing, {model.upper()}, T = {t}, {training} SAEs (dashed: base activations; bars: SE over "
-                 f"{n} seed{'s' * (n > 1)})", fontsize=10)  # fmt: skip
+    fig.suptitle(f"Probing, {model.upper()}, T = {t}, {training} SAEs (dashed: base activations; bars: "
+                 f"{_over(int(panel['n_seeds'].min()))})", fontsize=10)  # fmt: skip
     fig.tight_layout()
     return fig

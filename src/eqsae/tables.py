@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from eqsae.stats import over_seeds, standard_error
+from eqsae.stats import over_seeds
 
 SAE_METRICS = ("fvu", "l0", "l1", "dead_fraction", "latent_invariance", "spliced_loss", "base_loss")
 PROBE_SUMMARY = ("f1_best", "f1_xgboost")
@@ -43,7 +43,3 @@ def best_per_task(scores: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in scores.columns if c not in ("probe", "f1", "n_pos", "n_test")]
     return scores.groupby(keys, dropna=False, sort=False)["f1"].max().rename("f1_best").reset_index()
 
-
-def mean_and_se(values: pd.Series) -> tuple[float, float, int]:
-    """(mean, standard error, n) of one number over seeds."""
-    return float(values.mean()), standard_error(values), len(values)
