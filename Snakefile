@@ -22,6 +22,7 @@ include: "workflow/rules/transform.smk"
 include: "workflow/rules/sae.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/atlas.smk"
 
 
 rule all:

@@ -55,6 +55,12 @@ def result1(learned=(0.999, 0.986)) -> pd.DataFrame:
                          for m, r in zip(("cnn", "mlp"), learned) for s in SEEDS])  # fmt: skip
 
 
+def atlas(redundancy: dict[str, float]) -> pd.DataFrame:
+    """The atlas census per seed: redundancy per variant at K = 16, with seed noise of mean zero."""
+    return pd.DataFrame([dict(seed=s, base_model="cnn", sae_training="paper", variant=v, k=16,
+                              redundancy=r + 0.01 * (s - 1)) for v, r in redundancy.items() for s in SEEDS])  # fmt: skip
+
+
 def verdicts(tables, practice="paper") -> dict[str, str]:
     table = claims_table(tables, [practice])
     return dict(zip(table[table.setting == "all"].claim, table[table.setting == "all"].verdict))
@@ -65,7 +71,8 @@ def paper_like_tables(equivariant_recon=0.98) -> dict[str, pd.DataFrame]:
              "equivariant": [equivariant_recon] * 4}  # fmt: skip
     return dict(result1=result1(), probes=scores(recon, PAPER_LIKE_LATENTS),
                 sae=sae_metrics({"regular": 100, "invariant": 150, "equivariant": 150},
-                                {"regular": 0.01, "invariant": 0.15, "equivariant": 0.03}))  # fmt: skip
+                                {"regular": 0.01, "invariant": 0.15, "equivariant": 0.03}),
+                atlas=atlas({"regular": 0.7, "equivariant": 0.01}))  # fmt: skip
 
 
 def test_claims_hold_on_a_table_shaped_like_the_paper():
@@ -86,7 +93,8 @@ def test_claims_fail_where_the_numbers_say_otherwise():
     latents = {**PAPER_LIKE_LATENTS, "equivariant": [0.85, 0.8, 0.8, 0.8], "invariant": [0.85] + [0.8] * 3}
     tables = dict(result1=result1((0.999, 0.93)), probes=scores(recon, latents),
                   sae=sae_metrics({"regular": 200, "invariant": 150, "equivariant": 150},
-                                  {"regular": 0.01, "invariant": 0.03, "equivariant": 0.15}))  # fmt: skip
+                                  {"regular": 0.01, "invariant": 0.03, "equivariant": 0.15}),
+                  atlas=atlas({"regular": 0.1, "equivariant": 0.5}))  # fmt: skip
     assert verdicts(tables) == {claim.id: "fails" for claim in CLAIMS}
 
 

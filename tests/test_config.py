@@ -106,6 +106,8 @@ BAD_CONFIGS = [
     ({"probe": {"xgb_l2": -1}}, "probe.xgb_l2"),
     ({"threads": {"probe": 0}}, "threads.probe"),
     ({"threads": {"gpu": 1}}, "threads.gpu"),
+    ({"atlas": {"moved": 0.95}}, "atlas.moved"),  # above tau = 0.9: a turn cannot both keep and move a feature
+    ({"atlas": {"partner": 1.5}}, "atlas.partner"),
 ]
 IDS = [f"{i:02d}-{named}" for i, (_, named) in enumerate(BAD_CONFIGS)]
 

@@ -22,9 +22,11 @@ UPSTREAM += ["seed0/sae/paper/cnn/invariant/k4/sae.pt", "seed1/sae_metrics/paper
              "seed0/sae_metrics/paper/mlp/regular_k4.json", "seed1/probes/base/cnn.parquet",
              "seed0/probes/paper/cnn/invariant_k4.parquet"]  # fmt: skip
 PER_SEED = {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4, "fit_m": 2, "m_r2": 2,
-            "train_sae": 8, "sae_metrics": 10, "probe_base": 2, "probe": 10}  # one seed's jobs
+            "train_sae": 8, "sae_metrics": 10, "probe_base": 2, "probe": 10, "atlas": 10}  # one seed's jobs
 AGGREGATES = {"result1_table": 1, "sae_metrics_table": 1, "figure4": 1, "probe_tables": 1, "probe_figure": 2,
-              "claims": 1, "all": 1}  # fmt: skip
+              "atlas_tables": 1, "atlas_figures": 1, "claims": 1, "all": 1}  # fmt: skip
+FIRST_SEED = {"atlas_cards": 10, "fit_m_order": 2, "m_diagnostics": 2, "dataset_figures": 1}
+"""Drawn for the first seed only: adding a seed does not plan them."""
 
 
 def seeds(jobs: dict[str, int], n: int = SEEDS) -> dict[str, int]:
@@ -42,7 +44,7 @@ def smoke(tmp_path_factory):
 
 def test_smoke_run_builds_result1(smoke):
     workdir, result = smoke
-    assert jobs_run(result) == seeds({**PER_SEED, **AGGREGATES})
+    assert jobs_run(result) == seeds({**PER_SEED, **AGGREGATES, **FIRST_SEED})
     per_seed = pd.read_csv(workdir / "results/smoke/tables/result1_m_fit_seeds.csv")
     assert list(per_seed["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
     assert sorted(set(zip(per_seed.seed, per_seed.base_model))) == [(0, "cnn"), (0, "mlp"), (1, "cnn"), (1, "mlp")]
@@ -128,6 +130,30 @@ def test_smoke_run_decides_every_claim(smoke):
     assert findings.count("\n") == 2 + 9 and "| paper |" in findings
 
 
+def test_smoke_run_builds_the_feature_atlas(smoke):
+    workdir, _ = smoke
+    runs = workdir / "results/smoke"
+    for seed in range(SEEDS):
+        table = pd.read_parquet(runs / f"seed{seed}/atlas/paper/cnn/regular_k4.parquet")
+        assert len(table) == 2048 and {"class", "s_1", "partner_1", "concept", "orbit_corr"} <= set(table.columns)
+        assert table["class"].isin(["invariant", "period 2", "period 4", "mixed"]).all()
+        assert table.loc[~table.dead, "orbit_corr"].notna().all() and table.loc[table.dead, "orbit_corr"].isna().all()
+    census = pd.read_csv(runs / "tables/atlas_census_seeds.csv")
+    assert len(census) == SEEDS * 2 * 5 and (census.n_live > 0).all()
+    share = census[[c for c in census.columns if c.startswith("share_")]].sum(axis=1)
+    assert np.allclose(share, 1)  # every live latent has exactly one class
+    redundancy = pd.read_csv(runs / "tables/atlas_redundancy.csv")
+    assert (redundancy.n_seeds == SEEDS).all() and redundancy.redundancy_se.notna().all()
+    cards = sorted((runs / "figures/atlas/cards/paper/cnn_regular_k4").glob("feature*.png"))
+    assert len(cards) == 2 and all(card.stat().st_size > 10000 for card in cards)  # atlas.cards in smoke.yaml
+    for name in ("census", "symmetry_paper", "m_diagnostics_mlp", "gallery/paper_mlp_equivariant_k4"):
+        assert (runs / f"figures/atlas/{name}.png").stat().st_size > 5000, name
+    diagnostics = pd.read_csv(runs / "tables/m_diagnostics_cnn.csv")
+    assert list(diagnostics.fit) == ["order penalty 0", "order penalty 0.01"]
+    claims = pd.read_csv(runs / "tables/claims.csv")
+    assert "regular_spends_latents_on_orientations" in set(claims.claim)
+
+
 def test_the_tables_standard_errors_are_those_of_the_seeds(smoke):
     workdir, _ = smoke
     tables = workdir / "results/smoke/tables"
@@ -167,7 +193,9 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
     assert result.returncode == 0, result.stderr[-3000:]
     # New tables redraw every figure (2 of them for the paper branch); no SAE, metric or probe of it re-runs.
     assert jobs_run(result) == seeds({"train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1,
-                                      "probe": 10, "probe_tables": 1, "probe_figure": 4, "claims": 1, "all": 1})
+                                      "probe": 10, "probe_tables": 1, "probe_figure": 4, "atlas": 10,
+                                      "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
+                                      "all": 1})  # fmt: skip
     assert "/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
@@ -177,7 +205,9 @@ def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "results/smoke/report.html").read_text()
     for name in ("result1_m_fit.csv", "sae_metrics.csv", "figure4.png", "probe_summary.csv", "paper_cnn_t4.png",
-                 "paper_mlp_t4.png", "claims.csv"):
+                 "paper_mlp_t4.png", "claims.csv", "atlas_census.csv", "atlas_redundancy.csv", "census.png",
+                 "symmetry_paper.png", "m_diagnostics_cnn.png", "figure2_dataset.png", "figure6_shapes.png",
+                 "paper_cnn_regular_k4.png"):
         assert name in html, name
     for caption in ("workflow/report/claims.rst", "workflow/report/probing.rst"):  # each caption's first words
         assert " ".join((workdir / caption).read_text().split()[:4]) in html, caption
@@ -225,10 +255,15 @@ def edit_and_plan(workdir, module, addition):
 def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
     workdir, _ = smoke
     new_function = "\n\ndef _added():\n    return 1\n"
-    assert edit_and_plan(workdir, "plots.py", new_function) == {"figure4": 1, "probe_figure": 2, "all": 1}
+    # the atlas' figures take the paper figures' colours from plots.py
+    assert edit_and_plan(workdir, "plots.py", new_function) == {"figure4": 1, "probe_figure": 2, "atlas_figures": 1,
+                                                                "atlas_cards": 10, "m_diagnostics": 2,
+                                                                "dataset_figures": 1, "all": 1}  # fmt: skip
     assert edit_and_plan(workdir, "optim.py", new_function) == seeds({
         "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1, "probe": 10, "probe_tables": 1,
-        "probe_figure": 2, "claims": 1, "all": 1})  # fmt: skip
+        "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
+        "all": 1})  # fmt: skip
+    assert edit_and_plan(workdir, "diagnostics.py", new_function) == {"m_diagnostics": 2, "all": 1}
     assert edit_and_plan(workdir, "stats.py", new_function) == AGGREGATES  # the tables, not one replicate
     assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
 

@@ -27,6 +27,8 @@ GROUPS = ("S", "SO", "SP", "SPO", "all")
 DROP = 0.1
 """How far below S the equivariant latents' F1 on SO, SP and SPO must fall to count as a drop."""
 R2_FLOOR = 0.98
+REDUNDANCY_CEILING = 0.05
+"""Share of live latents with a turned copy below which a dictionary "does not" spend latents on orientations."""
 NOT_RUN = "not run"
 
 
@@ -179,6 +181,22 @@ def _equivariant_reconstructs_better(tables, practice) -> Iterator[Setting]:
         yield _setting(_label(model, k), (rows["invariant"] - rows["equivariant"]).rename("d").reset_index(), numbers)
 
 
+def _regular_spends_latents_on_orientations(tables, practice) -> Iterator[Setting]:
+    if "atlas" not in tables:
+        return
+    atlas = tables["atlas"]
+    share = atlas[atlas.sae_training == practice].pivot_table(index=["base_model", "k", "seed"], columns="variant",
+                                                              values="redundancy")  # fmt: skip
+    if not {"regular", "equivariant"} <= set(share):
+        return
+    for (model, k), rows in share.groupby(level=["base_model", "k"], sort=True):
+        numbers = f"redundancy regular {_ms(rows['regular'])}, equivariant {_ms(rows['equivariant'])}"
+        d = (rows["regular"] - rows["equivariant"]).rename("d").reset_index()
+        yield _setting(_label(model, k) + " regular vs equivariant", d, numbers)
+        ceiling = (REDUNDANCY_CEILING - rows["equivariant"]).rename("d").reset_index()
+        yield _setting(_label(model, k) + f" equivariant below {REDUNDANCY_CEILING}", ceiling, numbers)
+
+
 BEYOND = f"by more than {NOISE_SES:g} SE"
 CLAIMS = [
     Claim("M", "RESULT 1", "A learned M maps psi(x) to psi(g^p x): R^2 0.987 +- 0.001, far above M = I",
@@ -203,12 +221,19 @@ CLAIMS = [
     Claim("equivariant_reconstructs_better", "RESULT 3", "The equivariant SAE reconstructs better than the invariant",
           f"equivariant spliced loss below the invariant's {BEYOND} (paired by seed), for every (model, K)",
           _equivariant_reconstructs_better),
+    Claim("regular_spends_latents_on_orientations", "ATLAS",
+          "A regular SAE spends latents on orientations of a feature; the equivariant SAE does not (the paper's "
+          "motivation, measured by the feature atlas)",
+          "redundancy (share of live latents with a turned copy cos(M^p d_i, d_j) >= atlas.partner in the same "
+          f"dictionary) of the regular SAE above the equivariant SAE's {BEYOND} (paired by seed), and the "
+          f"equivariant SAE's below {REDUNDANCY_CEILING} {BEYOND}, for every (model, K)",
+          _regular_spends_latents_on_orientations),
 ]  # fmt: skip
 
 
 # The numbers each input table's rules decide on; `k` and `truncation` are empty on the base-activation rows.
 DECIDED = {"result1": ("r2_learned", "r2_identity"), "sae": ("k", "l1", "spliced_loss"),
-           "probes": ("k", "truncation", "f1")}  # fmt: skip
+           "probes": ("k", "truncation", "f1"), "atlas": ("k", "redundancy")}  # fmt: skip
 MAY_BE_MISSING = {"probes": ("k", "truncation")}
 COLUMNS = ["claim", "result", "statement", "rule", "sae_training", "setting", "verdict", "difference", "se", "n",
            "numbers"]  # fmt: skip
@@ -224,7 +249,8 @@ def check_inputs(tables: dict[str, pd.DataFrame]) -> None:
 
 
 def claims_table(tables: dict[str, pd.DataFrame], practices: list[str]) -> pd.DataFrame:
-    """tables: result1 (RESULT 1 per seed), sae (sae_metrics per seed), probes (probe_scores, every seed).
+    """tables: result1 (RESULT 1 per seed), sae (sae_metrics per seed), probes (probe_scores, every seed),
+    optionally atlas (the atlas census per seed; without it the atlas claim is "not run").
 
     Per claim and practice: a row `setting = all` with the claim's verdict, the difference pooled over its
     settings (each seed's mean over them, then mean +- SE over seeds) and the counts of per-setting verdicts,

@@ -43,3 +43,18 @@ def best_per_task(scores: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in scores.columns if c not in ("probe", "f1", "n_pos", "n_test")]
     return scores.groupby(keys, dropna=False, sort=False)["f1"].max().rename("f1_best").reset_index()
 
+
+
+ATLAS_KEYS = ("base_model", "sae_training", "variant", "k")
+
+
+def atlas_census_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
+    """The atlas census per SAE over seeds: every count and share as mean and SE."""
+    return over_seeds(seeds, [c for c in seeds.columns if c not in (*ATLAS_KEYS, "seed")])
+
+
+def atlas_redundancy(census: pd.DataFrame) -> pd.DataFrame:
+    """The redundancy table: per SAE, live latents, the share with a turned copy in the same dictionary, and
+    the share whose decoded M^p image matches rot90^p, each with its SE over seeds."""
+    numbers = [f"{name}_{stat}" for name in ("n_live", "redundancy", "orbit_match") for stat in ("mean", "se")]
+    return census[[*ATLAS_KEYS, "n_seeds", *numbers]]

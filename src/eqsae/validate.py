@@ -114,6 +114,10 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"config key probe.knn_neighbors: {probe['knn_neighbors']} neighbours but the probes' "
                           f"training split has only {n_train * ORDER} rows (data.n_probe = {n_probe}, "
                           f"probe.test_fraction = {probe['test_fraction']})")  # fmt: skip
+    atlas = config["atlas"]
+    if atlas["moved"] >= atlas["tau"]:
+        raise ConfigError(f"config key atlas.moved: {atlas['moved']} must be below atlas.tau = {atlas['tau']} (a "
+                          "feature cannot both stay and move under a turn)")  # fmt: skip
 
 
 def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:

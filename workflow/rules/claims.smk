@@ -3,6 +3,7 @@ rule claims:
         result1=f"{R}/tables/result1_m_fit_seeds.csv",
         sae=f"{R}/tables/sae_metrics_seeds.csv",
         probes=f"{R}/tables/probe_scores.parquet",
+        atlas=f"{R}/tables/atlas_census_seeds.csv",
         acts=seed_grid(f"{S}/activations/{{model}}/probe.parquet", model=config["models"]),
     output:
         table=report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),

@@ -78,12 +78,14 @@ def seed_of(wildcards):
 SAE = f"{S}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
 
 
-def get_sae_input(wildcards):
-    """An SAE's weights and cfg.json; the equivariant SAE is the invariant SAE plus the model's fitted M."""
-    sae = SAE.format(**{**wildcards, "variant": TRAINED_BY.get(wildcards.variant, wildcards.variant)})
+def get_sae_input(wildcards, seed=None):
+    """An SAE's weights and cfg.json; the equivariant SAE is the invariant SAE plus the model's fitted M.
+    `seed`: that replicate's SAE instead of the job's own (jobs without a seed wildcard)."""
+    seed = wildcards.seed if seed is None else seed
+    sae = SAE.format(**{**wildcards, "seed": seed, "variant": TRAINED_BY.get(wildcards.variant, wildcards.variant)})
     inputs = {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json"}
     if wildcards.variant in TRAINED_BY:
-        inputs["m"] = f"{R}/seed{wildcards.seed}/m/{wildcards.model}/M.npy"
+        inputs["m"] = f"{R}/seed{seed}/m/{wildcards.model}/M.npy"
     return inputs
 
 
@@ -106,4 +108,10 @@ def get_final_output():
         f"{R}/tables/claims.csv",
         *expand(f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png", training=config["sae_training"],
                 model=config["models"], t=config["truncations"]),  # fmt: skip
+        f"{R}/tables/atlas_redundancy.csv",
+        f"{R}/figures/atlas/census.png",
+        *expand(f"{R}/figures/atlas/cards/{{training}}/{{model}}_{{variant}}_k{{k}}", training=config["sae_training"],
+                model=config["models"], variant=config["variants"], k=config["topk"]),  # fmt: skip
+        *expand(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", model=config["models"]),
+        f"{R}/figures/figure2_dataset.png",
     ]

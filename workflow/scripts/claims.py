@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 from eqsae.claims import MAY_BE_EMPTY, ceiling_rows, claims_table, findings, label_code_r2  # noqa: E402
 from eqsae.io import read_activations, read_table, write_table  # noqa: E402
 
-tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes")}
+tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes", "atlas")}
 code_r2 = []
 for path, (seed, model) in zip(snakemake.input.acts, snakemake.params.seed_models):
     data = read_activations(path)

@@ -1,0 +1,192 @@
+# The feature atlas (../shared/atlas.md): per SAE, which features are invariant, which turn, and what each
+# one draws. The per-latent tables run for every seed (their census gets error bars); cards, galleries,
+# scatter plots and M's diagnostics are drawn for the first seed only, to keep the report readable.
+
+FIRST = config["seeds"][0]
+
+
+def get_atlas_input(wildcards, seed=None):
+    """An SAE's files and its base model's M: every SAE is read through M, not only the equivariant one."""
+    inputs = get_sae_input(wildcards, seed)
+    seed = wildcards.seed if seed is None else seed
+    return {**inputs, "m": f"{R}/seed{seed}/m/{wildcards.model}/M.npy"}
+
+
+rule atlas:
+    input:
+        unpack(get_atlas_input),
+        acts=f"{S}/activations/{{model}}/probe.parquet",
+        images=f"{S}/data/probe.npz",
+        base=f"{S}/base/{{model}}/model.pt",
+        base_cfg=f"{S}/base/{{model}}/cfg.json",
+    output:
+        table=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+        summary=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
+    log:
+        log_path("atlas", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+    benchmark:
+        benchmark_path("atlas", "seed{seed}/{training}/{model}_{variant}_k{k}")
+    params:
+        atlas={key: config["atlas"][key] for key in ("tau", "moved", "partner", "orbit_match")},
+        code=get_code("atlas.py"),
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    threads: config["threads"]["atlas"]
+    conda:
+        ENV
+    script:
+        "../scripts/atlas.py"
+
+
+rule atlas_cards:
+    input:
+        unpack(lambda wildcards: get_atlas_input(wildcards, seed=FIRST)),
+        acts=f"{R}/seed{FIRST}/activations/{{model}}/probe.parquet",
+        images=f"{R}/seed{FIRST}/data/probe.npz",
+        base=f"{R}/seed{FIRST}/base/{{model}}/model.pt",
+        base_cfg=f"{R}/seed{FIRST}/base/{{model}}/cfg.json",
+        table=f"{R}/seed{FIRST}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+    output:
+        cards=report(directory(f"{R}/figures/atlas/cards/{{training}}/{{model}}_{{variant}}_k{{k}}"),
+                     patterns=["feature{feature}.png"], caption="../report/atlas_card.rst",
+                     category="Feature atlas", subcategory="feature cards ({training} SAEs)",
+                     labels={"model": "{model}", "SAE": "{variant}", "K": "{k}", "latent": "{feature}"}),  # fmt: skip
+        gallery=report(f"{R}/figures/atlas/gallery/{{training}}_{{model}}_{{variant}}_k{{k}}.png",
+                       caption="../report/atlas_gallery.rst", category="Feature atlas",
+                       subcategory="orbit galleries ({training} SAEs)",
+                       labels={"model": "{model}", "SAE": "{variant}", "K": "{k}"}),  # fmt: skip
+    log:
+        log_path("atlas_cards", "{training}/{model}_{variant}_k{k}"),
+    benchmark:
+        benchmark_path("atlas_cards", "{training}/{model}_{variant}_k{k}")
+    params:
+        cards=config["atlas"]["cards"],
+        seed=FIRST,
+        code=get_code("atlas_cards.py"),
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    threads: config["threads"]["atlas"]
+    conda:
+        ENV
+    script:
+        "../scripts/atlas_cards.py"
+
+
+rule atlas_tables:
+    input:
+        sae_grid(f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json"),
+    output:
+        seeds=f"{R}/tables/atlas_census_seeds.csv",
+        census=report(f"{R}/tables/atlas_census.csv", caption="../report/atlas_census.rst",
+                      category="Feature atlas"),  # fmt: skip
+        redundancy=report(f"{R}/tables/atlas_redundancy.csv", caption="../report/atlas_redundancy.rst",
+                          category="Feature atlas"),  # fmt: skip
+    log:
+        log_path("atlas_tables", "all"),
+    benchmark:
+        benchmark_path("atlas_tables", "all")
+    params:
+        code=get_code("atlas_tables.py"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/atlas_tables.py"
+
+
+rule atlas_figures:
+    input:
+        census=f"{R}/tables/atlas_census.csv",
+        tables=expand(f"{R}/seed{FIRST}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+                      training=config["sae_training"], model=config["models"], variant=config["variants"],
+                      k=config["topk"]),  # fmt: skip
+    output:
+        census=report(f"{R}/figures/atlas/census.png", caption="../report/atlas_census_figure.rst",
+                      category="Feature atlas"),  # fmt: skip
+        scatter=report(expand(f"{R}/figures/atlas/symmetry_{{training}}.png", training=config["sae_training"]),
+                       caption="../report/atlas_scatter.rst", category="Feature atlas"),  # fmt: skip
+    log:
+        log_path("atlas_figures", "all"),
+    benchmark:
+        benchmark_path("atlas_figures", "all")
+    params:
+        grid=[dict(training=t, model=m, variant=v, k=k) for t in config["sae_training"] for m in config["models"]
+              for v in config["variants"] for k in config["topk"]],  # fmt: skip
+        code=get_code("atlas_figures.py"),
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/atlas_figures.py"
+
+
+# M fitted again with the order penalty on, for the diagnostics' comparison (first seed only).
+use rule fit_m as fit_m_order with:
+    output:
+        m=f"{S}/m_order/{{model}}/M.npy",
+        summary=f"{S}/m_order/{{model}}/fit.json",
+    log:
+        log_path("fit_m_order", "seed{seed}/{model}"),
+    benchmark:
+        benchmark_path("fit_m_order", "seed{seed}/{model}")
+    params:
+        **{**config["m_fit"], "order_penalty": config["atlas"]["order_penalty"]},
+        seed=seed_of,
+        code=get_code("fit_m.py"),
+
+
+rule m_diagnostics:
+    input:
+        m=f"{R}/seed{FIRST}/m/{{model}}/M.npy",
+        m_order=f"{R}/seed{FIRST}/m_order/{{model}}/M.npy",
+        acts=f"{R}/seed{FIRST}/activations/{{model}}/probe.parquet",
+    output:
+        table=report(f"{R}/tables/m_diagnostics_{{model}}.csv", caption="../report/m_diagnostics.rst",
+                     category="Feature atlas", subcategory="M diagnostics"),  # fmt: skip
+        figure=report(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", caption="../report/m_diagnostics.rst",
+                      category="Feature atlas", subcategory="M diagnostics"),  # fmt: skip
+    log:
+        log_path("m_diagnostics", "{model}"),
+    benchmark:
+        benchmark_path("m_diagnostics", "{model}")
+    params:
+        order_penalty=[config["m_fit"]["order_penalty"], config["atlas"]["order_penalty"]],
+        code=get_code("m_diagnostics.py"),
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/m_diagnostics.py"
+
+
+rule dataset_figures:
+    input:
+        f"{R}/seed{FIRST}/data/probe.npz",
+    output:
+        figure2=report(f"{R}/figures/figure2_dataset.png", caption="../report/figure2.rst", category="Dataset"),
+        figure6=report(f"{R}/figures/figure6_shapes.png", caption="../report/figure6.rst", category="Dataset"),
+    log:
+        log_path("dataset_figures", "all"),
+    benchmark:
+        benchmark_path("dataset_figures", "all")
+    params:
+        code=get_code("dataset_figures.py"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/dataset_figures.py"

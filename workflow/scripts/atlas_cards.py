@@ -1,0 +1,32 @@
+"""Feature cards (a PNG per top live feature) and the orbit gallery of one SAE, first seed."""
+
+from eqsae.runtime import log_to, setup, wait_politely
+
+log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch loads OpenMP
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from eqsae.atlas import probing_view, top_features  # noqa: E402
+from eqsae.atlas_plots import gallery_for, write_cards  # noqa: E402
+from eqsae.autoencoders import load_autoencoder  # noqa: E402
+from eqsae.io import read_activations, read_matrix, read_shapeset, read_table  # noqa: E402
+from eqsae.sae import load_sae  # noqa: E402
+
+setup(snakemake.threads, "cpu")
+wc, p = snakemake.wildcards, snakemake.params
+sae = load_sae(Path(snakemake.input.sae).parent)
+data = read_activations(snakemake.input.acts)
+view = probing_view(sae, load_autoencoder(Path(snakemake.input.base).parent), data.acts, data.shapes,
+                    data.orientations, read_shapeset(snakemake.input.images).images)  # fmt: skip
+table, m, dictionary = read_table(snakemake.input.table), read_matrix(snakemake.input.m), sae.W_dec.detach().numpy()
+latents = top_features(table, p.cards)
+title = f"{wc.model} {wc.variant} K={wc.k} ({wc.training}, seed {p.seed})"
+names = write_cards(snakemake.output.cards, view, table, dictionary, m, latents, title, seed=p.seed)
+fig = gallery_for(view, table, dictionary, latents[:8], f"orbit gallery: {title}")
+fig.savefig(snakemake.output.gallery, dpi=80)
+plt.close(fig)
+logging.info("%d cards: %s", len(names), names)
