@@ -132,6 +132,7 @@ def test_latent_table_and_census_on_the_planted_dictionary():
     census = summary(table, AtlasConfig())
     assert census["n_live"] == 8 and census["n_period4"] == 4 and census["n_invariant"] == 1
     assert census["redundancy"] == 6 / 8  # the two orbits hold their turned copies; e6 and the mixed atom do not
+    assert table.orbit_corr_unturned.notna().all()
     assert top_features(table, 3) == [0, 1, 2] or len(top_features(table, 3)) == 3
 
 
@@ -143,6 +144,7 @@ def test_census_tables_carry_the_seed_spread():
     assert list(census.n_seeds) == [3, 3] and np.allclose(census.redundancy_se, 0.01 / np.sqrt(3))
     assert list(atlas_redundancy(census).columns[-6:]) == ["n_live_mean", "n_live_se", "redundancy_mean",
                                                           "redundancy_se", "orbit_match_mean", "orbit_match_se"]
+    assert "n_seeds" in atlas_redundancy(census) and "variant" in atlas_redundancy(census)
 
 
 def test_m_diagnostics_of_an_exact_representation():

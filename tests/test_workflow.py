@@ -149,7 +149,7 @@ def test_smoke_run_builds_the_feature_atlas(smoke):
     for name in ("census", "symmetry_paper", "m_diagnostics_mlp", "gallery/paper_mlp_equivariant_k4"):
         assert (runs / f"figures/atlas/{name}.png").stat().st_size > 5000, name
     diagnostics = pd.read_csv(runs / "tables/m_diagnostics_cnn.csv")
-    assert list(diagnostics.fit) == ["order penalty 0", "order penalty 0.01"]
+    assert list(diagnostics.fit) == ["order penalty 0", "order penalty 1e-05"]
     claims = pd.read_csv(runs / "tables/claims.csv")
     assert "regular_spends_latents_on_orientations" in set(claims.claim)
 

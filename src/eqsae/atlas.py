@@ -230,8 +230,9 @@ def latent_table(dictionary: np.ndarray, m: np.ndarray, values: np.ndarray, indi
                  labels: np.ndarray, tasks: list[Task], decode: Decode, a_bar: np.ndarray,
                  cfg: AtlasConfig) -> pd.DataFrame:  # fmt: skip
     """One row per latent: activity, symmetry profile, isotypic split, class, partners, best concept, and the
-    orbit strip's pixel correlations (`orbit_corr_p`, their mean `orbit_corr`; missing for dead latents,
-    which have no typical activation to draw with). values/indices: (rows, k) TopK latents of the probing
+    orbit strip's pixel correlations (`orbit_corr_p`, their mean `orbit_corr`, and `orbit_corr_unturned`,
+    the same with M = I as the baseline; missing for dead latents, which have no typical activation to draw
+    with). values/indices: (rows, k) TopK latents of the probing
     set, labels: (rows, n_tasks) of the same rows."""
     d_latent = len(dictionary)
     act = activity(values, indices, d_latent)
@@ -242,18 +243,22 @@ def latent_table(dictionary: np.ndarray, m: np.ndarray, values: np.ndarray, indi
     table.insert(table.columns.get_loc("s_1"), "class", classify(profile, cfg))
     table = pd.concat([table, partners(dictionary, m, live), best_concepts(values, indices, d_latent, labels, tasks)],
                       axis=1)  # fmt: skip
-    corr = np.full((d_latent, ORDER - 1), np.nan)
+    corr, unturned = np.full((d_latent, ORDER - 1), np.nan), np.full((d_latent, ORDER - 1), np.nan)
     ids = np.flatnonzero(live)
-    corr[ids] = orbit_match(decode, a_bar, dictionary[ids], m, act["mean_activation"].to_numpy()[ids])
+    alpha = act["mean_activation"].to_numpy()[ids]
+    corr[ids] = orbit_match(decode, a_bar, dictionary[ids], m, alpha)
+    unturned[ids] = orbit_match(decode, a_bar, dictionary[ids], np.eye(len(m)), alpha)
     for p in TURNS:
         table[f"orbit_corr_{p}"] = corr[:, p - 1]
     table["orbit_corr"] = corr.mean(axis=1)
+    # the baseline: M = I leaves the picture unturned, which matches rot90^p only as far as it is symmetric
+    table["orbit_corr_unturned"] = unturned.mean(axis=1)
     cos, gain = table["rotated_partner_cos"].to_numpy(), table["rotated_partner_gain"].to_numpy()
     table["has_rotated_partner"] = live & (cos >= cfg.partner) & (gain >= TURN_GAIN)
     return table
 
 
-MAY_BE_MISSING = tuple(f"orbit_corr_{p}" for p in TURNS) + ("orbit_corr",)
+MAY_BE_MISSING = tuple(f"orbit_corr_{p}" for p in TURNS) + ("orbit_corr", "orbit_corr_unturned")
 """Undefined for dead latents."""
 
 
@@ -273,6 +278,7 @@ def summary(table: pd.DataFrame, cfg: AtlasConfig) -> dict[str, float]:
     out["redundancy"] = float(live["has_rotated_partner"].mean()) if n else 0.0
     out["orbit_match"] = float((live["orbit_corr"] > cfg.orbit_match).mean()) if n else 0.0
     out["orbit_corr_median"] = float(live["orbit_corr"].median()) if n else 0.0
+    out["orbit_corr_unturned_median"] = float(live["orbit_corr_unturned"].median()) if n else 0.0
     out["order_residual_median"] = float(live["order_residual"].median()) if n else 0.0
     return out
 

@@ -54,7 +54,9 @@ def atlas_census_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
 
 
 def atlas_redundancy(census: pd.DataFrame) -> pd.DataFrame:
-    """The redundancy table: per SAE, live latents, the share with a turned copy in the same dictionary, and
-    the share whose decoded M^p image matches rot90^p, each with its SE over seeds."""
-    numbers = [f"{name}_{stat}" for name in ("n_live", "redundancy", "orbit_match") for stat in ("mean", "se")]
+    """The redundancy table: per SAE, live latents, the share with a turned copy in the same dictionary, the
+    share whose decoded M^p image matches rot90^p and the median orbit-strip correlation beside its M = I
+    baseline, each with its SE over seeds."""
+    names = ("n_live", "redundancy", "orbit_match", "orbit_corr_median", "orbit_corr_unturned_median")
+    numbers = [f"{name}_{stat}" for name in names if f"{name}_mean" in census for stat in ("mean", "se")]
     return census[[*ATLAS_KEYS, "n_seeds", *numbers]]
