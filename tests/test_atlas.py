@@ -115,6 +115,8 @@ def test_examples_and_rotation_response_read_the_right_rows():
     column[[1, 6, 11]] = [5.0, 3.0, 1.0]
     shown = examples(column, 1, 2, np.random.default_rng(0))
     assert list(shown["top"]) == [1] and list(shown["quantiles"]) == [6, 11] and set(shown["random"]) <= {1, 6, 11}
+    column[0] = 4.0  # the same image as row 1, less active: shown once, at row 1
+    assert list(examples(column, 3, 0, np.random.default_rng(0))["top"]) == [1, 6, 11]
     # row 6 is image 1 at p0 = 2: its response runs over rows 6, 7, 4, 5
     column[[7, 4, 5]] = [0.5, 0.25, 0.125]
     assert list(rotation_response(column, np.array([6]))[0]) == [3.0, 0.5, 0.25, 0.125]

@@ -290,9 +290,13 @@ def latent_column(values: np.ndarray, indices: np.ndarray, latent: int) -> np.nd
 
 def examples(column: np.ndarray, n_top: int, n_other: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Rows to show for a feature (atlas.md): its `top` rows, rows from the lower `quantiles` of its active
-    values (do weak activations mean the same?) and `random` active rows."""
+    values (do weak activations mean the same?) and `random` active rows; each image once, at its most
+    activating rotation (an invariant latent would otherwise show one image four times)."""
     active = np.flatnonzero(column != 0)
     ranked = active[np.argsort(-column[active], kind="stable")]
+    _, first = np.unique(ranked // ORDER, return_index=True)
+    ranked = ranked[np.sort(first)]
+    active = np.sort(ranked)
     lower = ranked[n_top:]
     picks = np.linspace(0, len(lower) - 1, n_other).round().astype(int) if len(lower) else np.zeros(0, int)
     return {"top": ranked[:n_top], "quantiles": lower[np.unique(picks)],

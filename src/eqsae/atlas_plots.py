@@ -84,13 +84,14 @@ def orbit_gallery(rows: list[list[tuple[np.ndarray, np.ndarray, str]]], title: s
         if not ax.images:
             ax.axis("off")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (2.9 * n)))  # leave the title its own line
     return fig
 
 
 def census_figure(census: pd.DataFrame) -> plt.Figure:
     """Per SAE (variant x K, a column of panels per base model): the live latents' share per class (stacked,
-    mean over seeds), and redundancy and orbit match with standard-error bars."""
+    mean over seeds), and redundancy and the orbit strip's median correlation (beside its M = I baseline)
+    with standard-error bars."""
     models = list(dict.fromkeys(census["base_model"]))
     practices = list(dict.fromkeys(census["sae_training"]))
     fig, axes = plt.subplots(2 * len(practices), len(models), figsize=(5.5 * len(models), 6 * len(practices)),
@@ -111,13 +112,16 @@ def census_figure(census: pd.DataFrame) -> plt.Figure:
             ax.set_title(f"{model}, {practice} SAEs: census", fontsize=9)
             ax.legend(fontsize=7)
             ax = axes[2 * r + 1, c]
-            width = 0.4
-            bar_colors = [colors[v] for v in part.variant]
-            ax.bar(x - width / 2, part["redundancy_mean"], width, yerr=_se(part["redundancy_se"]), color=bar_colors,
-                   capsize=2, label="redundancy (turned copy in the dictionary)")  # fmt: skip
-            ax.bar(x + width / 2, part["orbit_match_mean"], width, yerr=_se(part["orbit_match_se"]),
-                   color=bar_colors, hatch="//", alpha=0.6, capsize=2, label="orbit match (Dec M^p d ~ rot90^p)")
-            ax.set_xticks(x, labels, fontsize=6), ax.set_ylim(0, 1.05), ax.set_ylabel("share of live latents")
+            width, bar_colors = 0.27, [colors[v] for v in part.variant]
+            bars = [("redundancy", "redundancy (turned copy in the dictionary)", dict(color=bar_colors)),
+                    ("orbit_corr_median", "median orbit-strip correlation, Dec M^p d vs rot90^p Dec d",
+                     dict(color=bar_colors, hatch="//", alpha=0.6)),
+                    ("orbit_corr_unturned_median", "the same with M = I (baseline)", dict(color="grey"))]
+            for i, (name, label, style) in enumerate(bars):
+                if f"{name}_mean" in part:
+                    ax.bar(x + (i - 1) * width, part[f"{name}_mean"], width, yerr=_se(part[f"{name}_se"]),
+                           capsize=2, label=label, **style)  # fmt: skip
+            ax.set_xticks(x, labels, fontsize=6), ax.set_ylim(0, 1.35), ax.set_ylabel("share / correlation")
             ax.set_title(f"{model}, {practice}: bars = mean, {_over(int(part.n_seeds.max()))}", fontsize=9)
             ax.legend(fontsize=7)
     fig.tight_layout()
