@@ -33,7 +33,7 @@ def copy_workflow(dest):
     return dest
 
 
-def snakemake(cwd, *args, timeout=1500):
+def snakemake(cwd, *args, timeout=2700):
     """Run Snakemake in `cwd`; returns the CompletedProcess (stdout and stderr as text)."""
     import subprocess
     import sys
