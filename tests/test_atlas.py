@@ -156,5 +156,6 @@ def test_m_diagnostics_of_an_exact_representation():
     orbits = np.stack([psi @ np.linalg.matrix_power(m, p).T for p in range(4)], axis=1)
     summary_, arrays = m_diagnostics(m, orbits)
     assert summary_["eigenvalue_distance_mean"] < 1e-9 and summary_["eigenvalues_near_root"] == 1
+    assert summary_["eigenvalue_distance_mean_on_span"] < 1e-9 and summary_["span_leak"] < 1e-9
     assert summary_["m4_residual_on_span"] < 1e-9 and summary_["equivariance_error_median"] < 1e-9
     assert summary_["identity_error_median"] > 0.5 and len(arrays["error"]) == 150

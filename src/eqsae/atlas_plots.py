@@ -157,15 +157,17 @@ def symmetry_scatter(tables: dict[tuple[str, int, str], pd.DataFrame]) -> plt.Fi
 
 def m_diagnostics_figure(model: str, fits: dict[str, tuple[dict, dict]]) -> plt.Figure:
     """Per fit of M (label -> (summary, arrays)): eigenvalues on the complex plane against the 4th roots of
-    unity; the per-sample equivariance error against M = I; ||M^4 - I|| on and off the activations' span."""
+    unity (of all of M, faint, and of M on the activations' span, rings); the per-sample equivariance error against M = I; ||M^4 - I|| on and off the activations' span."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
     axes[0].plot(circle.real, circle.imag, c="grey", lw=0.5)
     roots = np.exp(2j * np.pi * np.arange(ORDER) / ORDER)
     axes[0].scatter(roots.real, roots.imag, marker="x", s=80, c="k", label="4th roots of unity", zorder=3)
     for i, (label, (summary, arrays)) in enumerate(fits.items()):
-        eig = arrays["eigenvalues"]
-        axes[0].scatter(eig.real, eig.imag, s=8, alpha=0.6, color=f"C{i}", label=label)
+        eig, on_span = arrays["eigenvalues"], arrays["eigenvalues_on_span"]
+        axes[0].scatter(eig.real, eig.imag, s=6, alpha=0.25, color=f"C{i}", label=f"{label}: all of M")
+        axes[0].scatter(on_span.real, on_span.imag, s=30, marker="o", facecolors="none", color=f"C{i}",
+                        label=f"{label}: M on the activations' span")  # fmt: skip
         bins = np.logspace(-4, 0.5, 60)
         axes[1].hist(arrays["error"], bins=bins, alpha=0.5, color=f"C{i}",
                      label=f"{label}: median {summary['equivariance_error_median']:.3g}")  # fmt: skip
