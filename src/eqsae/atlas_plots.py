@@ -176,7 +176,8 @@ def m_diagnostics_figure(model: str, fits: dict[str, tuple[dict, dict]]) -> plt.
     identity = next(iter(fits.values()))[1]["identity_error"]
     axes[1].hist(identity, bins=np.logspace(-4, 0.5, 60), alpha=0.4, color="grey",
                  label=f"M = I: median {np.median(identity):.3g}")  # fmt: skip
-    axes[0].set_aspect("equal"), axes[0].legend(fontsize=7), axes[0].set_title(f"{model}: eigenvalues of M")
+    axes[0].set_aspect("equal"), axes[0].set_title(f"{model}: eigenvalues of M")
+    axes[0].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)  # below: not over a root
     axes[1].set_xscale("log"), axes[1].legend(fontsize=7)
     axes[1].set_title("||psi(g^p x) - M^p psi(x)|| / ||psi(g^p x)||, held-out", fontsize=9)
     axes[2].set_xticks(range(2 * len(fits)), [f"{lab}\n{side}" for lab in fits for side in ("on span", "off span")],
