@@ -116,7 +116,7 @@ def test_smoke_run_decides_every_claim(smoke):
     workdir, _ = smoke
     claims = pd.read_csv(workdir / "results/smoke/tables/claims.csv")
     overall = claims[claims.setting == "all"]
-    assert len(overall) == 9 and overall.claim.is_unique
+    assert len(overall) == 10 and overall.claim.is_unique  # 8 claims and 2 ceiling rows
     verdicts = overall[overall.result != "ceiling"].set_index("claim")
     assert set(verdicts.verdict) <= {"holds", "within noise", "fails", "not run"}
     assert (verdicts.sae_training == "paper").all()  # the smoke config runs the paper practice only
@@ -127,7 +127,7 @@ def test_smoke_run_decides_every_claim(smoke):
     assert (decided[decided.claim == "equivariant_latents_lead_on_S"].query("setting != 'all'").n == SEEDS * 8).all()
     assert claims.numbers.str.len().gt(0).all()
     findings = (workdir / "results/smoke/tables/findings.md").read_text()
-    assert findings.count("\n") == 2 + 9 and "| paper |" in findings
+    assert findings.count("\n") == 2 + 10 and "| paper |" in findings
 
 
 def test_smoke_run_builds_the_feature_atlas(smoke):
@@ -344,10 +344,12 @@ def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml", "--config",
                        "m_fit={'lr': 0.01}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    # The equivariant SAE uses M; nothing else downstream does.
+    # The equivariant SAE uses M, and the atlas reads every SAE through it; no SAE or other probe re-runs.
     assert jobs_run(result) == seeds({"fit_m": 2, "m_r2": 2, "result1_table": 1, "sae_metrics": 2,
                                       "sae_metrics_table": 1, "figure4": 1, "probe": 2, "probe_tables": 1,
-                                      "probe_figure": 2, "claims": 1, "all": 1})  # fmt: skip
+                                      "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1,
+                                      "atlas_figures": 1, "fit_m_order": 2, "m_diagnostics": 2, "claims": 1,
+                                      "all": 1})  # fmt: skip
     assert stamp(UPSTREAM) == upstream
     after = stamp(M_OUTPUTS)
     assert all(after[p] > before[p] for p in M_OUTPUTS)

@@ -157,7 +157,8 @@ def symmetry_scatter(tables: dict[tuple[str, int, str], pd.DataFrame]) -> plt.Fi
 
 def m_diagnostics_figure(model: str, fits: dict[str, tuple[dict, dict]]) -> plt.Figure:
     """Per fit of M (label -> (summary, arrays)): eigenvalues on the complex plane against the 4th roots of
-    unity (of all of M, faint, and of M on the activations' span, rings); the per-sample equivariance error against M = I; ||M^4 - I|| on and off the activations' span."""
+    unity (of all of M, faint, and of M on the activations' span, rings); the per-sample equivariance error
+    against M = I; ||M^4 - I|| on and off the activations' span."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 200))
     axes[0].plot(circle.real, circle.imag, c="grey", lw=0.5)
@@ -224,7 +225,8 @@ def _card_parts(view, table: pd.DataFrame, dictionary: np.ndarray, m: np.ndarray
     shown = {name: (view.row_images(rows), column[rows]) for name, rows in examples(column, 16, 8, rng).items()}
     top = examples(column, 16, 0, rng)["top"]
     partner = latent_column(view.values, view.indices, int(row["partner_1"]))
-    return row, draws, (through_m[0], by_pixels[0]), shown, rotation_response(column, top), rotation_response(partner, top)
+    responses = rotation_response(column, top), rotation_response(partner, top)
+    return row, draws, (through_m[0], by_pixels[0]), shown, *responses
 
 
 def write_cards(directory, view, table: pd.DataFrame, dictionary: np.ndarray, m: np.ndarray, latents: list[int],

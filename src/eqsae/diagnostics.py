@@ -22,8 +22,9 @@ def m_diagnostics(m: np.ndarray, orbits: np.ndarray, energy: float = 0.9999) -> 
     """How well M represents C4 on held-out orbits (n, |G|, d): its eigenvalues against the |G|-th roots of
     unity, for the whole M and for M on the activations' span (V^T M V, V the directions holding `energy` of
     their squared norm; `span_leak`: RMS ||M v - V V^T M v|| over v in V, 0 when M keeps the span),
-    ||M^|G| - I|| per unit direction (RMS) on the span and off it, and the per-sample equivariance error ||psi(g^p x) - M^p psi(x)|| /
-    ||psi(g^p x)|| (also for M = I, the baseline). Returns a summary and the arrays the figure draws."""
+    ||M^|G| - I|| per unit direction (RMS) on the span and off it, and the per-sample equivariance error
+    ||psi(g^p x) - M^p psi(x)|| / ||psi(g^p x)|| (also for M = I, the baseline). Returns a summary and the
+    arrays the figure draws."""
     m64 = np.asarray(m, np.float64)
     eig = np.linalg.eigvals(m64)
     roots = np.exp(2j * np.pi * np.arange(ORDER) / ORDER)
@@ -38,7 +39,9 @@ def m_diagnostics(m: np.ndarray, orbits: np.ndarray, energy: float = 0.9999) -> 
     leak = np.linalg.norm(m64 @ on - on @ restricted) / np.sqrt(max(on.shape[1], 1))
     off = np.linalg.svd(on, full_matrices=True)[0][:, on.shape[1] :]
     residual = np.linalg.matrix_power(m64, ORDER) - np.eye(len(m64))
-    rms = lambda basis: float(np.linalg.norm(residual @ basis) / np.sqrt(basis.shape[1])) if basis.shape[1] else None  # noqa: E731
+    def rms(basis: np.ndarray) -> float | None:
+        return float(np.linalg.norm(residual @ basis) / np.sqrt(basis.shape[1])) if basis.shape[1] else None
+
     errors, identity = {}, {}
     psi = orbits[:, 0].astype(np.float64)
     for p in range(1, ORDER):
