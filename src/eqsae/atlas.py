@@ -22,10 +22,10 @@ from eqsae.probe import Task
 
 CLASSES = ("invariant", "period 2", "period 4", "mixed")
 TURNS = tuple(range(1, ORDER))
+"""p = 1..|G|-1: the non-trivial group elements."""
 TURN_GAIN = 0.1
 """A turned copy must be this much closer (in cosine) to M^p d_i than to d_i: an atom near an invariant
 one, or an invariant atom itself, is not a turned copy of it."""
-"""p = 1..|G|-1: the non-trivial group elements."""
 
 
 @dataclass(frozen=True)
@@ -274,7 +274,7 @@ def summary(table: pd.DataFrame, cfg: AtlasConfig) -> dict[str, float]:
         out[f"n_{key}"] = int((live["class"] == name).sum())
         out[f"share_{key}"] = out[f"n_{key}"] / n if n else 0.0
     for part in ("iso_invariant", "iso_sign", "iso_rotation"):
-        out[f"{part}"] = float(live[part].mean()) if n else 0.0
+        out[part] = float(live[part].mean()) if n else 0.0
     out["redundancy"] = float(live["has_rotated_partner"].mean()) if n else 0.0
     out["orbit_match"] = float((live["orbit_corr"] > cfg.orbit_match).mean()) if n else 0.0
     out["orbit_corr_median"] = float(live["orbit_corr"].median()) if n else 0.0
@@ -351,6 +351,16 @@ def probing_view(sae, base, orbits: np.ndarray, shapes: np.ndarray, orientations
     return ProbingView(rec.values.flatten(0, 1).numpy(), rec.indices.flatten(0, 1).numpy(),
                        orbit_labels(shapes, orientations, tasks), tasks, orbits.reshape(-1, orbits.shape[-1]).mean(0),
                        decode, images)  # fmt: skip
+
+
+def load_probing_view(sae, base_dir, acts_path, images_path) -> ProbingView:
+    """The view of the probing set a stage needs, from the base model's directory and the probing set's files."""
+    from eqsae.autoencoders import load_autoencoder
+    from eqsae.io import read_activations, read_shapeset
+
+    data = read_activations(acts_path)
+    return probing_view(sae, load_autoencoder(base_dir), data.acts, data.shapes, data.orientations,
+                        read_shapeset(images_path).images)  # fmt: skip
 
 
 def sae_atlas(dictionary: np.ndarray, m: np.ndarray, view: ProbingView, cfg: AtlasConfig) -> pd.DataFrame:

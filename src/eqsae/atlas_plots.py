@@ -222,8 +222,9 @@ def _card_parts(view, table: pd.DataFrame, dictionary: np.ndarray, m: np.ndarray
     draws = feature_images(view.decode, view.a_bar, dictionary[latent : latent + 1], alpha)[0]
     through_m, by_pixels = orbit_strip(view.decode, view.a_bar, dictionary[latent : latent + 1], m, alpha)
     column = latent_column(view.values, view.indices, latent)
-    shown = {name: (view.row_images(rows), column[rows]) for name, rows in examples(column, 16, 8, rng).items()}
-    top = examples(column, 16, 0, rng)["top"]
+    picks = examples(column, 16, 8, rng)
+    shown = {name: (view.row_images(rows), column[rows]) for name, rows in picks.items()}
+    top = picks["top"]
     partner = latent_column(view.values, view.indices, int(row["partner_1"]))
     responses = rotation_response(column, top), rotation_response(partner, top)
     return row, draws, (through_m[0], by_pixels[0]), shown, *responses

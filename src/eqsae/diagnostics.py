@@ -39,6 +39,7 @@ def m_diagnostics(m: np.ndarray, orbits: np.ndarray, energy: float = 0.9999) -> 
     leak = np.linalg.norm(m64 @ on - on @ restricted) / np.sqrt(max(on.shape[1], 1))
     off = np.linalg.svd(on, full_matrices=True)[0][:, on.shape[1] :]
     residual = np.linalg.matrix_power(m64, ORDER) - np.eye(len(m64))
+
     def rms(basis: np.ndarray) -> float | None:
         return float(np.linalg.norm(residual @ basis) / np.sqrt(basis.shape[1])) if basis.shape[1] else None
 

@@ -5,16 +5,9 @@
 FIRST = config["seeds"][0]
 
 
-def get_atlas_input(wildcards, seed=None):
-    """An SAE's files and its base model's M: every SAE is read through M, not only the equivariant one."""
-    inputs = get_sae_input(wildcards, seed)
-    seed = wildcards.seed if seed is None else seed
-    return {**inputs, "m": f"{R}/seed{seed}/m/{wildcards.model}/M.npy"}
-
-
 rule atlas:
     input:
-        unpack(get_atlas_input),
+        unpack(lambda wildcards: get_sae_input(wildcards, with_m=True)),  # every SAE is read through M
         acts=f"{S}/activations/{{model}}/probe.parquet",
         images=f"{S}/data/probe.npz",
         base=f"{S}/base/{{model}}/model.pt",
@@ -41,7 +34,7 @@ rule atlas:
 
 rule atlas_cards:
     input:
-        unpack(lambda wildcards: get_atlas_input(wildcards, seed=FIRST)),
+        unpack(lambda wildcards: get_sae_input(wildcards, seed=FIRST, with_m=True)),
         acts=f"{R}/seed{FIRST}/activations/{{model}}/probe.parquet",
         images=f"{R}/seed{FIRST}/data/probe.npz",
         base=f"{R}/seed{FIRST}/base/{{model}}/model.pt",
@@ -117,6 +110,7 @@ rule atlas_figures:
     params:
         grid=[dict(training=t, model=m, variant=v, k=k) for t in config["sae_training"] for m in config["models"]
               for v in config["variants"] for k in config["topk"]],  # fmt: skip
+        practices=config["sae_training"],
         code=get_code("atlas_figures.py"),
     resources:
         mem_mb=2000,

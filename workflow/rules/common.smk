@@ -78,13 +78,14 @@ def seed_of(wildcards):
 SAE = f"{S}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
 
 
-def get_sae_input(wildcards, seed=None):
+def get_sae_input(wildcards, seed=None, with_m=False):
     """An SAE's weights and cfg.json; the equivariant SAE is the invariant SAE plus the model's fitted M.
-    `seed`: that replicate's SAE instead of the job's own (jobs without a seed wildcard)."""
+    `seed`: that replicate's SAE instead of the job's own (jobs without a seed wildcard); `with_m`: the model's
+    M for every variant (the atlas reads every SAE through it)."""
     seed = wildcards.seed if seed is None else seed
     sae = SAE.format(**{**wildcards, "seed": seed, "variant": TRAINED_BY.get(wildcards.variant, wildcards.variant)})
     inputs = {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json"}
-    if wildcards.variant in TRAINED_BY:
+    if with_m or wildcards.variant in TRAINED_BY:
         inputs["m"] = f"{R}/seed{seed}/m/{wildcards.model}/M.npy"
     return inputs
 

@@ -10,18 +10,15 @@ import logging  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.atlas import MAY_BE_MISSING, AtlasConfig, probing_view, sae_atlas, summary  # noqa: E402
-from eqsae.autoencoders import load_autoencoder  # noqa: E402
-from eqsae.io import read_activations, read_matrix, read_shapeset, write_json, write_table  # noqa: E402
+from eqsae.atlas import MAY_BE_MISSING, AtlasConfig, load_probing_view, sae_atlas, summary  # noqa: E402
+from eqsae.io import read_matrix, write_json, write_table  # noqa: E402
 from eqsae.sae import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc, start = snakemake.wildcards, time.perf_counter()
 cfg = AtlasConfig(**snakemake.params.atlas)
 sae = load_sae(Path(snakemake.input.sae).parent)
-data = read_activations(snakemake.input.acts)
-view = probing_view(sae, load_autoencoder(Path(snakemake.input.base).parent), data.acts, data.shapes,
-                    data.orientations, read_shapeset(snakemake.input.images).images)  # fmt: skip
+view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
 table = sae_atlas(sae.W_dec.detach().numpy(), read_matrix(snakemake.input.m), view, cfg)
 write_table(snakemake.output.table, table, allow_missing=MAY_BE_MISSING)
 keys = {"seed": int(wc.seed), "base_model": wc.model, "sae_training": wc.training, "variant": wc.variant,

@@ -10,18 +10,15 @@ from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from eqsae.atlas import probing_view, top_features  # noqa: E402
+from eqsae.atlas import load_probing_view, top_features  # noqa: E402
 from eqsae.atlas_plots import gallery_for, write_cards  # noqa: E402
-from eqsae.autoencoders import load_autoencoder  # noqa: E402
-from eqsae.io import read_activations, read_matrix, read_shapeset, read_table  # noqa: E402
+from eqsae.io import read_matrix, read_table  # noqa: E402
 from eqsae.sae import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc, p = snakemake.wildcards, snakemake.params
 sae = load_sae(Path(snakemake.input.sae).parent)
-data = read_activations(snakemake.input.acts)
-view = probing_view(sae, load_autoencoder(Path(snakemake.input.base).parent), data.acts, data.shapes,
-                    data.orientations, read_shapeset(snakemake.input.images).images)  # fmt: skip
+view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
 table, m, dictionary = read_table(snakemake.input.table), read_matrix(snakemake.input.m), sae.W_dec.detach().numpy()
 latents = top_features(table, p.cards)
 title = f"{wc.model} {wc.variant} K={wc.k} ({wc.training}, seed {p.seed})"

@@ -8,8 +8,7 @@ from eqsae.atlas_plots import census_figure, symmetry_scatter  # noqa: E402
 from eqsae.io import read_table  # noqa: E402
 
 census_figure(read_table(snakemake.input.census)).savefig(snakemake.output.census, dpi=120, bbox_inches="tight")
-tables = dict(zip(map(tuple, ((k["training"], k["model"], int(k["k"]), k["variant"]) for k in snakemake.params.grid)),
-                  snakemake.input.tables))  # fmt: skip
-for path, training in zip(snakemake.output.scatter, snakemake.config["sae_training"]):
-    mine = {key[1:]: read_table(table) for key, table in tables.items() if key[0] == training}
-    symmetry_scatter(mine).savefig(path, dpi=110, bbox_inches="tight")
+for path, training in zip(snakemake.output.scatter, snakemake.params.practices):
+    tables = {(sae["model"], int(sae["k"]), sae["variant"]): read_table(table)
+              for sae, table in zip(snakemake.params.grid, snakemake.input.tables) if sae["training"] == training}
+    symmetry_scatter(tables).savefig(path, dpi=110, bbox_inches="tight")
