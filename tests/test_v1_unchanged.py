@@ -1,0 +1,51 @@
+"""config/config.yaml reproduces v1 exactly as before groups of two generators: the same jobs (rule and outputs,
+recorded before the change in tests/data/v1_plan_*.txt) and the same numbers (tests/data/v1_golden.json, made by
+tests/data/v1_golden.py from the code as it stood then)."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import copy_workflow, snakemake
+
+DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(DATA))
+
+
+def planned_jobs(text: str) -> list[str]:
+    """'rule<TAB>outputs' per job of a dry run, sorted (the `all` target has no outputs and is left out)."""
+    jobs, rule = [], None
+    for line in text.splitlines():
+        if found := re.match(r"^(?:local)?rule (\w+):", line):
+            rule = found.group(1)
+        elif (found := re.match(r"^\s+output: (.*)$", line)) and rule:
+            jobs.append(f"{rule}\t{found.group(1).strip()}")
+            rule = None
+    return sorted(jobs)
+
+
+@pytest.mark.parametrize("name, args", [("paper", []), ("smoke", ["--configfile", "config/smoke.yaml"])])
+def test_v1_configs_plan_the_same_jobs(tmp_path, name, args):
+    result = snakemake(copy_workflow(tmp_path), "-n", "--cores", "1", "all", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = (DATA / f"v1_plan_{name}.txt").read_text().splitlines()
+    planned = planned_jobs(result.stdout)
+    assert len(planned) == len(expected)
+    assert planned == expected
+
+
+def test_c4_numbers_are_unchanged():
+    from v1_golden import GOLDEN, compute
+
+    golden, now = json.loads(GOLDEN.read_text()), compute()
+    assert now.keys() == golden.keys()
+    for key, value in golden.items():
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            assert now[key] == value, key
+        else:
+            np.testing.assert_allclose(np.asarray(now[key], float), np.asarray(value, float), rtol=1e-4, atol=1e-6,
+                                       err_msg=key)  # fmt: skip
