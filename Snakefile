@@ -23,6 +23,7 @@ include: "workflow/rules/sae.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/atlas.smk"
+include: "workflow/rules/v2.smk"
 
 
 rule all:

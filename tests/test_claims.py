@@ -51,7 +51,7 @@ def sae_metrics(l1: dict[str, float], spliced: dict[str, float]) -> pd.DataFrame
 
 
 def result1(learned=(0.999, 0.986)) -> pd.DataFrame:
-    return pd.DataFrame([dict(seed=s, base_model=m, rotation="mean", r2_learned=r + 0.001 * (s - 1), r2_identity=-1.4)
+    return pd.DataFrame([dict(seed=s, base_model=m, element="mean", r2_learned=r + 0.001 * (s - 1), r2_identity=-1.4)
                          for m, r in zip(("cnn", "mlp"), learned) for s in SEEDS])  # fmt: skip
 
 

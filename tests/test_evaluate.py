@@ -8,6 +8,7 @@ from eqsae.evaluate import reconstruct, sae_metrics
 from eqsae.io import NonFiniteError
 from eqsae.sae import Latents, SAEConfig, TopKSAE
 from eqsae.train import SAETrainConfig, train_sae
+from eqsae.transform import element_matrices
 from test_transform import planted_order4_map
 
 
@@ -15,7 +16,7 @@ def test_equivariant_reconstruction_is_m_power_times_the_invariant_one():
     sae = TopKSAE(SAEConfig(k=4, d_in=16, d_latent=64, encoder="twolayer", d_hidden=32))
     orbits = torch.randn(20, 4, 16)
     m = torch.as_tensor(planted_order4_map(16, np.random.default_rng(0)), dtype=torch.float32)
-    invariant, equivariant = reconstruct(sae, orbits), reconstruct(sae, orbits, m)
+    invariant, equivariant = reconstruct(sae, orbits), reconstruct(sae, orbits, element_matrices([m]))
     for p in range(4):
         expected = invariant.x_hat[:, p] @ torch.linalg.matrix_power(m, p).T
         torch.testing.assert_close(equivariant.x_hat[:, p], expected, rtol=1e-5, atol=1e-5)

@@ -34,9 +34,9 @@ def test_activations_parquet_has_one_row_per_rotation_with_labels(tmp_path, smal
     write_activations(tmp_path / "a.parquet", acts, small_set)
     table = pq.read_table(tmp_path / "a.parquet")
     assert len(table) == 4 * len(small_set)
-    assert {"image_id", "rotation", "shape_0", "orientation_3", "activation"} <= set(table.column_names)
+    assert {"image_id", "element", "shape_0", "orientation_3", "activation"} <= set(table.column_names)
     row = table.slice(6, 1).to_pylist()[0]  # image 1, rotation 2
-    assert (row["image_id"], row["rotation"]) == (1, 2)
+    assert (row["image_id"], row["element"]) == (1, 2)
     assert row["shape_0"] == small_set.shapes[1, 2, 0] and row["orientation_3"] == small_set.orientations[1, 2, 3]
     np.testing.assert_array_equal(row["activation"], acts[1, 2])
     back = read_activations(tmp_path / "a.parquet")

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.group import ORDER, rotate_labels
+from eqsae.group import ORDER
+from eqsae.transform import element_matrices
+from eqsae.shapes import rotate_labels
 from eqsae.probe import (
     PROBES,
     ProbeConfig,
@@ -121,7 +123,8 @@ def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
     labels = orbit_labels(small_set.shapes, small_set.orientations, tasks)
     rotations = np.tile(np.arange(ORDER), n)
     cfg = ProbeConfig(xgb_trees=5)
-    table = probe_sae(z, decoder, bias, rotations, labels, tasks, [2, 4], cfg, m=-np.eye(d, dtype=np.float32))
+    table = probe_sae(z, decoder, bias, rotations, labels, tasks, [2, 4], cfg,
+                      transforms=element_matrices([-np.eye(d, dtype=np.float32)]))
     assert len(table) == 2 * 2 * len(tasks) * len(PROBES)
     assert set(table.representation) == {"latents", "reconstructions"}
     assert (table.n_test == round(0.2 * n) * ORDER).all()
@@ -131,7 +134,7 @@ def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
     plain = truncated_reconstruction(z, ids, decoder, bias, rotations)
     assert np.allclose(plain, z[:, ids] @ decoder[ids])  # the other latents are zeroed
     turn = rng.normal(size=(d, d)).astype(np.float32)
-    turned = truncated_reconstruction(z, ids, decoder, bias, rotations, turn)
+    turned = truncated_reconstruction(z, ids, decoder, bias, rotations, element_matrices([turn]))
     for p in range(ORDER):
         rows = rotations == p
         assert np.allclose(turned[rows], plain[rows] @ np.linalg.matrix_power(turn, p).T, rtol=1e-4, atol=1e-4)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from eqsae.group import ORDER, orbit, rotate, rotate_labels
+from eqsae.group import ORDER, orbit, rotate
+from eqsae.shapes import rotate_labels
 from eqsae.shapes import N_SHAPES, SHAPES, compose, generate, orbit_size, quadrants, read_labels, shape_tiles
 
 

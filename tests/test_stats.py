@@ -58,20 +58,20 @@ def test_a_claim_in_every_setting():
     assert counts([HOLDS, WITHIN_NOISE, HOLDS]) == "holds 2, within noise 1, fails 0 of 3 settings"
 
 
-def test_result1_over_seeds_keeps_the_spread_over_rotations_apart():
+def test_result1_over_seeds_keeps_the_spread_over_elements_apart():
     rows = []
     for seed, shift in ((0, 0.0), (1, 0.01), (2, -0.01)):
         r2 = np.array([0.97, 0.98, 0.99]) + shift
-        rows += [dict(seed=seed, base_model="cnn", rotation=str(p), r2_learned=v, r2_identity=0.1) for p, v in
+        rows += [dict(seed=seed, base_model="cnn", element=str(p), r2_learned=v, r2_identity=0.1) for p, v in
                  zip((1, 2, 3), r2)]  # fmt: skip
-        rows += [dict(seed=seed, base_model="cnn", rotation="mean", r2_learned=r2.mean(), r2_identity=0.1),
-                 dict(seed=seed, base_model="cnn", rotation="std", r2_learned=r2.std(), r2_identity=0.0)]
-    table = result1_over_seeds(pd.DataFrame(rows)).set_index("rotation")
+        rows += [dict(seed=seed, base_model="cnn", element="mean", r2_learned=r2.mean(), r2_identity=0.1),
+                 dict(seed=seed, base_model="cnn", element="std", r2_learned=r2.std(), r2_identity=0.0)]
+    table = result1_over_seeds(pd.DataFrame(rows)).set_index("element")
     assert list(table.index) == ["1", "2", "3", "mean"]
     assert table.loc["mean", "r2_learned_mean"] == pytest.approx(0.98)
     assert table.loc["mean", "r2_learned_se"] == pytest.approx(0.01 / math.sqrt(3))  # the seed spread
-    assert table.loc["mean", "r2_learned_rotation_std"] == pytest.approx(np.std([0.97, 0.98, 0.99]))
-    assert math.isnan(table.loc["1", "r2_learned_rotation_std"])
+    assert table.loc["mean", "r2_learned_element_std"] == pytest.approx(np.std([0.97, 0.98, 0.99]))
+    assert math.isnan(table.loc["1", "r2_learned_element_std"])
 
 
 def test_best_per_task_takes_the_best_probe():

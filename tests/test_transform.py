@@ -6,7 +6,7 @@ from sklearn.metrics import r2_score
 from eqsae.config import MFitConfig
 from eqsae.io import NonFiniteError
 from eqsae.metrics import r2_flat, r2_pooled, r2_uniform
-from eqsae.transform import fit_m, order_penalty, orbit_loss, r2_per_rotation, result1_table
+from eqsae.transform import fit_m, order_penalty, orbit_loss, r2_per_element, result1_table
 
 
 def planted_order4_map(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -34,8 +34,8 @@ def test_fit_m_recovers_a_planted_order4_map(planted):
     m0, train, heldout = planted
     assert np.allclose(np.linalg.matrix_power(m0, 4), np.eye(16)) and not np.allclose(m0 @ m0, np.eye(16))
     m, history = fit_m(train, MFitConfig(epochs=30, batch_size=64, lr=3e-2, seed=0))
-    r2 = r2_per_rotation(m, heldout)
-    assert list(r2["rotation"]) == [1, 2, 3]
+    r2 = r2_per_element([m], heldout)
+    assert list(r2["element"]) == [1, 2, 3]
     assert (r2[["pooled", "flat", "uniform"]] > 0.999).all().all()
     assert history[-1].loss < 1e-3 * history[0].loss
     np.testing.assert_allclose(m, m0, atol=0.02)
@@ -44,9 +44,9 @@ def test_fit_m_recovers_a_planted_order4_map(planted):
 def test_identity_is_a_poor_baseline_on_a_rotating_code(planted):
     m0, _, heldout = planted
     table = result1_table(m0, heldout, "toy")
-    assert list(table["rotation"]) == ["1", "2", "3", "mean", "std"]
-    assert {"base_model", "r2_learned", "r2_identity"} <= set(table.columns)
-    learned = table.set_index("rotation")["r2_learned"]
+    assert list(table["element"]) == ["1", "2", "3", "mean", "std"]
+    assert {"base_model", "group", "r2_learned", "r2_identity"} <= set(table.columns)
+    learned = table.set_index("element")["r2_learned"]
     assert learned["mean"] == pytest.approx(1.0) and learned["std"] == pytest.approx(0.0, abs=1e-9)
     assert (table["r2_identity"].iloc[:3] < 0.5).all()
 
@@ -73,7 +73,7 @@ def test_order_penalty_pulls_m4_towards_identity():
     gap = lambda m: float(order_penalty(torch.as_tensor(m)))  # noqa: E731
     assert gap(free) > 1.0
     assert gap(tied) < 0.1 * gap(free)
-    strong_fit = lambda m: r2_per_rotation(m[:4, :4], orbits[:, :, :4])["pooled"].min()  # noqa: E731
+    strong_fit = lambda m: r2_per_element([m[:4, :4]], orbits[:, :, :4])["pooled"].min()  # noqa: E731
     assert strong_fit(tied) > 0.99 and strong_fit(free) > 0.99
 
 
@@ -114,7 +114,39 @@ def test_a_non_finite_m_is_refused_even_when_the_logged_loss_is_finite(planted, 
     import eqsae.transform
 
     # the order penalty is not part of the logged loss: one step on an infinite penalty leaves M NaN
-    monkeypatch.setattr(eqsae.transform, "order_penalty", lambda m: (m * float("inf")).sum())
+    monkeypatch.setattr(eqsae.transform, "order_penalty", lambda m, order=4: (m * float("inf")).sum())
     _, train, _ = planted
     with pytest.raises(NonFiniteError, match=r"fit M: M has 256 non-finite entries after 1 epochs"):
         fit_m(train, MFitConfig(epochs=1, batch_size=len(train), order_penalty=1.0))
+
+
+def planted_d4(d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """M (order 4) and R (order 2) with R M R^-1 = M^-1, in a random orthonormal basis: a representation of D4."""
+    basis = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    rot, flip = np.array([[0.0, -1.0], [1.0, 0.0]]), np.diag([1.0, -1.0])
+    m, r = np.zeros((d, d)), np.zeros((d, d))
+    for i in range(0, d, 2):
+        m[i : i + 2, i : i + 2], r[i : i + 2, i : i + 2] = rot, flip
+    return basis @ m @ basis.T, basis @ r @ basis.T
+
+
+def test_fit_generators_recovers_planted_m_and_r():
+    from eqsae.group import D4
+    from eqsae.transform import element_matrices, fit_generators
+
+    rng = np.random.default_rng(0)
+    m0, r0 = planted_d4(16, rng)
+    mats = [np.eye(16), *element_matrices([m0, r0], D4)[1:]]
+    assert np.allclose(r0 @ m0 @ r0, np.linalg.inv(m0))
+
+    def orbits(n):
+        psi = rng.normal(size=(n, 16))
+        return np.stack([psi @ t.T for t in mats], 1).astype(np.float32)
+
+    generators, _ = fit_generators(orbits(512), MFitConfig(epochs=40, batch_size=64, lr=3e-2, seed=0), group=D4)
+    table = result1_table(generators, orbits(256), "toy", D4)
+    per_element = table[~table.element.isin(["mean", "std"])]
+    assert list(per_element.element) == [str(e) for e in range(1, 8)] and set(table.group) == {"D4"}
+    assert (per_element.r2_learned > 0.999).all()
+    assert (per_element.r2_identity < 0.5).all()
+    np.testing.assert_allclose(generators[1], r0, atol=0.02)

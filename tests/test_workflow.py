@@ -46,13 +46,13 @@ def test_smoke_run_builds_result1(smoke):
     workdir, result = smoke
     assert jobs_run(result) == seeds({**PER_SEED, **AGGREGATES, **FIRST_SEED})
     per_seed = pd.read_csv(workdir / "results/smoke/tables/result1_m_fit_seeds.csv")
-    assert list(per_seed["rotation"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
+    assert list(per_seed["element"].astype(str)[:5]) == ["1", "2", "3", "mean", "std"]
     assert sorted(set(zip(per_seed.seed, per_seed.base_model))) == [(0, "cnn"), (0, "mlp"), (1, "cnn"), (1, "mlp")]
     table = pd.read_csv(workdir / "results/smoke/tables/result1_m_fit.csv")
     assert list(table["base_model"].unique()) == ["mlp", "cnn"] and (table.n_seeds == 2).all()
-    assert list(table["rotation"].astype(str)[:4]) == ["1", "2", "3", "mean"]
+    assert list(table["element"].astype(str)[:4]) == ["1", "2", "3", "mean"]
     assert table[["r2_learned_mean", "r2_learned_se", "r2_identity_mean", "r2_identity_se"]].notna().all().all()
-    assert table.loc[table.rotation == "mean", "r2_learned_rotation_std"].notna().all()
+    assert table.loc[table.element == "mean", "r2_learned_element_std"].notna().all()
     cfg = json.loads((workdir / "results/smoke/seed0/base/cnn/cfg.json").read_text())
     assert cfg["config"]["epochs"] == 2 and cfg["threads"] == 2
     provenance = cfg["provenance"]
@@ -160,11 +160,11 @@ def test_the_tables_standard_errors_are_those_of_the_seeds(smoke):
     for name, keys, value in (("sae_metrics", ["base_model", "variant", "k"], "fvu"),
                               ("probe_summary", ["base_model", "sae", "k", "truncation", "representation",
                                                  "task_group"], "f1_best"),
-                              ("result1_m_fit", ["base_model", "rotation"], "r2_learned")):  # fmt: skip
+                              ("result1_m_fit", ["base_model", "group", "element"], "r2_learned")):  # fmt: skip
         seeds, table = pd.read_csv(tables / f"{name}_seeds.csv"), pd.read_csv(tables / f"{name}.csv")
         seeds[keys], table[keys] = seeds[keys].fillna(-1), table[keys].fillna(-1)  # the base rows' K and T
-        if "rotation" in seeds:  # the per-seed std over rotations is its own column over seeds
-            seeds = seeds[seeds.rotation.astype(str) != "std"]
+        if "element" in seeds:  # the per-seed std over elements is its own column over seeds
+            seeds = seeds[seeds.element.astype(str) != "std"]
         grouped = seeds.groupby(keys, dropna=False)[value]
         expected = pd.DataFrame({"mean": grouped.mean(), "se": grouped.std(ddof=1) / grouped.count() ** 0.5,
                                  "n": grouped.count()}).sort_index()  # fmt: skip

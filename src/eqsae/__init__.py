@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "SHAPES": "shapes", "ShapeSet": "shapes", "generate": "shapes", "read_labels": "shapes",
-    "orbit_sizes": "shapes",
-    "ORDER": "group", "rotate": "group", "orbit": "group", "rotate_labels": "group",
+    "orbit_sizes": "shapes", "rotate_labels": "shapes", "transform_labels": "shapes",
+    "Group": "group", "C4": "group", "D4": "group", "GROUPS": "group", "get_group": "group",
+    "ORDER": "group", "rotate": "group", "orbit": "group",
     "BaseAutoencoder": "autoencoders", "train_autoencoder": "autoencoders",
     "orbit_activations": "autoencoders", "load_autoencoder": "autoencoders",
     "fit_m": "transform", "orbit_loss": "transform", "result1_table": "transform",

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from eqsae.config import BaseModel, BaseTrainConfig
-from eqsae.group import ORDER, orbit
+from eqsae.group import C4, Group, get_group
 from eqsae.io import NonFiniteError, read_json, reading, write_json
 from eqsae.shapes import IMAGE_SIZE
 
@@ -90,12 +90,13 @@ def stop_if_diverged(loss: float, what: str, epoch: int, settings) -> None:
 def train_autoencoder(
     images: np.ndarray, cfg: BaseTrainConfig, device: torch.device | str = "cpu"
 ) -> tuple[BaseAutoencoder, list[EpochRecord]]:
-    """Train a Table 1 autoencoder with MSE on pixels; every sample gets a fresh random 90-degree rotation."""
+    """Train a Table 1 autoencoder with MSE on pixels; every sample gets a fresh random element of the group
+    (cfg.group: C4 as in v1; v2 trains on random D4 elements for its D4 experiments)."""
     torch.manual_seed(cfg.seed)
     model = BaseAutoencoder(cfg.model).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
-    # All rotations up front (uint8, 4x the images): a batch is then one gather, no per-step np.rot90.
-    orbits = torch.from_numpy(orbit(images)).to(device)  # (n, |G|, 64, 64)
+    # Whole orbits up front (uint8, |G| x the images): a batch is then one gather, no per-step np.rot90.
+    orbits = torch.from_numpy(get_group(cfg.group).orbit(images)).to(device)  # (n, |G|, 64, 64)
     gen, history = torch.Generator().manual_seed(cfg.seed), []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
@@ -109,11 +110,11 @@ def train_autoencoder(
 def train_epoch(
     model: BaseAutoencoder, opt: torch.optim.Optimizer, orbits: torch.Tensor, batch_size: int, gen: torch.Generator
 ) -> float:
-    """One pass over the images, each with a random rotation from its orbit; returns the mean loss."""
+    """One pass over the images, each with a random element from its orbit; returns the mean loss."""
     n, device = len(orbits), orbits.device
     total = torch.zeros((), device=device)
     order = torch.randperm(n, generator=gen).to(device)
-    turns = torch.randint(0, ORDER, (n,), generator=gen).to(device)
+    turns = torch.randint(0, orbits.shape[1], (n,), generator=gen).to(device)
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
         x = to_input(orbits[idx, turns[idx]])
@@ -126,10 +127,10 @@ def train_epoch(
 
 
 @torch.inference_mode()
-def reconstruction_mse(model: BaseAutoencoder, images: np.ndarray, batch_size: int = 1024) -> float:
-    """Mean pixel MSE over every rotation of every image."""
+def reconstruction_mse(model: BaseAutoencoder, images: np.ndarray, batch_size: int = 1024, group: Group = C4) -> float:
+    """Mean pixel MSE over every group element of every image."""
     device = next(model.parameters()).device
-    orbits = torch.from_numpy(orbit(images)).to(device).flatten(0, 1)
+    orbits = torch.from_numpy(group.orbit(images)).to(device).flatten(0, 1)
     total = 0.0
     for i in range(0, len(orbits), batch_size):
         x = to_input(orbits[i : i + batch_size])
@@ -138,12 +139,14 @@ def reconstruction_mse(model: BaseAutoencoder, images: np.ndarray, batch_size: i
 
 
 @torch.inference_mode()
-def orbit_activations(model: BaseAutoencoder, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """psi(g^p x) for every image and rotation: (n, 64, 64) -> (n, |G|, 256) float32."""
+def orbit_activations(
+    model: BaseAutoencoder, images: np.ndarray, batch_size: int = 1024, group: Group = C4
+) -> np.ndarray:
+    """psi(g^p h^q x) for every image and group element: (n, 64, 64) -> (n, |G|, 256) float32."""
     device = next(model.parameters()).device
-    orbits = torch.from_numpy(orbit(images)).to(device).flatten(0, 1)
+    orbits = torch.from_numpy(group.orbit(images)).to(device).flatten(0, 1)
     out = torch.cat([model.encode(to_input(orbits[i : i + batch_size])) for i in range(0, len(orbits), batch_size)])
-    return out.reshape(len(images), ORDER, D_ACT).float().cpu().numpy()
+    return out.reshape(len(images), group.order, D_ACT).float().cpu().numpy()
 
 
 def save_autoencoder(model: BaseAutoencoder, directory: Path, cfg: BaseTrainConfig, summary: dict) -> None:

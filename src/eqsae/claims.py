@@ -98,7 +98,7 @@ def _versus_best_other(part: pd.DataFrame, sae: str, exclude: tuple[str, ...]) -
 
 def _m_fits(tables, practice) -> Iterator[Setting]:
     r1 = tables["result1"]
-    mean = r1[r1.rotation.astype(str) == "mean"]
+    mean = r1[r1.element.astype(str) == "mean"]
     for model, rows in mean.groupby("base_model", sort=False):
         numbers = f"learned {_ms(rows.r2_learned)}, identity {_ms(rows.r2_identity)}"
         yield _setting(f"{model} vs {R2_FLOOR}", rows.assign(d=rows.r2_learned - R2_FLOOR), numbers)

@@ -7,19 +7,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from eqsae.group import get_group
+
 BaseModel = Literal["mlp", "cnn"]
 Device = Literal["auto", "cpu", "cuda"]
-Objective = Literal["augmented", "invariant"]
+Objective = Literal["augmented", "invariant", "latent", "output"]
+"""augmented: reconstruct psi(g x) itself; the three invariance losses of v2 (lambda = `invariance_lambda`):
+invariant = canonical (v1 Eq. 2: reconstruct psi(x) from psi(g x)), latent (L_SAE(psi(x)) + lambda
+||E(psi(x)) - E(psi(g x))||^2), output (L_SAE(psi(x)) + lambda ||D(E(psi(x))) - D(E(psi(g x)))||^2)."""
 
-# SPEC.md: the variants are configurations of one TopK SAE plus a training objective. `equivariant` trains
-# nothing: it is the invariant SAE with M^p applied to its reconstruction.
+# SPEC.md: the variants are configurations of one TopK SAE plus a training objective. v1: regular, wide,
+# twolayer, invariant (-> equivariant). v2 adds the two-layer baselines (twolayer = v2's "vanilla", and its 4x
+# wide twin), the archetypal SAE (Fel et al. 2025) narrow and wide, and the latent and output invariance losses.
+# An `equivariant*` variant trains nothing: it is its invariant SAE with M^p R^q applied to its reconstruction.
+_TWOLAYER, _WIDE = dict(encoder="twolayer", d_latent=2048), dict(encoder="twolayer", d_latent=8192)
 VARIANTS: dict[str, tuple[dict, Objective]] = {
     "regular": (dict(encoder="linear", d_latent=2048), "augmented"),
     "wide": (dict(encoder="linear", d_latent=8192), "augmented"),
-    "twolayer": (dict(encoder="twolayer", d_latent=2048), "augmented"),
-    "invariant": (dict(encoder="twolayer", d_latent=2048), "invariant"),
+    "twolayer": (_TWOLAYER, "augmented"),
+    "invariant": (_TWOLAYER, "invariant"),
+    "twolayer_wide": (_WIDE, "augmented"),
+    "archetypal": (_TWOLAYER | dict(dictionary="archetypal"), "augmented"),
+    "archetypal_wide": (_WIDE | dict(dictionary="archetypal"), "augmented"),
+    "invariant_latent": (_TWOLAYER, "latent"),
+    "invariant_output": (_TWOLAYER, "output"),
 }
-TRAINED_BY = {"equivariant": "invariant"}
+TRAINED_BY = {"equivariant": "invariant", "equivariant_latent": "invariant_latent",
+              "equivariant_output": "invariant_output"}  # fmt: skip
+V2_NAMES = {"twolayer": "vanilla", "twolayer_wide": "vanilla_wide", "archetypal": "archetypal",
+            "archetypal_wide": "archetypal_wide", "equivariant": "equivariant_canonical",
+            "equivariant_latent": "equivariant_latent", "equivariant_output": "equivariant_output"}  # fmt: skip
+"""Our variants under the names of v2's tables."""
 # AuxK, the third part of standard practice, is a training setting (SAETrainConfig.auxk_alpha).
 PRACTICES: dict[str, dict] = {
     "paper": dict(pre_bias=False, tied_init=False),
@@ -39,10 +57,13 @@ class BaseTrainConfig:
     lr: float = 1e-3
     """Adam learning rate."""
     seed: int = 0
-    """Seeds initialisation, shuffling and the random rotations."""
+    """Seeds initialisation, shuffling and the random group elements."""
+    group: str = "C4"
+    """Augmentation: each image enters with a random element of this group (eqsae.group.GROUPS)."""
 
     def __post_init__(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
+        get_group(self.group)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,94 @@
-"""The group C4 acting on images and on their labels (SPEC.md: g = one 90-degree rotation, np.rot90)."""
+"""Groups G = {g^p h^q} of one or two cyclic generators acting on images (v2 Section 3; v1 has C4 only).
+
+C4: g = one 90-degree rotation (np.rot90, counter-clockwise). D4: C4 plus h = a vertical flip (top and bottom
+swap, np.flipud). Element index e = q * ord(g) + p stands for g^p h^q, acting as x -> g^p (h^q x): the first
+ord(g) elements are the rotations, so a C4 orbit is the first four rows of a D4 orbit. Everything else (labels,
+activations, M and R, SAE training, probing) asks the group for its elements and its action.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
 
-from eqsae.shapes import N_POSITIONS, orbit_sizes
 
-ORDER = 4
-"""|G|: g^4 is the identity."""
+@dataclass(frozen=True)
+class Group:
+    """A split metacyclic group: generators g (order orders[0]) and optionally h (order orders[1]) with
+    h g h^-1 = g^twist (twist 1: they commute; D4: twist = -1, a reflection reverses a rotation)."""
+
+    name: str
+    orders: tuple[int, ...]
+    twist: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.orders) not in (1, 2) or min(self.orders) < 2:
+            raise ValueError(f"group {self.name}: one or two generators of order >= 2, got orders {self.orders}")
+        if len(self.orders) == 2 and pow(self.twist, self.orders[1], self.orders[0]) != 1:
+            raise ValueError(f"group {self.name}: twist^ord(h) must be 1 mod ord(g) for h g h^-1 = g^twist")
+
+    @property
+    def order(self) -> int:
+        """|G|."""
+        return math.prod(self.orders)
+
+    @property
+    def n_generators(self) -> int:
+        return len(self.orders)
+
+    def element(self, e: int) -> tuple[int, int]:
+        """(p, q) of element e = g^p h^q."""
+        if not 0 <= e < self.order:
+            raise ValueError(f"group {self.name} has elements 0..{self.order - 1}, got {e}")
+        q, p = divmod(e, self.orders[0])
+        return p, q
+
+    def index(self, p: int, q: int = 0) -> int:
+        """Element index of g^p h^q (exponents taken modulo the generators' orders)."""
+        q = q % self.orders[1] if self.n_generators == 2 else 0
+        return q * self.orders[0] + p % self.orders[0]
+
+    def compose(self, a: int, b: int) -> int:
+        """a . b (b first, then a): g^p1 h^q1 g^p2 h^q2 = g^(p1 + twist^q1 p2) h^(q1 + q2)."""
+        (p1, q1), (p2, q2) = self.element(a), self.element(b)
+        return self.index(p1 + pow(self.twist, q1, self.orders[0]) * p2, q1 + q2)
+
+    @cached_property
+    def inverses(self) -> tuple[int, ...]:
+        return tuple(next(b for b in range(self.order) if self.compose(a, b) == 0) for a in range(self.order))
+
+    def inverse(self, e: int) -> int:
+        return self.inverses[e]
+
+    def act(self, images: np.ndarray, e: int) -> np.ndarray:
+        """g^p h^q acting on (..., H, W) images (a view where numpy allows)."""
+        p, q = self.element(e)
+        flipped = np.flip(images, axis=-2) if q % 2 else images  # h has order 2 in every group we act with
+        return np.rot90(flipped, p, axes=(-2, -1))
+
+    def orbit(self, images: np.ndarray) -> np.ndarray:
+        """Every element applied to each image: (n, H, W) -> (n, |G|, H, W), index e holding g^p h^q x."""
+        return np.ascontiguousarray(np.stack([self.act(images, e) for e in range(self.order)], axis=1))
+
+
+C4 = Group("C4", (4,))
+D4 = Group("D4", (4, 2), twist=3)
+GROUPS: dict[str, Group] = {"C4": C4, "D4": D4}
+
+
+def get_group(name: str) -> Group:
+    try:
+        return GROUPS[name]
+    except KeyError:
+        raise ValueError(f"unknown group {name!r}; known groups are {sorted(GROUPS)}") from None
+
+
+# The paper's group, C4, as v1 wrote it: what code that knows only rotations asks.
+ORDER = C4.order
+"""|C4|: g^4 is the identity."""
 
 
 def rotate(images: np.ndarray, p: int) -> np.ndarray:
@@ -16,14 +97,5 @@ def rotate(images: np.ndarray, p: int) -> np.ndarray:
 
 
 def orbit(images: np.ndarray) -> np.ndarray:
-    """All rotations of each image: (n, H, W) -> (n, |G|, H, W), index p holding g^p x."""
-    return np.ascontiguousarray(np.stack([rotate(images, p) for p in range(ORDER)], axis=1))
-
-
-def rotate_labels(shapes: np.ndarray, orientations: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
-    """Where g^p moves labels (..., 4 positions): position q receives the shape from position (q + p) mod 4,
-    turned p more times, modulo its own number of orientations."""
-    source = (np.arange(N_POSITIONS) + p) % N_POSITIONS
-    moved_shapes = shapes[..., source]
-    sizes = np.asarray(orbit_sizes())[moved_shapes]
-    return moved_shapes, ((orientations[..., source] + p) % sizes).astype(orientations.dtype)
+    """All rotations of each image: (n, H, W) -> (n, |C4|, H, W), index p holding g^p x."""
+    return C4.orbit(images)

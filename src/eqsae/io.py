@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eqsae.group import ORDER
 from eqsae.shapes import N_POSITIONS, ShapeSet
 
 if TYPE_CHECKING:
@@ -159,6 +158,11 @@ def read_matrix(path: str | Path) -> np.ndarray:
     return m
 
 
+def read_generators(m_path: str | Path, r_path: str | Path | None = None) -> list[np.ndarray]:
+    """[M] or [M, R]: the fitted matrices of a group's generators, each checked by read_matrix."""
+    return [read_matrix(path) for path in (m_path, r_path) if path is not None]
+
+
 def write_shapeset(path: str | Path, data: ShapeSet) -> None:
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npz" to the temp name
@@ -174,10 +178,10 @@ def read_shapeset(path: str | Path) -> ShapeSet:
 
 @dataclass(frozen=True)
 class OrbitActivations:
-    """psi(g^p x) of every image and rotation, with the labels of g^p x."""
+    """psi(g^p h^q x) of every image and group element, with the labels of g^p h^q x."""
 
     acts: np.ndarray
-    """(n, |G|, d) float32; acts[:, p] = psi(g^p x)."""
+    """(n, |G|, d) float32; acts[:, e] = psi(g^p h^q x), e = q * ord(g) + p (eqsae.group)."""
     shapes: np.ndarray
     """(n, |G|, 4) int8, as in ShapeSet."""
     orientations: np.ndarray
@@ -188,7 +192,7 @@ class OrbitActivations:
 
 
 def write_activations(path: str | Path, acts: np.ndarray, data: ShapeSet) -> None:
-    """One row per (image_id, rotation): labels per position and the activation as a fixed-size list."""
+    """One row per (image_id, element): labels per position and the activation as a fixed-size list."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -197,7 +201,7 @@ def write_activations(path: str | Path, acts: np.ndarray, data: ShapeSet) -> Non
         raise ValueError(f"activations {acts.shape} do not match the image set ({len(data)} images)")
     columns = {
         "image_id": pa.array(np.repeat(np.arange(n, dtype=np.int32), order)),
-        "rotation": pa.array(np.tile(np.arange(order, dtype=np.int8), n)),
+        "element": pa.array(np.tile(np.arange(order, dtype=np.int8), n)),
     }
     for q in range(N_POSITIONS):
         columns[f"shape_{q}"] = pa.array(data.shapes[:, :, q].ravel())
@@ -215,19 +219,22 @@ def read_activations(path: str | Path) -> OrbitActivations:
 
     with reading(path):
         table = pq.read_table(path)
-        ids, rotation = table["image_id"].to_numpy(), table["rotation"].to_numpy()
-        n = len(table) // ORDER
-        if len(table) != n * ORDER or not (
-            np.array_equal(ids, np.repeat(np.arange(n), ORDER))
-            and np.array_equal(rotation, np.tile(np.arange(ORDER), n))
+        # `rotation`: files written before groups of two generators, C4 only
+        element = table["element" if "element" in table.column_names else "rotation"].to_numpy()
+        ids = table["image_id"].to_numpy()
+        order = int(np.sum(ids == 0)) or 1
+        n = len(table) // order
+        if len(table) != n * order or not (
+            np.array_equal(ids, np.repeat(np.arange(n), order))
+            and np.array_equal(element, np.tile(np.arange(order), n))
         ):
-            raise UnreadableFileError(f"{path}: rows must be ordered by image_id, then rotation 0..{ORDER - 1}")
+            raise UnreadableFileError(f"{path}: rows must be ordered by image_id, then group element 0..|G|-1")
         column = table["activation"].combine_chunks()
-        acts = column.values.to_numpy().reshape(n, ORDER, column.type.list_size).copy()  # writable, for torch
-        return OrbitActivations(acts, _labels(table, "shape", n), _labels(table, "orientation", n))
+        acts = column.values.to_numpy().reshape(n, order, column.type.list_size).copy()  # writable, for torch
+        return OrbitActivations(acts, _labels(table, "shape", n, order), _labels(table, "orientation", n, order))
 
 
-def _labels(table, prefix: str, n: int) -> np.ndarray:
+def _labels(table, prefix: str, n: int, order: int) -> np.ndarray:
     """(n, |G|, 4) labels from the columns prefix_0..prefix_3."""
     cols = [table[f"{prefix}_{q}"].to_numpy() for q in range(N_POSITIONS)]  # stacking copies
-    return np.stack(cols, axis=-1).reshape(n, ORDER, N_POSITIONS)
+    return np.stack(cols, axis=-1).reshape(n, order, N_POSITIONS)

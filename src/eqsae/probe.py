@@ -16,12 +16,14 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from eqsae.group import C4, Group
 from eqsae.shapes import N_POSITIONS, N_SHAPES, POSITIONS, SHAPES, orbit_sizes
 
 log = logging.getLogger(__name__)
 
 TASK_GROUPS = ("S", "SO", "SP", "SPO")
 PROBES = ("knn", "logreg", "xgboost")
+REPRESENTATIONS = ("latents", "reconstructions")
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,10 @@ class Task:
         return f"{self.group}:{SHAPES[self.shape]}{where}{turn}"
 
 
-def make_tasks() -> list[Task]:
-    """8 S, 28 SO, 32 SP, 112 SPO: orientations per shape are its own orbit size (2 or 4), read from pixels."""
-    sizes = orbit_sizes()
+def make_tasks(group: Group = C4) -> list[Task]:
+    """S, SO, SP and SPO tasks; orientations per shape are its own orbit size under the group, read from the
+    pixels. C4: 8 + 28 + 32 + 112 = 180 (v1); D4: see `task_counts`."""
+    sizes = orbit_sizes(group)
     shape_turns = [(s, o) for s in range(N_SHAPES) for o in range(sizes[s])]
     return [
         *(Task("S", s) for s in range(N_SHAPES)),
@@ -48,6 +51,13 @@ def make_tasks() -> list[Task]:
         *(Task("SP", s, position=q) for s in range(N_SHAPES) for q in range(N_POSITIONS)),
         *(Task("SPO", s, position=q, orientation=o) for s, o in shape_turns for q in range(N_POSITIONS)),
     ]
+
+
+def task_counts(group: Group = C4) -> dict[str, int]:
+    """Tasks per task group and in all, as the pixels give them for this group."""
+    tasks = make_tasks(group)
+    counts = {g: sum(t.group == g for t in tasks) for g in TASK_GROUPS}
+    return {**counts, "all": len(tasks)}
 
 
 def task_labels(tasks: list[Task], shapes: np.ndarray, orientations: np.ndarray) -> np.ndarray:
@@ -113,6 +123,17 @@ class ProbeConfig:
     test_fraction: float = 0.2
     seed: int = 0
     threads: int = 1
+    probes: tuple[str, ...] = PROBES
+    """Which probes to fit (v2 reports XGBoost only)."""
+    representations: tuple[str, ...] = REPRESENTATIONS
+    """What an SAE's probes read: its T truncated latents, its reconstruction from them (v2: reconstructions)."""
+
+    def __post_init__(self) -> None:
+        for key, known in (("probes", PROBES), ("representations", REPRESENTATIONS)):
+            chosen = tuple(getattr(self, key))
+            if not chosen or set(chosen) - set(known):
+                raise ValueError(f"{key} must be a non-empty subset of {known}, got {chosen}")
+            object.__setattr__(self, key, chosen)  # a list from the config becomes a tuple: hashable, frozen
 
 
 def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -134,12 +155,13 @@ class Probes:
     def scores(self, x_train, y_train, x_test, y_test, dtrain=None) -> dict[str, float]:
         if y_train.all() or not y_train.any():  # one class: every probe predicts it
             const = np.full(len(y_test), bool(y_train[0]))
-            return {probe: _f1(y_test, const) for probe in PROBES}
-        return {
-            "knn": _f1(y_test, self._knn(x_train, y_train, x_test)),
-            "logreg": _f1(y_test, self._logreg(x_train, y_train, x_test)),
-            "xgboost": _f1(y_test, self._xgboost(x_train, y_train, x_test, dtrain)),
+            return {probe: _f1(y_test, const) for probe in self.cfg.probes}
+        fit = {
+            "knn": lambda: self._knn(x_train, y_train, x_test),
+            "logreg": lambda: self._logreg(x_train, y_train, x_test),
+            "xgboost": lambda: self._xgboost(x_train, y_train, x_test, dtrain),
         }
+        return {probe: _f1(y_test, fit[probe]()) for probe in PROBES if probe in self.cfg.probes}
 
     def quantised(self, x_train: np.ndarray):
         import xgboost as xgb
@@ -194,7 +216,7 @@ def run_tasks(
         start, cache = time.perf_counter(), {}
         for i, task in enumerate(tasks):
             x = features(i)
-            if fixed and "dtrain" not in cache:
+            if fixed and "dtrain" not in cache and "xgboost" in cfg.probes:
                 cache["dtrain"] = probes.quantised(x[~is_test])
             y_train, y_test = labels[~is_test, i], labels[is_test, i]
             f1 = probes.scores(x[~is_test], y_train, x[is_test], y_test, cache.get("dtrain"))
@@ -220,20 +242,21 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def orbit_labels(shapes: np.ndarray, orientations: np.ndarray, tasks: list[Task]) -> np.ndarray:
-    """(n * |G|, n_tasks) labels of every rotation of every image, from (n, |G|, 4) per-position labels."""
+    """(n * |G|, n_tasks) labels of every element of every image, from (n, |G|, 4) per-position labels."""
     return task_labels(tasks, shapes.reshape(-1, N_POSITIONS), orientations.reshape(-1, N_POSITIONS))
 
 
 def truncated_reconstruction(
-    z: np.ndarray, ids: np.ndarray, decoder: np.ndarray, bias: np.ndarray, rotations: np.ndarray,
-    m: np.ndarray | None = None,
+    z: np.ndarray, ids: np.ndarray, decoder: np.ndarray, bias: np.ndarray, elements: np.ndarray,
+    transforms: list | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """W_D z_T + b_D from the latents `ids` only; with M, row p becomes M^p (W_D z_T + b_D)."""
+    """W_D z_T + b_D from the latents `ids` only; with T_e = M^p R^q (eqsae.transform.element_matrices), a row
+    of element e becomes T_e (W_D z_T + b_D)."""
     x_hat = z[:, ids] @ decoder[ids] + bias
-    if m is not None:
-        for p in range(1, int(rotations.max()) + 1):
-            rows = rotations == p
-            x_hat[rows] = x_hat[rows] @ np.linalg.matrix_power(m, p).T.astype(np.float32)
+    if transforms is not None:
+        for e in range(1, int(elements.max()) + 1):
+            rows = elements == e
+            x_hat[rows] = x_hat[rows] @ transforms[e].T.astype(np.float32)
     return x_hat
 
 
@@ -249,25 +272,27 @@ def probe_sae(
     z: np.ndarray,
     decoder: np.ndarray,
     bias: np.ndarray,
-    rotations: np.ndarray,
+    elements: np.ndarray,
     labels: np.ndarray,
     tasks: list[Task],
     truncations: list[int],
     cfg: ProbeConfig,
-    m: np.ndarray | None = None,
+    transforms: list | None = None,
 ) -> pd.DataFrame:
     """Every task on an SAE's T truncated latents and on its reconstruction from those T latents only.
 
     z: (rows, d_latent) dense latents, image-major with |G| rows per image; decoder: (d_latent, d) rows;
-    rotations: (rows,) p of each row. With M, the reconstruction of row p is M^p (W_D z_T + b_D)."""
-    order = int(rotations.max()) + 1
+    elements: (rows,) group element of each row. With T_e = M^p R^q, the reconstruction of a row of element
+    e is T_e (W_D z_T + b_D). cfg.representations: which of the two to probe (v2: reconstructions only)."""
+    order = int(elements.max()) + 1
     is_test = split_by_image(len(z) // order, order, cfg.test_fraction, cfg.seed)
     frames = []
     for t in truncations:
         chosen = truncate(z[~is_test], labels[~is_test], t)
         reps = {
             "latents": lambda i: z[:, chosen[i]],
-            "reconstructions": lambda i: truncated_reconstruction(z, chosen[i], decoder, bias, rotations, m),
+            "reconstructions": lambda i: truncated_reconstruction(z, chosen[i], decoder, bias, elements, transforms),
         }
+        reps = {name: reps[name] for name in cfg.representations}
         frames.append(pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg)).assign(truncation=t))
     return pd.concat(frames, ignore_index=True)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -20,7 +21,7 @@ from torch.nn import functional as F
 from eqsae.config import PRACTICES, TRAINED_BY, VARIANTS, Objective  # noqa: F401 (re-exported)
 
 Encoder = Literal["linear", "twolayer"]
-Variant = Literal["regular", "wide", "twolayer", "invariant", "equivariant"]
+Dictionary = Literal["free", "archetypal"]
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,43 @@ class SAEConfig:
     tied_init: bool = False
     """Start the linear encoder as W_E = W_D^T, b_E = 0. The two-layer encoder's last layer (d_hidden inputs)
     has no decoder to tie to, so there it is a no-op."""
+    dictionary: Dictionary = "free"
+    """free: W_D's rows are parameters on the unit sphere; archetypal: rows W C + Lambda in the convex hull of
+    anchors C plus a ball of radius relax_delta (the RA-SAE baseline, `eqsae.archetypal`)."""
+    n_anchors: int = 0
+    """Rows of C, the archetypal dictionary's anchors (KMeans centroids); 0 for the free dictionary."""
+    relax_delta: float = 0.0
+    """Bound on the norm of each row of the archetypal relaxation Lambda; 0 for the free dictionary."""
 
     def __post_init__(self) -> None:
         if not 0 < self.k <= self.d_latent:
             raise ValueError(f"k must be in 1..d_latent={self.d_latent}, got {self.k}")
         if self.encoder not in ("linear", "twolayer"):
             raise ValueError(f"encoder must be 'linear' or 'twolayer', got {self.encoder!r}")
+        match self.dictionary:
+            case "free" if self.n_anchors != 0 or self.relax_delta != 0:
+                raise ValueError(f"a free dictionary has no anchors nor relaxation, got n_anchors={self.n_anchors}, "
+                                 f"relax_delta={self.relax_delta}")  # fmt: skip
+            case "archetypal" if self.n_anchors < 1 or not self.relax_delta >= 0:
+                raise ValueError(f"an archetypal dictionary needs n_anchors >= 1 and relax_delta >= 0, got "
+                                 f"n_anchors={self.n_anchors}, relax_delta={self.relax_delta}")  # fmt: skip
+            case "free" | "archetypal":
+                pass
+            case other:
+                raise ValueError(f"dictionary must be 'free' or 'archetypal', got {other!r}")
 
 
-def variant_config(variant: str, k: int, d_in: int = 256, practice: str = "paper") -> tuple[SAEConfig, Objective]:
+def variant_config(
+    variant: str, k: int, d_in: int = 256, practice: str = "paper", **settings
+) -> tuple[SAEConfig, Objective]:
+    """The architecture and objective of a variant; `settings` fill what the config sets (d_hidden; n_anchors and
+    relax_delta of an archetypal dictionary)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown SAE variant {variant!r}; trained variants are {sorted(VARIANTS)}")
     if practice not in PRACTICES:
         raise ValueError(f"unknown SAE practice {practice!r}; known practices are {sorted(PRACTICES)}")
     arch, objective = VARIANTS[variant]
-    return SAEConfig(k=k, d_in=d_in, **arch, **PRACTICES[practice]), objective
+    return SAEConfig(k=k, d_in=d_in, **arch, **PRACTICES[practice], **settings), objective
 
 
 class Latents(NamedTuple):
@@ -177,9 +200,31 @@ class TopKSAE(nn.Module):
         `rows`."""
         return [self.encoder.weight, self.encoder.bias, self.W_dec]
 
+    def dictionary_rows(self) -> torch.Tensor:
+        """(d_latent, d_in) decoder rows W_D^T, one atom per latent: read the dictionary through this, since an
+        archetypal dictionary computes its rows."""
+        return self.W_dec
+
     @torch.no_grad()
     def normalize_decoder(self) -> None:
         self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def build_sae(cfg: SAEConfig, anchors: np.ndarray | torch.Tensor | None = None) -> TopKSAE:
+    """The SAE `cfg` describes: a TopKSAE, or an ArchetypalSAE on `anchors` (n_anchors, d_in)."""
+    match cfg.dictionary, anchors is None:
+        case "free", True:
+            return TopKSAE(cfg)
+        case "archetypal", False:
+            from eqsae.archetypal import ArchetypalSAE
+
+            return ArchetypalSAE(cfg, anchors)
+        case "free", False:
+            raise ValueError("anchors given for a free dictionary; set dictionary='archetypal' to use them")
+        case "archetypal", True:
+            raise ValueError("an archetypal dictionary needs anchors (n_anchors, d_in): see kmeans_anchors")
+        case other, _:
+            raise ValueError(f"dictionary must be 'free' or 'archetypal', got {other!r}")
 
 
 def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
@@ -200,7 +245,9 @@ def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKS
 
     cfg_file, weights = Path(directory) / "cfg.json", Path(directory) / "sae.pt"
     with reading(cfg_file):
-        sae = TopKSAE(SAEConfig(**read_json(cfg_file)["sae"]))
+        cfg = SAEConfig(**read_json(cfg_file)["sae"])
+        # an archetypal SAE's anchors are a buffer: zeros of their shape here, the saved ones from sae.pt
+        sae = build_sae(cfg, torch.zeros(cfg.n_anchors, cfg.d_in) if cfg.dictionary == "archetypal" else None)
     with reading(weights):
         sae.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return sae.to(device).eval()

@@ -13,6 +13,8 @@ from functools import cache
 import cv2
 import numpy as np
 
+from eqsae.group import C4, Group
+
 IMAGE_SIZE = 64
 TILE = IMAGE_SIZE // 2
 N_POSITIONS = 4
@@ -65,23 +67,41 @@ def shape_tiles() -> np.ndarray:
     return tiles
 
 
-def orbit_size(tile: np.ndarray) -> int:
-    """Number of distinct orientations of a tile under 90-degree rotations, read from its pixels."""
-    return next(k for k in (1, 2, 4) if np.array_equal(np.rot90(tile, k), tile))
+def orbit_size(tile: np.ndarray, group: Group = C4) -> int:
+    """Number of distinct orientations of a tile under the group, read from its pixels."""
+    return len(_orientations(tile, group)[0])
+
+
+def _orientations(tile: np.ndarray, group: Group) -> tuple[list[bytes], list[int]]:
+    """The tile's distinct images under G in element order (orientation o is the o-th new one; under D4 the
+    rotations come first, then the mirrored ones), and for every element the orientation it produces."""
+    distinct: list[bytes] = []
+    of_element = []
+    for e in range(group.order):
+        key = np.ascontiguousarray(group.act(tile, e)).tobytes()
+        if key not in distinct:
+            distinct.append(key)
+        of_element.append(distinct.index(key))
+    return distinct, of_element
 
 
 @cache
-def orbit_sizes() -> tuple[int, ...]:
-    return tuple(orbit_size(tile) for tile in shape_tiles())
+def orbit_sizes(group: Group = C4) -> tuple[int, ...]:
+    return tuple(orbit_size(tile, group) for tile in shape_tiles())
 
 
 @cache
-def _tile_lookup() -> dict[bytes, tuple[int, int]]:
-    """Pixels of every (shape, orientation) tile -> (shape, orientation); orientation o is np.rot90(tile, o)."""
+def orientation_table(group: Group = C4) -> np.ndarray:
+    """(n_shapes, |G|) orientation of g^p h^q applied to each shape's canonical tile."""
+    return np.array([_orientations(tile, group)[1] for tile in shape_tiles()], np.int8)
+
+
+@cache
+def _tile_lookup(group: Group = C4) -> dict[bytes, tuple[int, int]]:
+    """Pixels of every (shape, orientation) tile -> (shape, orientation)."""
     lookup: dict[bytes, tuple[int, int]] = {}
     for s, tile in enumerate(shape_tiles()):
-        for o in range(orbit_size(tile)):
-            key = np.ascontiguousarray(np.rot90(tile, o)).tobytes()
+        for o, key in enumerate(_orientations(tile, group)[0]):
             if key in lookup:
                 raise AssertionError(f"shape {SHAPES[s]} orientation {o} duplicates {lookup[key]}")
             lookup[key] = (s, o)
@@ -105,11 +125,12 @@ def compose(shapes: np.ndarray) -> np.ndarray:
     return images
 
 
-def read_labels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Shape and orientation of every quadrant, read from the pixels: (..., 64, 64) -> 2 x (..., 4) int8."""
+def read_labels(images: np.ndarray, group: Group = C4) -> tuple[np.ndarray, np.ndarray]:
+    """Shape and orientation (among the shape's orientations under G) of every quadrant, read from the pixels:
+    (..., 64, 64) -> 2 x (..., 4) int8."""
     tiles = quadrants(np.asarray(images, np.uint8))
     flat = np.ascontiguousarray(tiles.reshape(-1, TILE, TILE))
-    lookup = _tile_lookup()
+    lookup = _tile_lookup(group)
     labels = np.empty((len(flat), 2), np.int8)
     for i, tile in enumerate(flat):
         found = lookup.get(tile.tobytes())
@@ -122,25 +143,51 @@ def read_labels(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class ShapeSet:
-    """Canonical images with the labels of their whole orbit (all four rotations)."""
+    """Canonical images with the labels of their whole orbit under the group (C4: the four rotations)."""
 
     images: np.ndarray
     """(n, 64, 64) uint8 in {0, 255}, canonical orientation."""
     shapes: np.ndarray
-    """(n, rotation, position) int8: shape id at each position of g^p x."""
+    """(n, element, position) int8: shape id at each position of g^p h^q x."""
     orientations: np.ndarray
-    """(n, rotation, position) int8: orientation of that shape in g^p x."""
+    """(n, element, position) int8: orientation of that shape in g^p h^q x."""
 
     def __len__(self) -> int:
         return len(self.images)
 
 
-def generate(n: int, rng: np.random.Generator) -> ShapeSet:
-    """n random canonical images (a uniformly random shape in each quadrant), labelled for every rotation."""
-    from eqsae.group import orbit
-
+def generate(n: int, rng: np.random.Generator, group: Group = C4) -> ShapeSet:
+    """n random canonical images (a uniformly random shape in each quadrant), labelled for every group element
+    from the pixels of the transformed image."""
     if n < 1:
         raise ValueError(f"number of images must be positive, got {n}")
     images = compose(rng.integers(0, N_SHAPES, size=(n, N_POSITIONS)))
-    shapes, orientations = read_labels(orbit(images))
+    shapes, orientations = read_labels(group.orbit(images), group)
     return ShapeSet(images, shapes, orientations)
+
+
+@cache
+def position_source(group: Group, e: int) -> np.ndarray:
+    """(4,) the position whose quadrant element e moves to each position: the group acting on the layout."""
+    layout = np.array([[0, 1], [3, 2]])  # TL TR / BL BR in position order TL, TR, BR, BL
+    moved = group.act(layout, e)
+    return np.array([moved[0, 0], moved[0, 1], moved[1, 1], moved[1, 0]])
+
+
+def transform_labels(
+    shapes: np.ndarray, orientations: np.ndarray, e: int, group: Group = C4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (..., 4 positions) of g^p h^q x from those of x: quadrants move as the layout does, and a shape in
+    orientation o (the tile a_o t) becomes the tile (e . a_o) t, whose orientation the shape's table gives."""
+    source = position_source(group, e)
+    moved_shapes, moved_orient = shapes[..., source], orientations[..., source]
+    table = orientation_table(group)
+    first = np.array([[row.tolist().index(o) if o in row else -1 for o in range(group.order)] for row in table])
+    composed = np.array([[group.compose(e, a) if a >= 0 else 0 for a in row] for row in first])
+    new = table[np.arange(len(table))[:, None], composed]  # (shape, old orientation) -> new orientation
+    return moved_shapes, new[moved_shapes, moved_orient].astype(orientations.dtype)
+
+
+def rotate_labels(shapes: np.ndarray, orientations: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where g^p (C4) moves labels: position q receives the shape from position (q + p) mod 4, turned p more."""
+    return transform_labels(shapes, orientations, C4.index(p), C4)

@@ -15,16 +15,18 @@ PROBE_SUMMARY = ("f1_best", "f1_xgboost")
 
 
 def result1_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
-    """RESULT 1 over seeds: per base model and rotation (1..3 and their mean), every R^2 reading as mean and
-    standard error over seeds (v2's +-). The spread over rotations, the paper's v1 +-, stays as its own column
-    `<reading>_rotation_std` on the `mean` row: each seed's std over p = 1..3, averaged over seeds."""
-    seeds = seeds.assign(rotation=seeds["rotation"].astype(str))
+    """RESULT 1 over seeds: per base model, group and element (1..|G|-1 and their mean), every R^2 reading as
+    mean and standard error over seeds (v2's +-). The spread over elements, the paper's v1 +-, stays as its own
+    column `<reading>_element_std` on the `mean` row: each seed's std over the elements, averaged over seeds."""
+    seeds = seeds.assign(element=seeds["element"].astype(str))
     readings = [c for c in seeds.columns if c.startswith("r2_")]
-    table = over_seeds(seeds[seeds.rotation != "std"], readings)
-    spread = seeds[seeds.rotation == "std"].groupby("base_model", sort=False)[readings].mean()
+    table = over_seeds(seeds[seeds.element != "std"], readings)
+    keys = [c for c in ("base_model", "group") if c in seeds]
+    spread = seeds[seeds.element == "std"].groupby(keys, sort=False)[readings].mean()
+    on_mean_row = table.element == "mean"
+    index = pd.MultiIndex.from_frame(table.loc[on_mean_row, keys]) if len(keys) > 1 else table.loc[on_mean_row, keys[0]]
     for reading in readings:
-        on_mean_row = table.rotation == "mean"
-        table.loc[on_mean_row, f"{reading}_rotation_std"] = table.loc[on_mean_row, "base_model"].map(spread[reading])
+        table.loc[on_mean_row, f"{reading}_element_std"] = spread[reading].reindex(index).to_numpy()
     return table
 
 

@@ -1,7 +1,9 @@
-"""Training a TopK SAE on orbits of activations: MSE on rotation-augmented inputs, or the invariance loss.
+"""Training a TopK SAE on orbits of activations: MSE on augmented inputs, or one of v2's invariance losses.
 
-SPEC.md reading: an epoch passes once over the images, each entering with one random rotation p; the
-augmented objective reconstructs psi(g^p x) itself, the invariance loss (Eq. 2) reconstructs psi(x).
+SPEC.md reading: an epoch passes once over the images, each entering with one random group element g; the
+augmented objective reconstructs psi(g x) itself; the canonical invariance loss (v1 Eq. 2, objective
+`invariant`) reconstructs psi(x) from psi(g x); v2's `latent` and `output` losses reconstruct psi(x) from
+psi(x) and pull E(psi(g x)) (latent) or D(E(psi(g x))) (output) towards the canonical one, weighted by lambda.
 Standard practice adds AuxK (Gao et al. 2024): dead latents learn to reconstruct what the live ones miss.
 """
 
@@ -15,11 +17,14 @@ import numpy as np
 import torch
 
 from eqsae.autoencoders import EpochRecord, stop_if_diverged
-from eqsae.group import ORDER
 from eqsae.optim import DictionaryAdam
 from eqsae.sae import Latents, Objective, SAEConfig, TopKSAE
 
 log = logging.getLogger(__name__)
+
+OBJECTIVES = ("augmented", "invariant", "latent", "output")
+PAIRED = ("latent", "output")
+"""Objectives with an invariance term between psi(x) and psi(g x) beside the reconstruction of psi(x)."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,16 @@ class SAETrainConfig:
     """Weight of the AuxK loss; 0 (the paper) turns AuxK off. SAE libraries use 1/32."""
     k_aux: int = 256
     """How many dead latents reconstruct the residual (fewer if fewer are dead)."""
+    invariance_lambda: float = 1.0
+    """lambda of v2's latent and output invariance losses (1 in v2); unused by the other objectives."""
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr", "k_aux"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key} must be positive, got {getattr(self, key)}")
-        if not self.auxk_alpha >= 0:
-            raise ValueError(f"auxk_alpha must be >= 0, got {self.auxk_alpha}")
+        for key in ("auxk_alpha", "invariance_lambda"):
+            if not getattr(self, key) >= 0:
+                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
 
 
 def sae_loss(x_hat: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -86,13 +94,18 @@ def train_sae(
     train: SAETrainConfig,
     device: torch.device | str = "cpu",
     fast: bool = True,
+    anchors: np.ndarray | None = None,
 ) -> tuple[TopKSAE, list[EpochRecord]]:
     """Train on orbits (n, |G|, d), acts[:, p] = psi(g^p x). `fast=False` is the plain PyTorch reference:
-    dense decoder, dense encoder gradient, default (per-tensor) Adam. History losses are reconstruction losses."""
-    if objective not in ("augmented", "invariant"):
-        raise ValueError(f"objective must be 'augmented' or 'invariant', got {objective!r}")
+    dense decoder, dense encoder gradient, default (per-tensor) Adam. History losses are reconstruction losses.
+    An archetypal SAE (cfg.dictionary) needs its `anchors` (n_anchors, d) and always takes the plain path."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     torch.manual_seed(train.seed)
-    sae = TopKSAE(cfg).to(device)
+    from eqsae.sae import build_sae
+
+    sae = build_sae(cfg, anchors).to(device)
+    fast = fast and cfg.dictionary == "free"  # the archetypal dictionary has no sparse path: plain Adam (original)
     data = torch.as_tensor(orbits, dtype=torch.float32, device=device)
     init_from_data(sae, data)  # every row the SAE trains on: all rotations
     if fast:
@@ -104,13 +117,31 @@ def train_sae(
     gen, history = torch.Generator().manual_seed(train.seed), []
     for epoch in range(1, train.epochs + 1):
         start = time.perf_counter()
-        loss, aux = train_sae_epoch(sae, opt, data, objective, train, gen, fast, since)
+        loss, aux, inv = train_sae_epoch(sae, opt, data, objective, train, gen, fast, since)
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
-        log.info("epoch %d/%d loss %.6f aux %.6f seconds %.2f", epoch, train.epochs, loss, aux, history[-1].seconds)
+        log.info("epoch %d/%d loss %.6f aux %.6f%s seconds %.2f", epoch, train.epochs, loss, aux,
+                 f" invariance {inv:.6f}" if objective in PAIRED else "", history[-1].seconds)  # fmt: skip
         what = f"SAE {cfg!r}, {objective} objective:"
         stop_if_diverged(loss, f"{what} reconstruction loss", epoch, train)
         stop_if_diverged(aux, f"{what} AuxK loss", epoch, train)
+        stop_if_diverged(inv, f"{what} invariance loss", epoch, train)
     return sae.eval(), history
+
+
+def invariance_term(
+    sae: TopKSAE, canonical: Latents, x: torch.Tensor, objective: Objective, fast: bool = True
+) -> torch.Tensor:
+    """v2's invariance penalty between psi(x) (its latents `canonical`) and psi(g x) = x: ||E(psi(x)) -
+    E(psi(g x))||^2 (latent: no dictionary in it, so the dictionary never learns from transformed inputs) or
+    ||D(E(psi(x))) - D(E(psi(g x)))||^2 (output), summed over coordinates, mean over the batch."""
+    turned = sae.encode(x, fast)
+    match objective:
+        case "latent":
+            return (sae.dense(canonical) - sae.dense(turned)).square().sum(-1).mean()
+        case "output":
+            return (sae.decode(canonical, fast) - sae.decode(turned, fast)).square().sum(-1).mean()
+        case other:
+            raise ValueError(f"no invariance term for objective {other!r}; it is one of {PAIRED}")
 
 
 def train_sae_epoch(
@@ -122,28 +153,38 @@ def train_sae_epoch(
     gen: torch.Generator,
     fast: bool = True,
     since: torch.Tensor | None = None,
-) -> tuple[float, float]:
-    """One epoch; returns the mean reconstruction and AuxK losses. `since` (AuxK on) is updated in place."""
+) -> tuple[float, float, float]:
+    """One epoch; returns the mean reconstruction, AuxK and invariance losses (0 where off). `since` (AuxK on)
+    is updated in place."""
     n = len(data)
     order = torch.randperm(n, generator=gen).to(data.device)
-    turns = torch.randint(0, ORDER, (n,), generator=gen).to(data.device)
+    turns = torch.randint(0, data.shape[1], (n,), generator=gen).to(data.device)
     # One gather per epoch; batches are then contiguous slices.
     inputs = data[order, turns[order]]
-    targets = data[order, 0] if objective == "invariant" else inputs
-    total, total_aux = torch.zeros((), device=data.device), torch.zeros((), device=data.device)
+    targets = inputs if objective == "augmented" else data[order, 0]
+    total, total_aux, total_inv = (torch.zeros((), device=data.device) for _ in range(3))
     for i in range(0, n, train.batch_size):
         x, target = inputs[i : i + train.batch_size], targets[i : i + train.batch_size]
         dead = None if since is None else since >= n
-        loss, aux, latents = step_losses(sae, x, target, fast, dead, train.k_aux, train.auxk_alpha)
+        # the paired losses reconstruct psi(x) from psi(x) itself; the others from x
+        source = target if objective in PAIRED else x
+        loss, aux, latents = step_losses(sae, source, target, fast, dead, train.k_aux, train.auxk_alpha)
+        objective_value = loss if aux is None else loss + aux
+        inv = None
+        if objective in PAIRED:
+            inv = train.invariance_lambda * invariance_term(sae, latents, x, objective, fast)
+            objective_value = objective_value + inv
         opt.zero_grad(set_to_none=True)
-        (loss if aux is None else loss + aux).backward()
+        objective_value.backward()
         opt.step()  # DictionaryAdam keeps the decoder rows it updates unit-norm itself
         if not isinstance(opt, DictionaryAdam):
             sae.normalize_decoder()
         total += loss.detach() * len(x)
+        if inv is not None:
+            total_inv += inv.detach() * len(x)
         if since is not None:
             since += len(x)
             since[latents.indices.reshape(-1)] = 0
             if aux is not None:
                 total_aux += aux.detach() * len(x)
-    return total.item() / n, total_aux.item() / n
+    return total.item() / n, total_aux.item() / n, total_inv.item() / n

@@ -1,12 +1,14 @@
-"""The activation transformation matrix M (paper Eq. 3, RESULT 1): psi(g^p x) ~= M^p psi(x).
+"""The activation transformation matrices (v1 Eq. 3, RESULT 1; v2 Eq. 8): psi(g^p h^q x) ~= M^p R^q psi(x).
 
-Activations come as orbits, (n, |G|, d) with [:, p] = psi(g^p x); row vectors, so M^p acts as x @ (M^p)^T.
+M stands for the generator g, R for h (groups of two generators, eqsae.group). Activations come as orbits,
+(n, |G|, d) with [:, e] = psi(g^p h^q x); row vectors, so M^p R^q acts as x @ (M^p R^q)^T.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ import torch
 
 from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.config import MFitConfig
-from eqsae.group import ORDER
+from eqsae.group import C4, ORDER, Group
 from eqsae.io import NonFiniteError
 from eqsae.metrics import r2_all
 
@@ -36,9 +38,49 @@ def orbit_loss(m: torch.Tensor, orbits: torch.Tensor) -> torch.Tensor:
     return torch.stack([(orbits[:, p % ORDER] - pred).square().mean() for p, pred in enumerate(predicted, 1)]).mean()
 
 
-def order_penalty(m: torch.Tensor) -> torch.Tensor:
-    """||M^|G| - I||_F^2: zero when M is an exact representation of C4."""
-    return (torch.linalg.matrix_power(m, ORDER) - torch.eye(len(m), device=m.device)).square().sum()
+def group_orbit_loss(generators: Sequence[torch.Tensor], orbits: torch.Tensor, group: Group) -> torch.Tensor:
+    """v2 Eq. 8: mean over p = 1..ord(g), q = 1..ord(h) of ||psi(g^p h^q x) - M^p R^q psi(x)||^2 (every element
+    once, the identity as g^ord(g) h^ord(h)); with one generator, v1's Eq. 3 exactly."""
+    if group.n_generators == 1:
+        return orbit_loss(generators[0], orbits)
+    m, r = generators
+    terms = [
+        (orbits[:, group.index(p, q)] - pred).square().mean()
+        for q, flipped in enumerate(powers(r, orbits[:, 0], group.orders[1]), 1)
+        for p, pred in enumerate(powers(m, flipped, group.orders[0]), 1)
+    ]
+    return torch.stack(terms).mean()
+
+
+def order_penalty(m: torch.Tensor, order: int = ORDER) -> torch.Tensor:
+    """||M^order - I||_F^2: zero when M is an exact representation of a cyclic generator of that order."""
+    return (torch.linalg.matrix_power(m, order) - torch.eye(len(m), device=m.device)).square().sum()
+
+
+def element_matrices(generators: Sequence, group: Group = C4) -> list:
+    """T_e = M^p R^q for every element e (numpy or torch, as given); T_0 is None: the identity, applied as
+    nothing. With one generator, T_p = M^p exactly as v1 computed it."""
+    power = torch.linalg.matrix_power if isinstance(generators[0], torch.Tensor) else np.linalg.matrix_power
+    out = [None]
+    for e in range(1, group.order):
+        p, q = group.element(e)
+        t = power(generators[0], p) if p else None
+        if q:
+            r_q = power(generators[1], q)
+            t = r_q if t is None else t @ r_q
+        out.append(t)
+    return out
+
+
+def apply_elements(rows: torch.Tensor, transforms: list, elements: torch.Tensor | None = None) -> torch.Tensor:
+    """T_e applied to rows: (n, |G|, d) orbits (row e by T_e), or flat rows with their element ids."""
+    if elements is None:
+        return torch.stack([rows[:, e] if t is None else rows[:, e] @ t.T for e, t in enumerate(transforms)], 1)
+    out = rows.clone()
+    for e, t in enumerate(transforms):
+        if t is not None and (hit := elements == e).any():
+            out[hit] = rows[hit] @ t.T
+    return out
 
 
 def lstsq_init(orbits: torch.Tensor) -> torch.Tensor:
@@ -50,23 +92,35 @@ def lstsq_init(orbits: torch.Tensor) -> torch.Tensor:
 def fit_m(
     orbits: np.ndarray, cfg: MFitConfig, device: torch.device | str = "cpu"
 ) -> tuple[np.ndarray, list[EpochRecord]]:
-    """Adam on Eq. 3 from the identity (or the least-squares start); returns M (d, d) and per-epoch losses."""
+    """Adam on Eq. 3 (C4) from the identity (or the least-squares start); returns M (d, d) and per-epoch losses."""
+    generators, history = fit_generators(orbits, cfg, device, C4)
+    return generators[0], history
+
+
+def fit_generators(
+    orbits: np.ndarray, cfg: MFitConfig, device: torch.device | str = "cpu", group: Group = C4
+) -> tuple[list[np.ndarray], list[EpochRecord]]:
+    """Adam on v2's Eq. 8 (v1's Eq. 3 for one generator), every matrix from the identity (M may start from
+    least squares); returns [M] or [M, R] and per-epoch losses."""
     torch.manual_seed(cfg.seed)
     data = torch.as_tensor(orbits, dtype=torch.float32, device=device)
-    n, _, d = data.shape
+    n, order, d = data.shape
+    if order != group.order:
+        raise ValueError(f"orbits have {order} elements per image, group {group.name} has {group.order}")
     start = torch.eye(d) if cfg.init == "identity" else lstsq_init(data)
-    m = torch.nn.Parameter(start.to(device))
-    opt = torch.optim.Adam([m], lr=cfg.lr, fused=True)
+    mats = [torch.nn.Parameter(start.to(device))]
+    mats += [torch.nn.Parameter(torch.eye(d, device=device)) for _ in group.orders[1:]]
+    opt = torch.optim.Adam(mats, lr=cfg.lr, fused=True)
     gen, history = torch.Generator().manual_seed(cfg.seed), []
     for epoch in range(1, cfg.epochs + 1):
         t0, total = time.perf_counter(), torch.zeros((), device=device)
         order = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, cfg.batch_size):
             batch = data[order[i : i + cfg.batch_size]]
-            loss = orbit_loss(m, batch)
+            loss = group_orbit_loss(mats, batch, group)
             total += loss.detach() * len(batch)
             if cfg.order_penalty:
-                loss = loss + cfg.order_penalty * order_penalty(m)
+                loss = loss + cfg.order_penalty * sum(order_penalty(x, o) for x, o in zip(mats, group.orders))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -74,35 +128,50 @@ def fit_m(
         history.append(record)
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, record.loss, record.seconds)
         stop_if_diverged(record.loss, "fit M: training loss", epoch, cfg)
-    fitted = m.detach().cpu().numpy()
-    if not np.isfinite(fitted).all():  # the order penalty is not in the logged loss and can diverge alone
-        raise NonFiniteError(f"fit M: M has {int((~np.isfinite(fitted)).sum())} non-finite entries after "
-                             f"{cfg.epochs} epochs with {cfg!r}")  # fmt: skip
+    fitted = [x.detach().cpu().numpy() for x in mats]
+    for name, x in zip("MR", fitted):
+        if not np.isfinite(x).all():  # the order penalty is not in the logged loss and can diverge alone
+            raise NonFiniteError(f"fit M: {name} has {int((~np.isfinite(x)).sum())} non-finite entries after "
+                                 f"{cfg.epochs} epochs with {cfg!r}")  # fmt: skip
     return fitted, history
 
 
-def r2_per_rotation(m: np.ndarray, orbits: np.ndarray) -> pd.DataFrame:
-    """R^2 of M^p psi(x) against psi(g^p x) for p = 1..|G|-1 on held-out orbits, in every R^2 reading."""
+def r2_per_element(generators: Sequence[np.ndarray], orbits: np.ndarray, group: Group = C4) -> pd.DataFrame:
+    """R^2 of M^p R^q psi(x) against psi(g^p h^q x) for every element but the identity on held-out orbits, in
+    every R^2 reading."""
     t = torch.as_tensor(orbits, dtype=torch.float64)
-    predicted = powers(torch.as_tensor(m, dtype=torch.float64), t[:, 0], ORDER - 1)
-    rows = [{"rotation": p, **r2_all(t[:, p].numpy(), pred.numpy())} for p, pred in enumerate(predicted, 1)]
+    mats = [torch.as_tensor(x, dtype=torch.float64) for x in generators]
+    rows = []
+    for e in range(1, group.order):
+        p, q = group.element(e)
+        predicted = t[:, 0]
+        for x, times in ((mats[-1], q), (mats[0], p)):  # R^q first, then M^p, one product at a time as in v1
+            for _ in range(times):
+                predicted = predicted @ x.T
+        rows.append({"element": e, **r2_all(t[:, e].numpy(), predicted.numpy())})
     return pd.DataFrame(rows)
 
 
-def result1_table(m: np.ndarray, orbits: np.ndarray, base_model: str) -> pd.DataFrame:
-    """RESULT 1 for one base model: learned M against M = I, per rotation, then mean and std over rotations.
+def result1_table(
+    generators: np.ndarray | Sequence[np.ndarray], orbits: np.ndarray, base_model: str, group: Group = C4
+) -> pd.DataFrame:
+    """RESULT 1 (v2 Table 1) for one base model: the learned M (and R) against M = R = I, per group element,
+    then mean and std over elements.
 
-    Columns base_model, rotation, r2_learned, r2_identity (pooled, the primary reading), then the same for
-    the flat and uniform readings; rows p = 1..3, then 'mean' and 'std' (population std over rotations).
+    Columns base_model, group, element, r2_learned, r2_identity (pooled, the primary reading), then the same
+    for the flat and uniform readings; rows e = 1..|G|-1, then 'mean' and 'std' (population std over elements).
     """
-    learned, identity = r2_per_rotation(m, orbits), r2_per_rotation(np.eye(len(m)), orbits)
-    table = pd.DataFrame({"rotation": learned["rotation"].astype(str)})
+    generators = [generators] if isinstance(generators, np.ndarray) and generators.ndim == 2 else list(generators)
+    learned = r2_per_element(generators, orbits, group)
+    identity = r2_per_element([np.eye(len(generators[0]))] * len(generators), orbits, group)
+    table = pd.DataFrame({"element": learned["element"].astype(str)})
     for kind in ("pooled", "flat", "uniform"):
         suffix = "" if kind == "pooled" else f"_{kind}"
         table[f"r2_learned{suffix}"] = learned[kind]
         table[f"r2_identity{suffix}"] = identity[kind]
-    values = table.drop(columns="rotation")
-    summary = pd.DataFrame([values.mean(), values.std(ddof=0)]).assign(rotation=["mean", "std"])
+    values = table.drop(columns="element")
+    summary = pd.DataFrame([values.mean(), values.std(ddof=0)]).assign(element=["mean", "std"])
     table = pd.concat([table, summary], ignore_index=True)
+    table.insert(0, "group", group.name)
     table.insert(0, "base_model", base_model)
     return table

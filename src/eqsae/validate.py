@@ -88,15 +88,17 @@ def check_config_files(argv: list[str], configfiles: list[str | Path], cli_confi
 
 
 def dictionary_size(variant: str) -> int:
-    """Latents of a variant's dictionary (the equivariant SAE uses the invariant SAE's)."""
+    """Latents of a variant's dictionary (an equivariant SAE uses its invariant SAE's)."""
     arch, _ = VARIANTS[TRAINED_BY.get(variant, variant)]
     return arch["d_latent"]
 
 
 def check_across_keys(config: Mapping[str, Any]) -> None:
     """Values that are each valid but cannot run together; each error names the keys involved."""
-    from eqsae.group import ORDER
+    from eqsae.group import GROUPS
     from eqsae.probe import split_sizes
+
+    order = min(GROUPS[name].order for name in config["groups"])  # rows per image of the smallest group
 
     smallest = min(config["variants"], key=dictionary_size)
     size = dictionary_size(smallest)
@@ -110,14 +112,33 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
         n_train, _ = split_sizes(n_probe, probe["test_fraction"])
     except ValueError as e:
         raise ConfigError(f"config key probe.test_fraction: {e} (data.n_probe = {n_probe})") from e
-    if probe["knn_neighbors"] > n_train * ORDER:
+    if "knn" in probe["probes"] and probe["knn_neighbors"] > n_train * order:
         raise ConfigError(f"config key probe.knn_neighbors: {probe['knn_neighbors']} neighbours but the probes' "
-                          f"training split has only {n_train * ORDER} rows (data.n_probe = {n_probe}, "
+                          f"training split has only {n_train * order} rows (data.n_probe = {n_probe}, "
                           f"probe.test_fraction = {probe['test_fraction']})")  # fmt: skip
+    archetypal = [v for v in config["variants"] if VARIANTS[TRAINED_BY.get(v, v)][0].get("dictionary") == "archetypal"]
+    rows = config["data"]["n_sae"] * order
+    if archetypal and config["sae"]["anchors"] > rows:
+        raise ConfigError(f"config key sae.anchors: {config['sae']['anchors']} KMeans anchors for {archetypal[0]} but "
+                          f"the SAE set has only {rows} rows (data.n_sae = {config['data']['n_sae']})")  # fmt: skip
+    _check_targets(config)
     atlas = config["atlas"]
     if atlas["moved"] >= atlas["tau"]:
         raise ConfigError(f"config key atlas.moved: {atlas['moved']} must be below atlas.tau = {atlas['tau']} (a "
                           "feature cannot both stay and move under a turn)")  # fmt: skip
+
+
+def _check_targets(config: Mapping[str, Any]) -> None:
+    """`reproduce` needs what its tables read: v1's claims and atlas are C4's; v2's Tables 4 and 5 are XGBoost
+    probes on reconstructions."""
+    if config["reproduce"] == "v1" and config["groups"] != ["C4"]:
+        raise ConfigError(f"config key groups: reproduce v1 draws its figures, claims and atlas under C4 alone, "
+                          f"not {config['groups']}; set groups: [C4], or reproduce: v2 for D4")  # fmt: skip
+    if config["reproduce"] == "v2":
+        for key, needed in (("probes", "xgboost"), ("representations", "reconstructions")):
+            if needed not in config["probe"][key]:
+                raise ConfigError(f"config key probe.{key}: reproduce v2 compares {needed} with v2's Tables 4 and "
+                                  f"5; add it to {config['probe'][key]}")  # fmt: skip
 
 
 def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:

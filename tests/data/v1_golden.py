@@ -19,7 +19,7 @@ from eqsae.probe import make_tasks, orbit_labels, truncate, truncated_reconstruc
 from eqsae.sae import variant_config
 from eqsae.shapes import generate
 from eqsae.train import SAETrainConfig, train_sae
-from eqsae.transform import fit_m, result1_table
+from eqsae.transform import element_matrices, fit_m, result1_table
 
 GOLDEN = Path(__file__).with_name("v1_golden.json")
 
@@ -46,7 +46,7 @@ def compute() -> dict[str, float | int | list]:
         m, m_history = fit_m(acts, MFitConfig(epochs=2, batch_size=8, seed=3))
         out[f"{model}/m"], out[f"{model}/m_loss"] = _sum(m), m_history[-1].loss
         r1 = result1_table(m, acts, model)
-        out[f"{model}/r2"] = r1.drop(columns=["base_model", "rotation"]).to_numpy().round(8).tolist()
+        out[f"{model}/r2"] = r1.drop(columns=["base_model", "group", "element"]).to_numpy().round(8).tolist()
         for practice in ("paper", "standard"):
             for variant in ("regular", "wide", "twolayer", "invariant"):
                 cfg, objective = variant_config(variant, 4, 256, practice)
@@ -63,7 +63,8 @@ def compute() -> dict[str, float | int | list]:
                     chosen = truncate(z, labels, 2)
                     rotations = np.tile(np.arange(4), len(acts))
                     rec = truncated_reconstruction(z, chosen[5], sae.W_dec.detach().numpy(),
-                                                   sae.b_dec.detach().numpy(), rotations, m)  # fmt: skip
+                                                   sae.b_dec.detach().numpy(), rotations,
+                                                   element_matrices([m]))  # fmt: skip
                     out[f"{key}/truncated"], out[f"{key}/chosen"] = _sum(rec), chosen.tolist()
     return out
 

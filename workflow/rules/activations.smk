@@ -6,10 +6,11 @@ rule dump_activations:
     output:
         f"{S}/activations/{{model}}/{{act_set}}.parquet",
     log:
-        log_path("dump_activations", "seed{seed}/{model}_{act_set}"),
+        log_path("dump_activations", "{gdir}seed{seed}/{model}_{act_set}"),
     benchmark:
-        benchmark_path("dump_activations", "seed{seed}/{model}_{act_set}")
+        benchmark_path("dump_activations", "{gdir}seed{seed}/{model}_{act_set}")
     params:
+        group=group_of,
         code=get_code("dump_activations.py"),
     resources:
         mem_mb=1500,

@@ -1,6 +1,6 @@
 # The feature atlas (../shared/atlas.md): per SAE, which features are invariant, which turn, and what each
 # one draws. The per-latent tables run for every seed (their census gets error bars); cards, galleries,
-# scatter plots and M's diagnostics are drawn for the first seed only, to keep the report readable.
+# scatter plots and M's diagnostics are drawn for the first seed only, to keep the report readable. C4 only.
 
 FIRST = config["seeds"][0]
 
@@ -15,10 +15,12 @@ rule atlas:
     output:
         table=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
         summary=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
+    wildcard_constraints:
+        gdir="()",  # the atlas reads rotations through M: C4 (its folder is "")
     log:
-        log_path("atlas", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+        log_path("atlas", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("atlas", "seed{seed}/{training}/{model}_{variant}_k{k}")
+        benchmark_path("atlas", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
     params:
         atlas={key: config["atlas"][key] for key in ("tau", "moved", "partner", "orbit_match")},
         code=get_code("atlas.py"),
@@ -69,7 +71,7 @@ rule atlas_cards:
 
 rule atlas_tables:
     input:
-        sae_grid(f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json"),
+        sae_grid(f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json", groups=["C4"]),
     output:
         seeds=f"{R}/tables/atlas_census_seeds.csv",
         census=report(f"{R}/tables/atlas_census.csv", caption="../report/atlas_census.rst",
@@ -128,12 +130,13 @@ use rule fit_m as fit_m_order with:
         m=f"{S}/m_order/{{model}}/M.npy",
         summary=f"{S}/m_order/{{model}}/fit.json",
     log:
-        log_path("fit_m_order", "seed{seed}/{model}"),
+        log_path("fit_m_order", "{gdir}seed{seed}/{model}"),
     benchmark:
-        benchmark_path("fit_m_order", "seed{seed}/{model}")
+        benchmark_path("fit_m_order", "{gdir}seed{seed}/{model}")
     params:
         **{**config["m_fit"], "order_penalty": config["atlas"]["order_penalty"]},
         seed=seed_of,
+        group=group_of,
         code=get_code("fit_m.py"),
 
 

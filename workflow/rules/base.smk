@@ -5,14 +5,15 @@ rule train_base:
         weights=f"{S}/base/{{model}}/model.pt",
         cfg=f"{S}/base/{{model}}/cfg.json",
     log:
-        log_path("train_base", "seed{seed}/{model}"),
+        log_path("train_base", "{gdir}seed{seed}/{model}"),
     benchmark:
-        benchmark_path("train_base", "seed{seed}/{model}")
+        benchmark_path("train_base", "{gdir}seed{seed}/{model}")
     params:
         epochs=config["base"]["epochs"],
         batch_size=config["base"]["batch_size"],
         lr=config["base"]["lr"],
         seed=seed_of,
+        group=group_of,
         code=get_code("train_base.py"),
     resources:
         mem_mb=1500,
@@ -34,10 +35,11 @@ rule base_heldout:
     output:
         f"{S}/base/{{model}}/heldout.json",
     log:
-        log_path("base_heldout", "seed{seed}/{model}"),
+        log_path("base_heldout", "{gdir}seed{seed}/{model}"),
     benchmark:
-        benchmark_path("base_heldout", "seed{seed}/{model}")
+        benchmark_path("base_heldout", "{gdir}seed{seed}/{model}")
     params:
+        group=group_of,
         code=get_code("base_heldout.py"),
     resources:
         mem_mb=1500,

@@ -4,7 +4,7 @@ rule claims:
         sae=f"{R}/tables/sae_metrics_seeds.csv",
         probes=f"{R}/tables/probe_scores.parquet",
         atlas=f"{R}/tables/atlas_census_seeds.csv",
-        acts=seed_grid(f"{S}/activations/{{model}}/probe.parquet", model=config["models"]),
+        acts=seed_grid(f"{S}/activations/{{model}}/probe.parquet", groups=["C4"], model=config["models"]),
     output:
         table=report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),
         findings=f"{R}/tables/findings.md",

@@ -1,5 +1,6 @@
 import os
 import sys
+from argparse import Namespace
 from functools import cache
 from pathlib import Path
 
@@ -9,7 +10,8 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
 from eqsae.codehash import code_digest
-from eqsae.config import TRAINED_BY
+from eqsae.config import TRAINED_BY, VARIANTS
+from eqsae.group import GROUPS
 from eqsae.validate import check_config_files, validate_config
 
 
@@ -20,7 +22,10 @@ if workflow.is_main_process:
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 R = f"results/{config['run']}"  # every output of this run; another run name never touches it
-S = f"{R}/seed{{seed}}"  # one replicate: everything seeded (images, inits, batches, probe split) from its seed
+# One replicate of one group: everything seeded (images, inits, batches, probe split) from its seed. C4, v1's
+# group, keeps v1's layout (results/<run>/seed<s>/); any other group has its own folder (results/<run>/D4/seed<s>/).
+S = f"{R}/{{gdir}}seed{{seed}}"
+GDIR = {name: "" if name == "C4" else f"{name}/" for name in GROUPS}
 if workflow.is_main_process:
     files = [os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]]
     print(f"eqsae: run '{config['run']}' -> {R}/ (config files: {', '.join(files)})", file=sys.stderr)
@@ -47,6 +52,7 @@ IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training,
 
 
 wildcard_constraints:
+    gdir="|".join(GDIR.values()),  # "" (C4) or "D4/"
     model="|".join(["mlp", "cnn"]),
     image_set="|".join(IMAGE_SETS),
     act_set="sae|probe",
@@ -75,37 +81,73 @@ def seed_of(wildcards):
     return int(wildcards.seed)
 
 
+def group_of(wildcards):
+    """The group a job works under, from its folder ("" is C4)."""
+    return wildcards.gdir.rstrip("/") or "C4"
+
+
+def two_generators(wildcards):
+    return GROUPS[group_of(wildcards)].n_generators == 2
+
+
+def get_generators(wildcards, seed=None):
+    """The model's fitted M (and R, for a group of two generators) of the job's group and replicate."""
+    folder = f"{R}/{wildcards.gdir}seed{wildcards.seed if seed is None else seed}/m/{wildcards.model}"
+    return {"m": f"{folder}/M.npy", **({"r": f"{folder}/R.npy"} if two_generators(wildcards) else {})}
+
+
 SAE = f"{S}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
 
 
 def get_sae_input(wildcards, seed=None, with_m=False):
-    """An SAE's weights and cfg.json; the equivariant SAE is the invariant SAE plus the model's fitted M.
+    """An SAE's weights and cfg.json; an equivariant SAE is its invariant SAE plus the model's fitted M (and R).
     `seed`: that replicate's SAE instead of the job's own (jobs without a seed wildcard); `with_m`: the model's
     M for every variant (the atlas reads every SAE through it)."""
     seed = wildcards.seed if seed is None else seed
-    sae = SAE.format(**{**wildcards, "seed": seed, "variant": TRAINED_BY.get(wildcards.variant, wildcards.variant)})
+    gdir = wildcards.get("gdir", "")
+    trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
+    sae = SAE.format(**{**wildcards, "gdir": gdir, "seed": seed, "variant": trained})
     inputs = {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json"}
     if with_m or wildcards.variant in TRAINED_BY:
-        inputs["m"] = f"{R}/seed{seed}/m/{wildcards.model}/M.npy"
+        inputs |= get_generators(Namespace(gdir=gdir, model=wildcards.model, seed=seed))
     return inputs
 
 
-def sae_grid(pattern):
-    return expand(pattern, seed=config["seeds"], training=config["sae_training"], model=config["models"],
-                  variant=config["variants"], k=config["topk"])  # fmt: skip
+def get_training_input(wildcards):
+    """An SAE's training activations, and for an archetypal dictionary the anchors it is built from."""
+    inputs = {"acts": f"{R}/{wildcards.gdir}seed{wildcards.seed}/activations/{wildcards.model}/sae.parquet"}
+    if VARIANTS[wildcards.variant][0].get("dictionary") == "archetypal":
+        inputs["anchors"] = f"{R}/{wildcards.gdir}seed{wildcards.seed}/anchors/{wildcards.model}.npy"
+    return inputs
 
 
-def seed_grid(pattern, **wildcards):
-    return expand(pattern, seed=config["seeds"], **wildcards)
+def group_dirs(groups=None):
+    return [GDIR[g] for g in (config["groups"] if groups is None else groups)]
+
+
+def sae_grid(pattern, groups=None):
+    return expand(pattern, gdir=group_dirs(groups), seed=config["seeds"], training=config["sae_training"],
+                  model=config["models"], variant=config["variants"], k=config["topk"])  # fmt: skip
+
+
+def seed_grid(pattern, groups=None, **wildcards):
+    return expand(pattern, gdir=group_dirs(groups), seed=config["seeds"], **wildcards)
 
 
 def get_final_output():
-    return [
+    """What `all` makes: v1's results, or v2's tables beside its published numbers (config key reproduce)."""
+    both = [
         f"{R}/tables/result1_m_fit.csv",
         *seed_grid(f"{S}/base/{{model}}/heldout.json", model=config["models"]),
         f"{R}/tables/sae_metrics.csv",
-        f"{R}/figures/figure4.png",
         f"{R}/tables/probe_summary.csv",
+    ]
+    if config["reproduce"] == "v2":
+        return [*both, f"{R}/tables/v2/table1.csv", f"{R}/tables/v2/tables4_5.csv",
+                *expand(f"{R}/figures/v2/figure3_{{model}}.png", model=config["models"])]  # fmt: skip
+    return [
+        *both,
+        f"{R}/figures/figure4.png",
         f"{R}/tables/claims.csv",
         *expand(f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png", training=config["sae_training"],
                 model=config["models"], t=config["truncations"]),  # fmt: skip

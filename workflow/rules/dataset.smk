@@ -2,12 +2,13 @@ rule generate_dataset:
     output:
         f"{S}/data/{{image_set}}.npz",
     log:
-        log_path("generate_dataset", "seed{seed}/{image_set}"),
+        log_path("generate_dataset", "{gdir}seed{seed}/{image_set}"),
     benchmark:
-        benchmark_path("generate_dataset", "seed{seed}/{image_set}")
+        benchmark_path("generate_dataset", "{gdir}seed{seed}/{image_set}")
     params:
         n=lambda wc: config["data"][f"n_{wc.image_set}"],
         seed=lambda wc: [int(wc.seed), IMAGE_SETS.index(wc.image_set)],
+        group=group_of,
         code=get_code("generate_dataset.py"),
     resources:
         mem_mb=1000,

@@ -4,12 +4,13 @@ rule probe_base:
     output:
         f"{S}/probes/base/{{model}}.parquet",
     log:
-        log_path("probe_base", "seed{seed}/{model}"),
+        log_path("probe_base", "{gdir}seed{seed}/{model}"),
     benchmark:
-        benchmark_path("probe_base", "seed{seed}/{model}")
+        benchmark_path("probe_base", "{gdir}seed{seed}/{model}")
     params:
         probe=config["probe"],
         seed=seed_of,
+        group=group_of,
         code=get_code("probe.py"),
     resources:
         mem_mb=2500,
@@ -28,13 +29,14 @@ rule probe:
     output:
         f"{S}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     log:
-        log_path("probe", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+        log_path("probe", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("probe", "seed{seed}/{training}/{model}_{variant}_k{k}")
+        benchmark_path("probe", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
     params:
         probe=config["probe"],
         t=config["truncations"],
         seed=seed_of,
+        group=group_of,
         code=get_code("probe.py"),
     resources:
         mem_mb=2500,

@@ -1,21 +1,52 @@
-rule train_sae:
+# The archetypal SAE's anchors: KMeans centroids of the SAE set's activations (every group element), one set
+# per model shared by the narrow and the wide dictionary.
+rule anchors:
     input:
         f"{S}/activations/{{model}}/sae.parquet",
+    output:
+        f"{S}/anchors/{{model}}.npy",
+    log:
+        log_path("anchors", "{gdir}seed{seed}/{model}"),
+    benchmark:
+        benchmark_path("anchors", "{gdir}seed{seed}/{model}")
+    params:
+        n_anchors=config["sae"]["anchors"],
+        seed=seed_of,
+        code=get_code("anchors.py"),
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    threads: config["threads"]["train_sae"]
+    conda:
+        ENV
+    script:
+        "../scripts/anchors.py"
+
+
+rule train_sae:
+    input:
+        unpack(get_training_input),
     output:
         weights=f"{SAE}/sae.pt",
         cfg=f"{SAE}/cfg.json",
     log:
-        log_path("train_sae", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+        log_path("train_sae", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("train_sae", "seed{seed}/{training}/{model}_{variant}_k{k}")
+        benchmark_path("train_sae", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
     wildcard_constraints:
-        variant="regular|wide|twolayer|invariant",
+        variant="|".join(VARIANTS),
     params:
         epochs=config["sae"]["epochs"],
         batch_size=config["sae"]["batch_size"],
         lr=config["sae"]["lr"],
-        # AuxK belongs to the standard practice: changing it leaves the paper's SAEs cached.
+        # AuxK belongs to the standard practice, lambda to the paired invariance losses, the relaxation to the
+        # archetypal dictionary: changing one leaves the other SAEs cached.
         auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
+        paired=lambda wc: {"invariance_lambda": config["sae"]["invariance_lambda"]}
+        if VARIANTS[wc.variant][1] in ("latent", "output") else {},
+        architecture=lambda wc: {"d_hidden": config["sae"]["d_hidden"]}
+        | ({"relax_delta": config["sae"]["relax_delta"]} if "anchors" in get_training_input(wc) else {}),
+        group=group_of,
         seed=seed_of,
         code=get_code("train_sae.py"),
     resources:
@@ -38,10 +69,11 @@ rule sae_metrics:
     output:
         f"{S}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
     log:
-        log_path("sae_metrics", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+        log_path("sae_metrics", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("sae_metrics", "seed{seed}/{training}/{model}_{variant}_k{k}")
+        benchmark_path("sae_metrics", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
     params:
+        group=group_of,
         code=get_code("sae_metrics.py"),
     resources:
         mem_mb=2000,

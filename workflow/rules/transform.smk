@@ -5,12 +5,15 @@ rule fit_m:
         m=f"{S}/m/{{model}}/M.npy",
         summary=f"{S}/m/{{model}}/fit.json",
     log:
-        log_path("fit_m", "seed{seed}/{model}"),
+        log_path("fit_m", "{gdir}seed{seed}/{model}"),
     benchmark:
-        benchmark_path("fit_m", "seed{seed}/{model}")
+        benchmark_path("fit_m", "{gdir}seed{seed}/{model}")
+    wildcard_constraints:
+        gdir="(" + "|".join(GDIR[name] for name, group in GROUPS.items() if group.n_generators == 1) + ")",
     params:
         **config["m_fit"],
         seed=seed_of,
+        group=group_of,
         code=get_code("fit_m.py"),
     resources:
         mem_mb=1500,
@@ -22,18 +25,29 @@ rule fit_m:
         "../scripts/fit_m.py"
 
 
+# A group of two generators: M and R fitted together (v2 Eq. 8).
+use rule fit_m as fit_m_r with:
+    output:
+        m=f"{S}/m/{{model}}/M.npy",
+        r=f"{S}/m/{{model}}/R.npy",
+        summary=f"{S}/m/{{model}}/fit.json",
+    wildcard_constraints:
+        gdir="(" + "|".join(GDIR[name] for name, group in GROUPS.items() if group.n_generators == 2) + ")",
+
+
 # R^2 in its own step: the probing set is not an input of the fit, so changing it re-fits nothing.
 rule m_r2:
     input:
-        m=f"{S}/m/{{model}}/M.npy",
+        unpack(get_generators),
         heldout=f"{S}/activations/{{model}}/probe.parquet",
     output:
         f"{S}/m/{{model}}/r2.csv",
     log:
-        log_path("m_r2", "seed{seed}/{model}"),
+        log_path("m_r2", "{gdir}seed{seed}/{model}"),
     benchmark:
-        benchmark_path("m_r2", "seed{seed}/{model}")
+        benchmark_path("m_r2", "{gdir}seed{seed}/{model}")
     params:
+        group=group_of,
         code=get_code("m_r2.py"),
     resources:
         mem_mb=1500,

@@ -19,7 +19,7 @@ wc, start = snakemake.wildcards, time.perf_counter()
 cfg = AtlasConfig(**snakemake.params.atlas)
 sae = load_sae(Path(snakemake.input.sae).parent)
 view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
-table = sae_atlas(sae.W_dec.detach().numpy(), read_matrix(snakemake.input.m), view, cfg)
+table = sae_atlas(sae.dictionary_rows().detach().numpy(), read_matrix(snakemake.input.m), view, cfg)
 write_table(snakemake.output.table, table, allow_missing=MAY_BE_MISSING)
 keys = {"seed": int(wc.seed), "base_model": wc.model, "sae_training": wc.training, "variant": wc.variant,
         "k": int(wc.k)}  # fmt: skip

@@ -1,4 +1,4 @@
-"""Held-out MSE of one base autoencoder on every rotation of the probing images (its own step, so the
+"""Held-out MSE of one base autoencoder on every group element of the probing images (its own step, so the
 probing set is not an input of training)."""
 
 from eqsae.runtime import log_to, setup, wait_politely
@@ -10,12 +10,15 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from eqsae.autoencoders import load_autoencoder, reconstruction_mse  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_shapeset, write_json  # noqa: E402
 
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)
 images = read_shapeset(snakemake.input.images).images
 wc = snakemake.wildcards
-row = {"seed": int(wc.seed), "base_model": wc.model, "heldout_mse": reconstruction_mse(model, images), "n_images": len(images)}
+group = snakemake.params.group
+row = {"seed": int(wc.seed), "base_model": wc.model, "group": group,
+       "heldout_mse": reconstruction_mse(model, images, group=get_group(group)), "n_images": len(images)}  # fmt: skip
 write_json(snakemake.output[0], row)
 logging.info("%s", row)

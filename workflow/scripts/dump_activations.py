@@ -1,4 +1,4 @@
-"""psi(g^p x), the 256-d pre-activation, for every rotation of every image of one set, to Parquet."""
+"""psi(g^p h^q x), the 256-d pre-activation, for every group element of every image of one set, to Parquet."""
 
 from eqsae.runtime import log_to, setup, wait_politely
 
@@ -9,11 +9,12 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from eqsae.autoencoders import load_autoencoder, orbit_activations  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_shapeset, write_activations  # noqa: E402
 
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)
 data = read_shapeset(snakemake.input.images)
-acts = orbit_activations(model, data.images)
+acts = orbit_activations(model, data.images, group=get_group(snakemake.params.group))
 write_activations(snakemake.output[0], acts, data)
-logging.info("%s: %d images x %d rotations x %d -> %s", model.kind, *acts.shape, snakemake.output[0])
+logging.info("%s: %d images x %d group elements x %d -> %s", model.kind, *acts.shape, snakemake.output[0])

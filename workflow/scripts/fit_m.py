@@ -1,4 +1,5 @@
-"""Fit M on the SAE set's orbits (Eq. 3); its R^2 on held-out orbits is the next step (m_r2)."""
+"""Fit M (and R, for a group of two generators) on the SAE set's orbits (v1 Eq. 3, v2 Eq. 8); the R^2 on
+held-out orbits is the next step (m_r2)."""
 
 from eqsae.runtime import log_to, setup, wait_politely
 
@@ -11,21 +12,28 @@ from dataclasses import asdict  # noqa: E402
 import numpy as np  # noqa: E402
 
 from eqsae.config import MFitConfig  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, write_json  # noqa: E402
 from eqsae.provenance import collect  # noqa: E402
-from eqsae.transform import fit_m  # noqa: E402
+from eqsae.transform import fit_generators  # noqa: E402
 
 p = snakemake.params
+group = get_group(p.group)
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 cfg = MFitConfig(p.epochs, p.batch_size, p.lr, p.init, p.order_penalty, p.seed)
-logging.info("fitting M for %s on %s: %s", snakemake.wildcards.model, device, cfg)
-m, history = fit_m(read_activations(snakemake.input[0]).acts, cfg, device)
-order4 = float(np.linalg.norm(np.linalg.matrix_power(m.astype(np.float64), 4) - np.eye(len(m))))
+logging.info("fitting M%s for %s (%s) on %s: %s", " and R" * (group.n_generators == 2), snakemake.wildcards.model,
+             group.name, device, cfg)  # fmt: skip
+generators, history = fit_generators(read_activations(snakemake.input[0]).acts, cfg, device, group)
+# ||X^ord - I||: how far each fitted matrix is from an exact representation of its generator
+orders = {f"norm_{name.lower()}{order}_minus_i": float(np.linalg.norm(np.linalg.matrix_power(x.astype(np.float64), order)
+                                                                      - np.eye(len(x))))
+          for name, x, order in zip("MR", generators, group.orders)}  # fmt: skip
 write_json(
     snakemake.output.summary,
-    {"config": asdict(cfg), "final_loss": history[-1].loss, "norm_m4_minus_i": order4,
+    {"config": asdict(cfg), "group": group.name, "final_loss": history[-1].loss, **orders,
      "train_seconds": sum(r.seconds for r in history),
      "provenance": collect(dict(p.items()), seed=p.seed, device=str(device), threads=snakemake.threads)},
 )  # fmt: skip
-np.save(snakemake.output.m, m)
-logging.info("done: final loss %.6g, ||M^4 - I|| %.4g", history[-1].loss, order4)
+for key, x in zip(("m", "r"), generators):
+    np.save(snakemake.output[key], x)
+logging.info("done: final loss %.6g, %s", history[-1].loss, orders)

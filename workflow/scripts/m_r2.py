@@ -1,4 +1,5 @@
-"""RESULT 1 for one base model: R^2 of M^p psi(x) against psi(g^p x) on the probing set's orbits, and M = I's."""
+"""RESULT 1 for one base model and group: R^2 of M^p R^q psi(x) against psi(g^p h^q x) on the probing set's
+orbits, and M = R = I's."""
 
 from eqsae.runtime import log_to
 
@@ -6,11 +7,13 @@ log_to(snakemake.log[0])
 
 import logging  # noqa: E402
 
-from eqsae.io import read_activations, read_matrix, write_table  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
+from eqsae.io import read_activations, read_generators, write_table  # noqa: E402
 from eqsae.transform import result1_table  # noqa: E402
 
-m = read_matrix(snakemake.input.m)
-table = result1_table(m, read_activations(snakemake.input.heldout).acts, snakemake.wildcards.model)
+generators = read_generators(snakemake.input.m, snakemake.input.get("r"))
+table = result1_table(generators, read_activations(snakemake.input.heldout).acts, snakemake.wildcards.model,
+                      get_group(snakemake.params.group))  # fmt: skip
 table.insert(0, "seed", int(snakemake.wildcards.seed))
 write_table(snakemake.output[0], table)
 logging.info("R^2:\n%s", table.to_string(index=False))

@@ -15,6 +15,6 @@ from eqsae.tables import result1_over_seeds  # noqa: E402
 seeds = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 write_table(snakemake.output.seeds, seeds)
 table = result1_over_seeds(seeds)
-spread = tuple(c for c in table.columns if c.endswith("_rotation_std"))  # on the `mean` rows only
+spread = tuple(c for c in table.columns if c.endswith("_element_std"))  # on the `mean` rows only
 write_table(snakemake.output.table, table, allow_missing=(*se_columns(table), *spread))
 logging.info("\n%s", table.to_string(index=False))

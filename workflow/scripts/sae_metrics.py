@@ -1,4 +1,4 @@
-"""Held-out metrics of one SAE (for `equivariant`: the invariant SAE with M) at one K."""
+"""Held-out metrics of one SAE (for `equivariant*`: its invariant SAE with M and R) at one K."""
 
 from eqsae.runtime import log_to, setup, wait_politely
 
@@ -12,21 +12,23 @@ import numpy as np  # noqa: E402
 
 from eqsae.autoencoders import load_autoencoder  # noqa: E402
 from eqsae.evaluate import sae_metrics  # noqa: E402
-from eqsae.io import read_activations, read_matrix, read_shapeset, write_json  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
+from eqsae.io import read_activations, read_generators, read_shapeset, write_json  # noqa: E402
 from eqsae.sae import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc = snakemake.wildcards
 sae = load_sae(Path(snakemake.input.sae).parent)
-m = read_matrix(snakemake.input.m) if "m" in snakemake.input.keys() else None
+generators = read_generators(snakemake.input.m, snakemake.input.get("r")) if "m" in snakemake.input.keys() else None
 metrics = sae_metrics(
     sae,
     read_activations(snakemake.input.acts).acts,
     load_autoencoder(Path(snakemake.input.base).parent),
     read_shapeset(snakemake.input.images).images,
-    m,
+    generators,
+    group=get_group(snakemake.params.group),
 )
-row = {"seed": int(wc.seed), "base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k),
-       "d_latent": sae.cfg.d_latent, **metrics}
+row = {"seed": int(wc.seed), "base_model": wc.model, "group": snakemake.params.group, "sae_training": wc.training,
+       "variant": wc.variant, "k": int(wc.k), "d_latent": sae.cfg.d_latent, **metrics}  # fmt: skip
 write_json(snakemake.output[0], row)
 logging.info("%s", row)

@@ -17,7 +17,7 @@ from eqsae.provenance import collect  # noqa: E402
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
-cfg = BaseTrainConfig(snakemake.wildcards.model, p.epochs, p.batch_size, p.lr, p.seed)
+cfg = BaseTrainConfig(snakemake.wildcards.model, p.epochs, p.batch_size, p.lr, p.seed, p.group)
 logging.info("training %s on %s, %d threads: %s", cfg.model, device, snakemake.threads, cfg)
 model, history = train_autoencoder(read_shapeset(snakemake.input.train).images, cfg, device)
 summary = {

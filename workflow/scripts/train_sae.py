@@ -9,6 +9,7 @@ import logging  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from eqsae.io import read_activations  # noqa: E402
@@ -18,13 +19,15 @@ from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
-orbits = read_activations(snakemake.input[0]).acts
-cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1], practice=wc.training)
-train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed, **p.auxk)
-logging.info("%s %s (%s practice) on %s, %d threads: %s, %s, %s", wc.model, wc.variant, wc.training, device,
-             torch.get_num_threads(), cfg, objective, train)  # fmt: skip
-sae, history = train_sae(orbits, cfg, objective, train, device)
-save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, practice=wc.training, base_model=wc.model,
+orbits = read_activations(snakemake.input.acts).acts
+anchors = np.load(snakemake.input.anchors) if "anchors" in snakemake.input.keys() else None
+architecture = dict(p.architecture) | ({} if anchors is None else {"n_anchors": len(anchors)})
+cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1], practice=wc.training, **architecture)
+train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed, **p.auxk, **p.paired)
+logging.info("%s %s (%s practice, %s) on %s, %d threads: %s, %s, %s", wc.model, wc.variant, wc.training, p.group,
+             device, torch.get_num_threads(), cfg, objective, train)  # fmt: skip
+sae, history = train_sae(orbits, cfg, objective, train, device, anchors=anchors)
+save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, practice=wc.training, base_model=wc.model, group=p.group,
          objective=objective, training=asdict(train), final_loss=history[-1].loss, train_seconds=sum(r.seconds for r in history),
          threads=torch.get_num_threads(), device=str(device),
          provenance=collect(dict(p.items()), seed=p.seed, device=str(device), threads=torch.get_num_threads()))  # fmt: skip
