@@ -163,3 +163,18 @@ def test_train_sae_trains_an_archetypal_sae():
     assert all(math.isfinite(loss) for loss in losses) and losses[-1] <= losses[0] * 1.05
     np.testing.assert_array_equal(sae.anchors.numpy(), anchors)
     assert_within_delta_of_the_hull(sae)
+
+
+def test_decoding_the_used_atoms_only_gives_the_dense_products_gradients():
+    sae = build_archetypal().double()
+    with torch.no_grad():
+        sae.Lambda.normal_(0, 0.1)
+    latents = sae.encode(torch.randn(16, 16, dtype=torch.float64))
+    grads = []
+    for decode in (sae.decode, lambda lat: sae.dense(lat) @ sae.dictionary_rows() + sae.b_dec):
+        sae.zero_grad()
+        out = decode(latents)
+        out.square().sum().backward(retain_graph=True)
+        grads.append((out.detach(), sae.W.grad.clone(), sae.Lambda.grad.clone()))
+    for sparse, dense in zip(*grads):
+        torch.testing.assert_close(sparse, dense)

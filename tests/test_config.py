@@ -31,6 +31,18 @@ def test_shipped_configs_are_valid():
     assert config["m_fit"]["epochs"] == 150 and config["m_fit"]["init"] == "identity"
     assert config["data"] == {"n_base": 10000, "n_sae": 10000, "n_probe": 2500}
     assert validate_config(smoke_config(), SCHEMA)["run"] == "smoke"
+    v2 = layered("v2.yaml", "v2_smoke.yaml")
+    assert validate_config(v2, SCHEMA)["run"] == "v2-smoke" and v2["groups"] == ["D4"]
+    assert validate_config(layered("v2.yaml"), SCHEMA)["sae"]["d_hidden"] == 128
+
+
+def layered(*files: str) -> dict:
+    """config.yaml with the given config files layered on top, as the Snakefile sees them."""
+    config = paper_config()
+    for name in files:
+        for key, value in yaml.safe_load((ROOT / "config" / name).read_text()).items():
+            config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    return config
 
 
 def test_defaults_are_the_paper_settings():
@@ -108,6 +120,14 @@ BAD_CONFIGS = [
     ({"threads": {"gpu": 1}}, "threads.gpu"),
     ({"atlas": {"moved": 0.95}}, "atlas.moved"),  # above tau = 0.9: a turn cannot both keep and move a feature
     ({"atlas": {"partner": 1.5}}, "atlas.partner"),
+    ({"groups": ["C4", "D4"]}, "groups"),  # reproduce v1 is C4's alone
+    ({"groups": ["D8"], "reproduce": "v2"}, "groups.0"),
+    ({"reproduce": "v3"}, "reproduce"),
+    ({"variants": ["archetypal"], "sae": {"anchors": 100000}}, "sae.anchors"),  # more anchors than SAE rows
+    ({"reproduce": "v2", "probe": {"probes": ["knn"]}}, "probe.probes"),  # v2's tables are XGBoost's
+    ({"reproduce": "v2", "probe": {"representations": ["latents"]}}, "probe.representations"),
+    ({"probe": {"probes": []}}, "probe.probes"),
+    ({"sae": {"invariance_lambda": -1}}, "sae.invariance_lambda"),
 ]
 IDS = [f"{i:02d}-{named}" for i, (_, named) in enumerate(BAD_CONFIGS)]
 
@@ -176,5 +196,5 @@ def test_the_checked_dictionary_sizes_are_the_saes():
     from eqsae.sae import variant_config
     from eqsae.validate import dictionary_size
 
-    for variant in ("regular", "wide", "twolayer", "invariant", "equivariant"):
+    for variant in ("regular", "wide", "twolayer", "invariant", "equivariant", "twolayer_wide", "equivariant_latent"):
         assert dictionary_size(variant) == variant_config(TRAINED_BY.get(variant, variant), 4)[0].d_latent

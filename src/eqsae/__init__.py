@@ -15,6 +15,8 @@ _EXPORTS = {
     "BaseAutoencoder": "autoencoders", "train_autoencoder": "autoencoders",
     "orbit_activations": "autoencoders", "load_autoencoder": "autoencoders",
     "fit_m": "transform", "orbit_loss": "transform", "result1_table": "transform",
+    "fit_generators": "transform", "element_matrices": "transform",
+    "ArchetypalSAE": "archetypal", "kmeans_anchors": "archetypal", "build_sae": "sae",
     "TopKSAE": "sae", "SAEConfig": "sae", "variant_config": "sae", "load_sae": "sae", "save_sae": "sae",
     "SAETrainConfig": "train", "train_sae": "train", "DictionaryAdam": "optim",
     "r2_pooled": "metrics", "r2_flat": "metrics", "r2_uniform": "metrics",

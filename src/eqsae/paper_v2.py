@@ -19,14 +19,11 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from eqsae.config import V2_NAMES  # noqa: E402  (our variant -> v2's column; regular, wide, invariant* have none)
 from eqsae.probe import TASK_GROUPS  # noqa: E402
 from eqsae.stats import over_seeds, se_columns  # noqa: E402
 
 DATA = files("eqsae") / "data" / "paper_v2"
-V2_NAMES = {"twolayer": "vanilla", "twolayer_wide": "vanilla_wide", "archetypal": "archetypal",
-            "archetypal_wide": "archetypal_wide", "equivariant": "equivariant_canonical",
-            "equivariant_latent": "equivariant_latent", "equivariant_output": "equivariant_output"}  # fmt: skip
-"""Our variant -> v2's column; variants missing here (regular, wide, invariant*) have no v2 counterpart."""
 BASELINES = ("vanilla", "vanilla_wide", "archetypal", "archetypal_wide")
 EQUIVARIANT = ("equivariant_canonical", "equivariant_latent", "equivariant_output")
 V2_PROBE_MODELS = ("mlp", "cnn", "vit_b_16")

@@ -16,7 +16,8 @@ import seaborn as sns  # noqa: E402
 
 from eqsae.probe import TASK_GROUPS  # noqa: E402
 
-VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant"]
+VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant", "twolayer_wide", "archetypal",
+                 "archetypal_wide", "invariant_latent", "invariant_output", "equivariant_latent", "equivariant_output"]
 
 
 def _colors() -> dict[str, tuple]:
@@ -39,7 +40,7 @@ def figure4(metrics: pd.DataFrame) -> plt.Figure:
     several); points of one variant are joined in order of K, larger markers for larger K."""
     order = [v for v in VARIANT_ORDER if v in set(metrics["variant"])]
     palette = _colors()
-    markers = dict(zip(VARIANT_ORDER, "osD^v"))
+    markers = dict(zip(VARIANT_ORDER, "osD^v<>phH*X"))
     practices, models = sorted(metrics["sae_training"].unique()), list(dict.fromkeys(metrics["base_model"]))
     ks = sorted(metrics["k"].unique())
     fig, axes = plt.subplots(len(practices), len(models), figsize=(4.2 * len(models), 3.6 * len(practices)),

@@ -111,7 +111,8 @@ def train_sae(
     if fast:
         opt = DictionaryAdam(sae.parameters(), rows=sae.latent_tables(), lr=train.lr, unit_rows=[sae.W_dec])
     else:
-        opt = torch.optim.Adam(sae.parameters(), lr=train.lr)
+        # the archetypal dictionary's Adam is dense over W (latents x anchors): PyTorch's fused kernel, same update
+        opt = torch.optim.Adam(sae.parameters(), lr=train.lr, **({"fused": True} if cfg.dictionary != "free" else {}))
     # AuxK's clock: rows seen since each latent last fired; dead after one epoch's rows (len(data)) without.
     since = torch.zeros(cfg.d_latent, dtype=torch.long, device=device) if train.auxk_alpha > 0 else None
     gen, history = torch.Generator().manual_seed(train.seed), []
