@@ -92,8 +92,9 @@ def test_smoke_run_trains_every_sae_variant(smoke):
 def test_smoke_run_probes_every_task_of_every_representation(smoke):
     workdir, _ = smoke
     scores = pd.read_parquet(workdir / "results/smoke/tables/probe_scores.parquet")
-    assert list(scores.columns) == ["seed", "base_model", "sae_training", "sae", "k", "truncation",
+    assert list(scores.columns) == ["seed", "base_model", "group", "sae_training", "sae", "k", "truncation",
                                     "representation", "task", "task_group", "probe", "f1", "n_pos", "n_test"]
+    assert set(scores.group) == {"C4"}
     settings = scores.groupby(["seed", "base_model", "sae", "representation"], dropna=False)
     assert len(settings) == SEEDS * 2 * (1 + 5 * 2)  # base activations, and 5 SAEs x (latents, reconstructions)
     assert (settings["task"].nunique() == 180).all() and (settings.size() == 180 * 3).all()
