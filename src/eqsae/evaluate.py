@@ -56,7 +56,9 @@ def sae_metrics(
     [M, R] for a group of two generators."""
     data = torch.as_tensor(orbits, dtype=torch.float32)
     gens = None if m is None else [m] if isinstance(m, np.ndarray) and m.ndim == 2 else list(m)
-    transforms = None if gens is None else element_matrices([torch.as_tensor(x, dtype=torch.float32) for x in gens], group)
+    transforms = None
+    if gens is not None:
+        transforms = element_matrices([torch.as_tensor(x, dtype=torch.float32) for x in gens], group)
     mean = data.flatten(0, 1).mean(0)
     d_latent = sae.cfg.d_latent
     sums = dict(res=0.0, tot=0.0, l0=0.0, l1=0.0, spliced=0.0, base=0.0, cos=0.0)

@@ -19,7 +19,8 @@ setup(snakemake.threads, "cpu")
 wc, p = snakemake.wildcards, snakemake.params
 sae = load_sae(Path(snakemake.input.sae).parent)
 view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
-table, m, dictionary = read_table(snakemake.input.table), read_matrix(snakemake.input.m), sae.dictionary_rows().detach().numpy()
+table, m = read_table(snakemake.input.table), read_matrix(snakemake.input.m)
+dictionary = sae.dictionary_rows().detach().numpy()
 latents = top_features(table, p.cards)
 title = f"{wc.model} {wc.variant} K={wc.k} ({wc.training}, seed {p.seed})"
 names = write_cards(snakemake.output.cards, view, table, dictionary, m, latents, title, seed=p.seed)

@@ -27,8 +27,9 @@ train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed, **p.auxk, **p.paire
 logging.info("%s %s (%s practice, %s) on %s, %d threads: %s, %s, %s", wc.model, wc.variant, wc.training, p.group,
              device, torch.get_num_threads(), cfg, objective, train)  # fmt: skip
 sae, history = train_sae(orbits, cfg, objective, train, device, anchors=anchors)
-save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, practice=wc.training, base_model=wc.model, group=p.group,
-         objective=objective, training=asdict(train), final_loss=history[-1].loss, train_seconds=sum(r.seconds for r in history),
-         threads=torch.get_num_threads(), device=str(device),
-         provenance=collect(dict(p.items()), seed=p.seed, device=str(device), threads=torch.get_num_threads()))  # fmt: skip
+threads = torch.get_num_threads()
+save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, practice=wc.training, base_model=wc.model,
+         group=p.group, objective=objective, training=asdict(train), final_loss=history[-1].loss,
+         train_seconds=sum(r.seconds for r in history), threads=threads, device=str(device),
+         provenance=collect(dict(p.items()), seed=p.seed, device=str(device), threads=threads))  # fmt: skip
 logging.info("done: final loss %.6f", history[-1].loss)
