@@ -34,6 +34,7 @@ def test_shipped_configs_are_valid():
     v2 = layered("v2.yaml", "v2_smoke.yaml")
     assert validate_config(v2, SCHEMA)["run"] == "v2-smoke" and v2["groups"] == ["D4"]
     assert validate_config(layered("v2.yaml"), SCHEMA)["sae"]["d_hidden"] == 128
+    assert validate_config(layered("v2_smoke.yaml"), SCHEMA) == v2  # complete on its own
 
 
 def layered(*files: str) -> dict:

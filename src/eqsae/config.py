@@ -34,6 +34,11 @@ VARIANTS: dict[str, tuple[dict, Objective]] = {
 }
 TRAINED_BY = {"equivariant": "invariant", "equivariant_latent": "invariant_latent",
               "equivariant_output": "invariant_output"}  # fmt: skip
+def uses_anchors(variant: str) -> bool:
+    """Whether a variant's SAE (its trained one, for an equivariant variant) has an archetypal dictionary."""
+    return VARIANTS[TRAINED_BY.get(variant, variant)][0].get("dictionary") == "archetypal"
+
+
 V2_NAMES = {"twolayer": "vanilla", "twolayer_wide": "vanilla_wide", "archetypal": "archetypal",
             "archetypal_wide": "archetypal_wide", "equivariant": "equivariant_canonical",
             "equivariant_latent": "equivariant_latent", "equivariant_output": "equivariant_output"}  # fmt: skip

@@ -18,7 +18,7 @@ from eqsae.autoencoders import BaseAutoencoder, to_input
 from eqsae.group import C4, Group
 from eqsae.io import NonFiniteError
 from eqsae.sae import Latents, TopKSAE
-from eqsae.transform import apply_elements, element_matrices
+from eqsae.transform import apply_elements, as_generators, element_matrices
 
 
 class Reconstruction(NamedTuple):
@@ -55,10 +55,9 @@ def sae_metrics(
     """Held-out metrics over every element of every image (orbits (n, |G|, d), images (n, 64, 64)); m: M, or
     [M, R] for a group of two generators."""
     data = torch.as_tensor(orbits, dtype=torch.float32)
-    gens = None if m is None else [m] if isinstance(m, np.ndarray) and m.ndim == 2 else list(m)
     transforms = None
-    if gens is not None:
-        transforms = element_matrices([torch.as_tensor(x, dtype=torch.float32) for x in gens], group)
+    if m is not None:
+        transforms = element_matrices([torch.as_tensor(x, dtype=torch.float32) for x in as_generators(m)], group)
     mean = data.flatten(0, 1).mean(0)
     d_latent = sae.cfg.d_latent
     sums = dict(res=0.0, tot=0.0, l0=0.0, l1=0.0, spliced=0.0, base=0.0, cos=0.0)

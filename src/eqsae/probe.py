@@ -256,7 +256,7 @@ def truncated_reconstruction(
     if transforms is not None:
         for e in range(1, int(elements.max()) + 1):
             rows = elements == e
-            x_hat[rows] = x_hat[rows] @ transforms[e].T.astype(np.float32)
+            x_hat[rows] = x_hat[rows] @ np.asarray(transforms[e], np.float32).T
     return x_hat
 
 

@@ -181,11 +181,17 @@ def transform_labels(
     orientation o (the tile a_o t) becomes the tile (e . a_o) t, whose orientation the shape's table gives."""
     source = position_source(group, e)
     moved_shapes, moved_orient = shapes[..., source], orientations[..., source]
+    return moved_shapes, _turned_orientation(group, e)[moved_shapes, moved_orient].astype(orientations.dtype)
+
+
+@cache
+def _turned_orientation(group: Group, e: int) -> np.ndarray:
+    """(shape, orientation o) -> orientation of e applied to it: the table at e . a_o, a_o the first element
+    that gives o."""
     table = orientation_table(group)
-    first = np.array([[row.tolist().index(o) if o in row else -1 for o in range(group.order)] for row in table])
-    composed = np.array([[group.compose(e, a) if a >= 0 else 0 for a in row] for row in first])
-    new = table[np.arange(len(table))[:, None], composed]  # (shape, old orientation) -> new orientation
-    return moved_shapes, new[moved_shapes, moved_orient].astype(orientations.dtype)
+    first = [[row.tolist().index(o) if o in row else 0 for o in range(group.order)] for row in table]
+    composed = np.array([[group.compose(e, a) for a in row] for row in first])
+    return table[np.arange(len(table))[:, None], composed]
 
 
 def rotate_labels(shapes: np.ndarray, orientations: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:

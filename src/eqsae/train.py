@@ -18,7 +18,7 @@ import torch
 
 from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.optim import DictionaryAdam
-from eqsae.sae import Latents, Objective, SAEConfig, TopKSAE
+from eqsae.sae import Latents, Objective, SAEConfig, TopKSAE, build_sae
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ def train_sae(
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     torch.manual_seed(train.seed)
-    from eqsae.sae import build_sae
-
     sae = build_sae(cfg, anchors).to(device)
     fast = fast and cfg.dictionary == "free"  # the archetypal dictionary has no sparse path: plain Adam (original)
     data = torch.as_tensor(orbits, dtype=torch.float32, device=device)

@@ -72,15 +72,24 @@ def element_matrices(generators: Sequence, group: Group = C4) -> list:
     return out
 
 
-def apply_elements(rows: torch.Tensor, transforms: list, elements: torch.Tensor | None = None) -> torch.Tensor:
-    """T_e applied to rows: (n, |G|, d) orbits (row e by T_e), or flat rows with their element ids."""
-    if elements is None:
-        return torch.stack([rows[:, e] if t is None else rows[:, e] @ t.T for e, t in enumerate(transforms)], 1)
-    out = rows.clone()
-    for e, t in enumerate(transforms):
-        if t is not None and (hit := elements == e).any():
-            out[hit] = rows[hit] @ t.T
-    return out
+def apply_elements(orbits: torch.Tensor, transforms: list) -> torch.Tensor:
+    """T_e applied to (n, |G|, d) orbits, row e by T_e."""
+    return torch.stack([orbits[:, e] if t is None else orbits[:, e] @ t.T for e, t in enumerate(transforms)], 1)
+
+
+def as_generators(m: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """[M] for a single (d, d) M, else the list [M] or [M, R] as given: what callers of v1 passed, and v2's."""
+    return [m] if isinstance(m, np.ndarray) and m.ndim == 2 else list(m)
+
+
+def order_norms(generators: Sequence[np.ndarray], group: Group) -> dict[str, float]:
+    """||X^ord - I|| per fitted matrix (`norm_m4_minus_i`, `norm_r2_minus_i`): how far each is from an exact
+    representation of its generator."""
+    norms = {}
+    for name, x, order in zip("mr", generators, group.orders):
+        power = np.linalg.matrix_power(np.asarray(x, np.float64), order)
+        norms[f"norm_{name}{order}_minus_i"] = float(np.linalg.norm(power - np.eye(len(x))))
+    return norms
 
 
 def lstsq_init(orbits: torch.Tensor) -> torch.Tensor:
@@ -161,7 +170,7 @@ def result1_table(
     Columns base_model, group, element, r2_learned, r2_identity (pooled, the primary reading), then the same
     for the flat and uniform readings; rows e = 1..|G|-1, then 'mean' and 'std' (population std over elements).
     """
-    generators = [generators] if isinstance(generators, np.ndarray) and generators.ndim == 2 else list(generators)
+    generators = as_generators(generators)
     learned = r2_per_element(generators, orbits, group)
     identity = r2_per_element([np.eye(len(generators[0]))] * len(generators), orbits, group)
     table = pd.DataFrame({"element": learned["element"].astype(str)})

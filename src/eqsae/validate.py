@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from eqsae.config import TRAINED_BY, VARIANTS
+from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 
 RENAMED = {"m": "m_fit"}
 """Old key -> new key. Snakemake's --config rejects one-letter keys, so `m` could not be set from the command line."""
@@ -116,7 +116,7 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"config key probe.knn_neighbors: {probe['knn_neighbors']} neighbours but the probes' "
                           f"training split has only {n_train * order} rows (data.n_probe = {n_probe}, "
                           f"probe.test_fraction = {probe['test_fraction']})")  # fmt: skip
-    archetypal = [v for v in config["variants"] if VARIANTS[TRAINED_BY.get(v, v)][0].get("dictionary") == "archetypal"]
+    archetypal = [v for v in config["variants"] if uses_anchors(v)]
     rows = config["data"]["n_sae"] * order
     if archetypal and config["sae"]["anchors"] > rows:
         raise ConfigError(f"config key sae.anchors: {config['sae']['anchors']} KMeans anchors for {archetypal[0]} but "

@@ -10,7 +10,7 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
 from eqsae.codehash import code_digest
-from eqsae.config import TRAINED_BY, VARIANTS
+from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
 from eqsae.validate import check_config_files, validate_config
 
@@ -116,7 +116,7 @@ def get_sae_input(wildcards, seed=None, with_m=False):
 def get_training_input(wildcards):
     """An SAE's training activations, and for an archetypal dictionary the anchors it is built from."""
     inputs = {"acts": f"{R}/{wildcards.gdir}seed{wildcards.seed}/activations/{wildcards.model}/sae.parquet"}
-    if VARIANTS[wildcards.variant][0].get("dictionary") == "archetypal":
+    if uses_anchors(wildcards.variant):
         inputs["anchors"] = f"{R}/{wildcards.gdir}seed{wildcards.seed}/anchors/{wildcards.model}.npy"
     return inputs
 

@@ -45,7 +45,7 @@ rule train_sae:
         paired=lambda wc: {"invariance_lambda": config["sae"]["invariance_lambda"]}
         if VARIANTS[wc.variant][1] in ("latent", "output") else {},
         architecture=lambda wc: {"d_hidden": config["sae"]["d_hidden"]}
-        | ({"relax_delta": config["sae"]["relax_delta"]} if "anchors" in get_training_input(wc) else {}),
+        | ({"relax_delta": config["sae"]["relax_delta"]} if uses_anchors(wc.variant) else {}),
         group=group_of,
         seed=seed_of,
         code=get_code("train_sae.py"),

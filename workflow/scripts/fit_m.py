@@ -15,7 +15,7 @@ from eqsae.config import MFitConfig  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, write_json  # noqa: E402
 from eqsae.provenance import collect  # noqa: E402
-from eqsae.transform import fit_generators  # noqa: E402
+from eqsae.transform import fit_generators, order_norms  # noqa: E402
 
 p = snakemake.params
 group = get_group(p.group)
@@ -24,10 +24,7 @@ cfg = MFitConfig(p.epochs, p.batch_size, p.lr, p.init, p.order_penalty, p.seed)
 logging.info("fitting M%s for %s (%s) on %s: %s", " and R" * (group.n_generators == 2), snakemake.wildcards.model,
              group.name, device, cfg)  # fmt: skip
 generators, history = fit_generators(read_activations(snakemake.input[0]).acts, cfg, device, group)
-orders = {}  # ||X^ord - I||: how far each fitted matrix is from an exact representation of its generator
-for name, x, order in zip("MR", generators, group.orders):
-    power = np.linalg.matrix_power(x.astype(np.float64), order)
-    orders[f"norm_{name.lower()}{order}_minus_i"] = float(np.linalg.norm(power - np.eye(len(x))))
+orders = order_norms(generators, group)
 write_json(
     snakemake.output.summary,
     {"config": asdict(cfg), "group": group.name, "final_loss": history[-1].loss, **orders,
