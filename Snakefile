@@ -24,6 +24,7 @@ include: "workflow/rules/probe.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/atlas.smk"
 include: "workflow/rules/v2.smk"
+include: "workflow/rules/toy.smk"
 
 
 rule all:

@@ -35,6 +35,9 @@ def test_shipped_configs_are_valid():
     assert validate_config(v2, SCHEMA)["run"] == "v2-smoke" and v2["groups"] == ["D4"]
     assert validate_config(layered("v2.yaml"), SCHEMA)["sae"]["d_hidden"] == 128
     assert validate_config(layered("v2_smoke.yaml"), SCHEMA) == v2  # complete on its own
+    toy = validate_config(layered("toy.yaml"), SCHEMA)
+    assert toy["reproduce"] == "toy" and toy["seeds"] == [0, 1, 2, 3, 4] and toy["toy"]["epochs"] == 256
+    assert validate_config(layered("toy_smoke.yaml"), SCHEMA)["run"] == "toy-smoke"
 
 
 def layered(*files: str) -> dict:
@@ -129,6 +132,10 @@ BAD_CONFIGS = [
     ({"reproduce": "v2", "probe": {"representations": ["latents"]}}, "probe.representations"),
     ({"probe": {"probes": []}}, "probe.probes"),
     ({"sae": {"invariance_lambda": -1}}, "sae.invariance_lambda"),
+    ({"toy": {"orders": [3]}}, "toy.orders"),  # 3 divides neither d = 16 nor is 2d
+    ({"toy": {"k": 9}}, "toy.k"),  # TopK 9 > the 8 latents of a narrow SAE at N = 8
+    ({"toy": {"invariant_features": 5}}, "toy.invariant_features"),  # M's fixed subspace is 16 / 4 = 4-dim
+    ({"toy": {"canonical": ["first"]}}, "toy.canonical"),
 ]
 IDS = [f"{i:02d}-{named}" for i, (_, named) in enumerate(BAD_CONFIGS)]
 

@@ -122,6 +122,7 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"config key sae.anchors: {config['sae']['anchors']} KMeans anchors for {archetypal[0]} but "
                           f"the SAE set has only {rows} rows (data.n_sae = {config['data']['n_sae']})")  # fmt: skip
     _check_targets(config)
+    _check_toy(config["toy"])
     atlas = config["atlas"]
     if atlas["moved"] >= atlas["tau"]:
         raise ConfigError(f"config key atlas.moved: {atlas['moved']} must be below atlas.tau = {atlas['tau']} (a "
@@ -139,6 +140,27 @@ def _check_targets(config: Mapping[str, Any]) -> None:
             if needed not in config["probe"][key]:
                 raise ConfigError(f"config key probe.{key}: reproduce v2 compares {needed} with v2's Tables 4 and "
                                   f"5; add it to {config['probe'][key]}")  # fmt: skip
+
+
+def _check_toy(toy: Mapping[str, Any]) -> None:
+    """Every toy dataset of the grid can be made, and every SAE type can pick K latents and its anchors."""
+    from eqsae.toy import ToyConfig
+
+    for order in toy["orders"]:
+        if not (toy["d"] % order == 0 or order == 2 * toy["d"]):
+            raise ConfigError(f"config key toy.orders: orbit size {order} must divide toy.d = {toy['d']} or be "
+                              f"2 toy.d (M is a permutation in cycles of that length)")  # fmt: skip
+        for n in toy["n_features"]:
+            try:
+                ToyConfig(n, order, toy["d"], toy["n_train"], toy["n_test"], invariant_features=toy["invariant_features"])
+            except ValueError as e:
+                raise ConfigError(f"config key toy.invariant_features: {e} (toy.orders {order}, toy.n_features {n})") from e
+    if toy["k"] > min(toy["n_features"]):
+        raise ConfigError(f"config key toy.k: TopK {toy['k']} exceeds the {min(toy['n_features'])} latents of a narrow "
+                          "SAE (toy.n_features)")  # fmt: skip
+    if any("archetypal" in s for s in toy["saes"]) and toy["anchors"] > toy["n_train"] * min(toy["orders"]):
+        raise ConfigError(f"config key toy.anchors: {toy['anchors']} KMeans anchors but the training set has "
+                          f"{toy['n_train'] * min(toy['orders'])} rows (toy.n_train x |G|)")  # fmt: skip
 
 
 def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:

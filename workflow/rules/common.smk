@@ -135,7 +135,11 @@ def seed_grid(pattern, groups=None, **wildcards):
 
 
 def get_final_output():
-    """What `all` makes: v1's results, or v2's tables beside its published numbers (config key reproduce)."""
+    """What `all` makes: v1's results, v2's tables beside its published numbers, or v2's toy model (config key
+    reproduce)."""
+    if config["reproduce"] == "toy":
+        return [f"{R}/tables/toy/table3.csv", *expand(f"{R}/figures/toy/figure2_{{canonical}}.png",
+                                                      canonical=config["toy"]["canonical"])]  # fmt: skip
     both = [
         f"{R}/tables/result1_m_fit.csv",
         *seed_grid(f"{S}/base/{{model}}/heldout.json", model=config["models"]),

@@ -1,0 +1,125 @@
+"""v2's toy model: the planted features and transformation, the ground-truth metrics, the crosscoder, the tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqsae.crosscoder import crosscoder_inputs, crosscoder_mse
+from eqsae.ground_truth import class_agreement, detection_f1, feature_recovery, match_features
+from eqsae.toy import ToyConfig, cyclic_permutation, make_toy
+from eqsae.toy_experiment import TOY_SAES, ToySAESettings, run_toy
+from eqsae.toy_tables import summarize_toy, table3
+
+
+@pytest.mark.parametrize("n", [8, 16, 18, 32])
+def test_features_are_near_orthonormal(n):
+    data = make_toy(ToyConfig(n, n_train=8, n_test=8))
+    gram = data.features @ data.features.T
+    np.testing.assert_allclose(np.diag(gram), 1.0, atol=1e-12)
+    off = np.abs(gram - np.eye(n)).max()
+    assert off < 1e-12 if n <= 16 else off < 0.6  # orthonormal up to d; a low-coherence frame beyond
+    if n > 16:  # the frame beats random unit vectors, whose largest |cosine| at N = 32 in R^16 is ~0.7
+        assert np.abs(gram - np.eye(n)).mean() < 0.2
+
+
+@pytest.mark.parametrize("order", [2, 4, 8, 16, 32])
+def test_the_transformation_has_the_stated_order_and_moves_the_features(order):
+    data = make_toy(ToyConfig(8, order, n_train=8, n_test=8))
+    m = data.m
+    np.testing.assert_allclose(m @ m.T, np.eye(16), atol=1e-12)  # orthogonal: keeps norms and coefficients
+    np.testing.assert_allclose(np.linalg.matrix_power(m, order), np.eye(16), atol=1e-9)
+    for k in range(1, order):
+        assert np.abs(np.linalg.matrix_power(m, k) - np.eye(16)).max() > 0.1
+    moved = data.features @ m.T
+    assert np.abs(np.einsum("ij,ij->i", moved, data.features)).max() < 0.9  # no feature stays put
+
+
+def test_cyclic_permutation_orders():
+    for d, order in [(16, 4), (16, 16), (16, 32), (6, 3)]:
+        p = cyclic_permutation(d, order)
+        assert np.allclose(np.linalg.matrix_power(p, order), np.eye(d))
+        assert not np.allclose(np.linalg.matrix_power(p, order // 2), np.eye(d))
+
+
+@pytest.mark.parametrize("canonical", ["fixed", "random"])
+def test_orbits_move_inputs_by_m_and_keep_coefficients(canonical):
+    cfg = ToyConfig(16, 4, n_train=200, n_test=50, canonical=canonical, seed=3)
+    data = make_toy(cfg)
+    for p in range(1, 4):  # element p is M^p of the canonical representative
+        np.testing.assert_allclose(data.train[:, p], data.train[:, 0] @ np.linalg.matrix_power(data.m, p).T,
+                                   atol=1e-5)  # fmt: skip
+    x = data.present_train.astype(float) @ data.features  # the generated input, whose features are canonical
+    shifts = [min(range(4), key=lambda r: np.abs(row[0] - np.linalg.matrix_power(data.m, r) @ xi).max())
+              for row, xi in zip(data.train, x)]  # fmt: skip
+    assert set(shifts) == ({0} if canonical == "fixed" else {0, 1, 2, 3})
+    by_orbit = {}  # random: one representative per orbit (set of present features), whichever row holds it
+    for row, r in zip(data.present_train, shifts):
+        assert by_orbit.setdefault(row.tobytes(), r) == r
+    assert abs(data.present_train.mean() - 1 / 16) < 0.01
+    again = make_toy(cfg)
+    assert np.array_equal(again.train, data.train) and np.array_equal(again.present_test, data.present_test)
+
+
+def test_invariant_features_are_fixed_by_m():
+    data = make_toy(ToyConfig(8, 4, invariant_features=2, n_train=8, n_test=8))
+    np.testing.assert_allclose(data.features[:2] @ data.m.T, data.features[:2], atol=1e-12)
+    np.testing.assert_allclose(data.features @ data.features.T, np.eye(8), atol=1e-12)
+    agreement, truth = class_agreement(data.features, data.features, data.m)
+    assert agreement == 1.0 and list(truth[:2]) == ["invariant", "invariant"] and "invariant" not in truth[2:]
+
+
+def test_recovery_is_one_for_the_truth_and_matches_one_to_one():
+    rng = np.random.default_rng(0)
+    features = make_toy(ToyConfig(8, n_train=8, n_test=8)).features
+    atoms = np.concatenate([rng.normal(size=(5, 16)), 3 * features[::-1]])  # permuted, scaled, with extras
+    assert feature_recovery(features, atoms) == pytest.approx(1.0)
+    matched, cos = match_features(features, atoms)
+    assert list(matched) == list(range(12, 4, -1)) and np.allclose(cos, 1)
+    # signed: the anti-features are worse matches than orthogonal atoms, so each feature gets one of those
+    assert feature_recovery(features, -features) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="cannot match"):
+        match_features(features, atoms[:3])
+
+
+def test_detection_f1_is_one_for_a_latent_equal_to_the_indicator():
+    rng = np.random.default_rng(0)
+    present = rng.random((400, 3)) < 0.3
+    z = np.concatenate([rng.random((400, 5)), present.astype(float)], axis=1)  # latents 5, 6, 7 are the truth
+    f1 = detection_f1(z[:300], present[:300], z[300:], present[300:], m=1)
+    np.testing.assert_allclose(f1, 1.0)
+    noise = detection_f1(z[:300, :5], present[:300], z[300:, :5], present[300:], m=1)
+    assert noise.max() < 0.8
+
+
+def test_crosscoder_inputs_are_the_orbit_side_by_side():
+    orbits = np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3)
+    x = crosscoder_inputs(orbits)
+    assert x.shape == (2, 12) and np.array_equal(x[1, 3:6], orbits[1, 1])
+    assert crosscoder_mse(orbits, x) == 0.0
+    assert crosscoder_mse(orbits, x + 1) == pytest.approx(3.0)  # per element, like an SAE's per-row MSE
+
+
+def test_every_toy_sae_trains_and_scores():
+    toy = ToyConfig(8, 4, n_train=64, n_test=32)
+    settings = ToySAESettings(epochs=2, anchors=16, m_epochs=2)
+    table = run_toy(make_toy(toy), toy, settings)
+    assert list(table.sae.unique()) == list(TOY_SAES)
+    equivariant = table[table.sae.str.startswith("equivariant")]
+    assert len(equivariant) == 6 and set(equivariant.transformation) == {"true", "fitted"}
+    assert table[~table.sae.str.startswith("equivariant")].transformation.isna().all()
+    for metric in ("reconstruction_mse", "feature_recovery", "detection_top1", "detection_top4", "class_agreement"):
+        assert np.isfinite(table[metric]).all(), metric
+    assert ((table.feature_recovery <= 1) & (table.detection_top4 <= 1)).all()
+
+
+def test_summary_se_and_table3_beside_the_paper():
+    rows = [dict(canonical="random", order=4, n_features=8, sae="equivariant_latent", transformation="true",
+                 seed=s, reconstruction_mse=0.1 + 0.01 * s, feature_recovery=0.8, detection_top1=0.6,
+                 detection_top4=0.9, class_agreement=1.0) for s in range(5)]  # fmt: skip
+    summary = summarize_toy(pd.DataFrame(rows))
+    mse = [0.1 + 0.01 * s for s in range(5)]
+    assert summary.reconstruction_mse_se.item() == pytest.approx(np.std(mse, ddof=1) / np.sqrt(5))
+    assert summary.reconstruction_mse_std.item() == pytest.approx(np.std(mse, ddof=1))
+    t3 = table3(summary)
+    assert len(t3) == 1 and t3.loss.item() == "latent" and t3.paper_feature_recovery.item() == 0.825
+    assert t3.feature_recovery_diff.item() == pytest.approx(0.8 - 0.825)

@@ -1,0 +1,79 @@
+# v2's toy model with planted features (config/toy.yaml, reproduce: toy): one job per dataset trains every SAE
+# type and scores it against the truth; the tables put v2's Table 3 beside ours.
+TOY = config["toy"]
+TOY_RUN = f"{R}/toy/{{canonical}}/g{{order}}/n{{n}}/seed{{seed}}"
+
+
+def toy_grid(pattern):
+    return expand(pattern, canonical=TOY["canonical"], order=TOY["orders"], n=TOY["n_features"], seed=config["seeds"])
+
+
+rule toy_run:
+    output:
+        f"{TOY_RUN}.csv",
+    log:
+        log_path("toy_run", "{canonical}/g{order}/n{n}/seed{seed}"),
+    benchmark:
+        benchmark_path("toy_run", "{canonical}/g{order}/n{n}/seed{seed}")
+    wildcard_constraints:
+        canonical="fixed|random",
+        order=r"\d+",
+        n=r"\d+",
+    params:
+        toy=TOY,
+        seed=seed_of,
+        code=get_code("toy_run.py"),
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    threads: config["threads"]["toy"]
+    conda:
+        ENV
+    script:
+        "../scripts/toy_run.py"
+
+
+rule toy_tables:
+    input:
+        toy_grid(f"{TOY_RUN}.csv"),
+    output:
+        scores=f"{R}/tables/toy/toy_scores.csv",
+        summary=report(f"{R}/tables/toy/toy_summary.csv", caption="../report/toy_summary.rst", category="v2: toy model"),
+        table3=report(f"{R}/tables/toy/table3.csv", caption="../report/toy_table3.rst", category="v2: toy model"),
+    log:
+        log_path("toy_tables", "all"),
+    benchmark:
+        benchmark_path("toy_tables", "all")
+    params:
+        code=get_code("toy_tables.py"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/toy_tables.py"
+
+
+rule toy_figure:
+    input:
+        f"{R}/tables/toy/toy_summary.csv",
+    output:
+        png=report(f"{R}/figures/toy/figure2_{{canonical}}.png", caption="../report/toy_figure.rst",
+                   category="v2: toy model", labels={"figure": "Figure 2/8", "canonical": "{canonical}"}),  # fmt: skip
+        pdf=f"{R}/figures/toy/figure2_{{canonical}}.pdf",
+    log:
+        log_path("toy_figure", "{canonical}"),
+    benchmark:
+        benchmark_path("toy_figure", "{canonical}")
+    params:
+        code=get_code("toy_figure.py"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/toy_figure.py"

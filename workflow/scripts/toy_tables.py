@@ -1,0 +1,21 @@
+"""The toy model's tables: every seed's scores, mean / SE / std over seeds, and v2's Table 3 beside ours."""
+
+from eqsae.runtime import log_to
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from eqsae.io import read_table, write_table  # noqa: E402
+from eqsae.toy_tables import summarize_toy, table3  # noqa: E402
+
+scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
+write_table(snakemake.output.scores, scores, allow_missing=("transformation", "class_agreement"))
+summary = summarize_toy(scores)
+missing = [c for c in summary.columns if c.endswith(("_se", "_std")) or c.startswith("class_agreement")]
+write_table(snakemake.output.summary, summary, allow_missing=missing)
+t3 = table3(summary)
+write_table(snakemake.output.table3, t3, allow_missing=list(t3.columns))
+logging.info("\n%s", t3.to_string(index=False))
