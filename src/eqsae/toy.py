@@ -35,8 +35,8 @@ class ToyConfig:
     n_features: int
     order: int = 4
     d: int = 16
-    n_train: int = 10_000
-    n_test: int = 2_000
+    n_train: int = 8192
+    n_test: int = 1024
     canonical: Canonical = "fixed"
     invariant_features: int = 0
     """How many of the N features lie in M's fixed subspace (M v = v); 0 in v2."""
