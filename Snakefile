@@ -25,6 +25,7 @@ include: "workflow/rules/claims.smk"
 include: "workflow/rules/atlas.smk"
 include: "workflow/rules/v2.smk"
 include: "workflow/rules/toy.smk"
+include: "workflow/rules/orbits.smk"
 
 
 rule all:

@@ -38,6 +38,9 @@ def test_shipped_configs_are_valid():
     toy = validate_config(layered("toy.yaml"), SCHEMA)
     assert toy["reproduce"] == "toy" and toy["seeds"] == [0, 1, 2, 3, 4] and toy["toy"]["epochs"] == 256
     assert validate_config(layered("toy_smoke.yaml"), SCHEMA)["run"] == "toy-smoke"
+    for name in ("digits.yaml", "digits_smoke.yaml"):
+        digits = validate_config(layered(name), SCHEMA)
+        assert digits["reproduce"] == "orbits" and digits["orbits"]["source"] == "digits"
 
 
 def layered(*files: str) -> dict:

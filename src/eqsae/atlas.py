@@ -227,13 +227,13 @@ def orbit_match(decode: Decode, a_bar: np.ndarray, dictionary: np.ndarray, m: np
 
 
 def latent_table(dictionary: np.ndarray, m: np.ndarray, values: np.ndarray, indices: np.ndarray,
-                 labels: np.ndarray, tasks: list[Task], decode: Decode, a_bar: np.ndarray,
+                 labels: np.ndarray, tasks: list[Task], decode: Decode | None, a_bar: np.ndarray,
                  cfg: AtlasConfig) -> pd.DataFrame:  # fmt: skip
     """One row per latent: activity, symmetry profile, isotypic split, class, partners, best concept, and the
     orbit strip's pixel correlations (`orbit_corr_p`, their mean `orbit_corr`, and `orbit_corr_unturned`,
     the same with M = I as the baseline; missing for dead latents, which have no typical activation to draw
-    with). values/indices: (rows, k) TopK latents of the probing
-    set, labels: (rows, n_tasks) of the same rows."""
+    with, and for every latent without a `decode`: activations from a model with no decoder). values/indices:
+    (rows, k) TopK latents of the probing set, labels: (rows, n_tasks) of the same rows."""
     d_latent = len(dictionary)
     act = activity(values, indices, d_latent)
     live = ~act["dead"].to_numpy()
@@ -244,7 +244,7 @@ def latent_table(dictionary: np.ndarray, m: np.ndarray, values: np.ndarray, indi
     table = pd.concat([table, partners(dictionary, m, live), best_concepts(values, indices, d_latent, labels, tasks)],
                       axis=1)  # fmt: skip
     corr, unturned = np.full((d_latent, ORDER - 1), np.nan), np.full((d_latent, ORDER - 1), np.nan)
-    ids = np.flatnonzero(live)
+    ids = np.flatnonzero(live) if decode is not None else np.zeros(0, dtype=np.int64)
     alpha = act["mean_activation"].to_numpy()[ids]
     corr[ids] = orbit_match(decode, a_bar, dictionary[ids], m, alpha)
     unturned[ids] = orbit_match(decode, a_bar, dictionary[ids], np.eye(len(m)), alpha)
@@ -276,9 +276,10 @@ def summary(table: pd.DataFrame, cfg: AtlasConfig) -> dict[str, float]:
     for part in ("iso_invariant", "iso_sign", "iso_rotation"):
         out[part] = float(live[part].mean()) if n else 0.0
     out["redundancy"] = float(live["has_rotated_partner"].mean()) if n else 0.0
-    out["orbit_match"] = float((live["orbit_corr"] > cfg.orbit_match).mean()) if n else 0.0
-    out["orbit_corr_median"] = float(live["orbit_corr"].median()) if n else 0.0
-    out["orbit_corr_unturned_median"] = float(live["orbit_corr_unturned"].median()) if n else 0.0
+    if live["orbit_corr"].notna().any() or not n:  # none drawn: no decoder, no orbit-strip numbers
+        out["orbit_match"] = float((live["orbit_corr"] > cfg.orbit_match).mean()) if n else 0.0
+        out["orbit_corr_median"] = float(live["orbit_corr"].median()) if n else 0.0
+        out["orbit_corr_unturned_median"] = float(live["orbit_corr_unturned"].median()) if n else 0.0
     out["order_residual_median"] = float(live["order_residual"].median()) if n else 0.0
     return out
 

@@ -123,6 +123,8 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
                           f"the SAE set has only {rows} rows (data.n_sae = {config['data']['n_sae']})")  # fmt: skip
     _check_targets(config)
     _check_toy(config["toy"])
+    if config["reproduce"] == "orbits":
+        _check_orbits(config)
     atlas = config["atlas"]
     if atlas["moved"] >= atlas["tau"]:
         raise ConfigError(f"config key atlas.moved: {atlas['moved']} must be below atlas.tau = {atlas['tau']} (a "
@@ -161,6 +163,36 @@ def _check_toy(toy: Mapping[str, Any]) -> None:
     if any("archetypal" in s for s in toy["saes"]) and toy["anchors"] > toy["n_train"] * min(toy["orders"]):
         raise ConfigError(f"config key toy.anchors: {toy['anchors']} KMeans anchors but the training set has "
                           f"{toy['n_train'] * min(toy['orders'])} rows (toy.n_train x |G|)")  # fmt: skip
+
+
+def _check_orbits(config: Mapping[str, Any]) -> None:
+    """Your orbit table exists and has the columns, labels and group order the config names; K and T fit the
+    smallest dictionary."""
+    from eqsae.group import get_group
+    from eqsae.orbit_table import REQUIRED
+
+    orbits = config["orbits"]
+    if orbits["source"] != "file":
+        return
+    path = Path(orbits["activations"])
+    if not orbits["activations"] or not path.is_file():
+        raise ConfigError(f"config key orbits.activations: {orbits['activations']!r} is not a file; give the path of "
+                          "your orbit table (README: Run it on your model)")  # fmt: skip
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except Exception as e:  # noqa: BLE001 (any reader failure is a bad file, named)
+        raise ConfigError(f"config key orbits.activations: {path} is not a Parquet file ({e})") from e
+    missing = [c for c in (*REQUIRED, *orbits["labels"]) if c not in names]
+    if missing:
+        raise ConfigError(f"config key orbits.activations: {path} lacks column(s) {missing} (orbits.labels and "
+                          f"{list(REQUIRED)} must be there)")  # fmt: skip
+    elements = pq.read_table(path, columns=["element"])["element"].to_numpy()
+    order = get_group(orbits["group"]).order
+    if len(elements) and int(elements.max()) + 1 != order:
+        raise ConfigError(f"config key orbits.group: {orbits['group']} has {order} elements but {path} counts "
+                          f"{int(elements.max()) + 1}")  # fmt: skip
 
 
 def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:

@@ -137,6 +137,8 @@ def seed_grid(pattern, groups=None, **wildcards):
 def get_final_output():
     """What `all` makes: v1's results, v2's tables beside its published numbers, or v2's toy model (config key
     reproduce)."""
+    if config["reproduce"] == "orbits":
+        return [f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")]
     if config["reproduce"] == "toy":
         return [f"{R}/tables/toy/table3.csv", *expand(f"{R}/figures/toy/figure2_{{canonical}}.png",
                                                       canonical=config["toy"]["canonical"])]  # fmt: skip

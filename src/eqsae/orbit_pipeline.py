@@ -1,0 +1,127 @@
+"""The analysis of the paper on anyone's orbits (an `eqsae.orbit_table`): M (and R), the SAE variants, probes for
+the table's label columns, the feature atlas. The `orbits` branch of the workflow calls these, one per stage;
+so can a notebook:
+
+    table = read_orbit_table("my_orbits.parquet", order=4)
+    held_out = split_orbits(len(table), 0.2, seed=0)
+    generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], MFitConfig(), C4)
+    sae = train_orbit_sae(table.acts[~held_out], "invariant", k=16, settings=OrbitSAESettings())
+    scores = probe_orbits(sae, table.acts[held_out], {c: v[held_out] for c, v in table.labels.items()}, [4, 16],
+                          ProbeConfig(), transforms=element_matrices(generators, C4))
+
+Dictionary sizes follow the activation width: `expansion` x d latents (v1: 8 x 256 = 2,048), a wide variant 4 x
+that; everything else is the named variant's (`eqsae.config.VARIANTS`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from eqsae.config import VARIANTS, MFitConfig
+from eqsae.group import Group
+from eqsae.probe import ProbeConfig, probe_base, probe_sae
+from eqsae.sae import PRACTICES, Latents, SAEConfig, TopKSAE
+from eqsae.train import SAETrainConfig, train_sae
+from eqsae.transform import fit_generators, result1_table
+
+WIDE_FACTOR = 4
+"""A wide variant's latents per narrow latent (v1: 8,192 / 2,048)."""
+
+
+@dataclass(frozen=True)
+class OrbitSAESettings:
+    """SAE training on an orbit table: the workflow's `sae` section plus the expansion."""
+
+    expansion: int = 8
+    epochs: int = 500
+    batch_size: int = 64
+    lr: float = 1e-3
+    d_hidden: int = 512
+    practice: str = "paper"
+    n_anchors: int = 2048
+    relax_delta: float = 1.0
+    invariance_lambda: float = 1.0
+    seed: int = 0
+
+
+def orbit_sae_config(variant: str, k: int, d: int, s: OrbitSAESettings, n_anchors: int = 0) -> tuple[SAEConfig, str]:
+    """The variant's architecture with expansion x d latents (4x for a wide one) and its objective."""
+    arch, objective = VARIANTS[variant]
+    arch = dict(arch, d_latent=s.expansion * d * (WIDE_FACTOR if arch["d_latent"] > 2048 else 1))
+    if arch.get("encoder") == "twolayer":
+        arch["d_hidden"] = s.d_hidden
+    if arch.get("dictionary") == "archetypal":
+        arch |= dict(n_anchors=n_anchors, relax_delta=s.relax_delta)
+    return SAEConfig(k=k, d_in=d, **arch, **PRACTICES[s.practice]), objective
+
+
+def fit_orbit_generators(
+    train: np.ndarray, held_out: np.ndarray, cfg: MFitConfig, group: Group
+) -> tuple[list[np.ndarray], pd.DataFrame]:
+    """M (and R) fitted on the training orbits (v2 Eq. 8), and RESULT 1 on the held-out ones against M = I."""
+    generators, _ = fit_generators(train, cfg, group=group)
+    return generators, result1_table(generators, held_out, "orbits", group).drop(columns="base_model")
+
+
+def train_orbit_sae(train: np.ndarray, variant: str, k: int, s: OrbitSAESettings) -> TopKSAE:
+    """One trained variant on the training orbits (n, |G|, d); an archetypal one gets KMeans anchors of them."""
+    anchors = None
+    if VARIANTS[variant][0].get("dictionary") == "archetypal":
+        from eqsae.archetypal import kmeans_anchors
+
+        rows = train.reshape(-1, train.shape[-1])
+        anchors = kmeans_anchors(rows, min(s.n_anchors, len(rows)), seed=s.seed)
+    cfg, objective = orbit_sae_config(variant, k, train.shape[-1], s, 0 if anchors is None else len(anchors))
+    train_cfg = SAETrainConfig(s.epochs, s.batch_size, s.lr, s.seed, invariance_lambda=s.invariance_lambda)
+    sae, _ = train_sae(train, cfg, objective, train_cfg, anchors=anchors)
+    return sae
+
+
+@torch.inference_mode()
+def encode_orbits(sae: TopKSAE, orbits: np.ndarray) -> Latents:
+    """TopK latents of every row (n * |G|, k), orbit-major."""
+    latents = sae.encode(torch.as_tensor(orbits.reshape(-1, orbits.shape[-1]), dtype=torch.float32))
+    return Latents(latents.values, latents.indices)
+
+
+def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, tasks: list, truncations: list[int],
+                 cfg: ProbeConfig, transforms: list | None = None) -> pd.DataFrame:  # fmt: skip
+    """Every label task on the orbits' activations (`sae` None: the upper bound) or on an SAE's T truncated latents
+    and reconstructions (with T_e = M^p R^q applied for an equivariant SAE)."""
+    if sae is None:
+        return probe_base(orbits, labels, tasks, cfg)
+    z = sae.dense(encode_orbits(sae, orbits)).numpy()
+    elements = np.tile(np.arange(orbits.shape[1]), len(orbits))
+    decoder = sae.dictionary_rows().detach().numpy()
+    return probe_sae(z, decoder, sae.b_dec.detach().numpy(), elements, labels, tasks, truncations, cfg, transforms)
+
+
+def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg) -> pd.DataFrame:
+    """The atlas's per-latent table (C4: symmetry profile, class, partners, best label concept) of an SAE read
+    through M on the orbits; without a decoder to draw with, the orbit-strip columns stay empty."""
+    from eqsae.atlas import latent_table
+
+    latents = encode_orbits(sae, orbits)
+    dictionary = sae.dictionary_rows().detach().numpy()
+    return latent_table(dictionary, m, latents.values.numpy(), latents.indices.numpy(), labels, tasks, None,
+                        orbits.reshape(-1, orbits.shape[-1]).mean(0), cfg)  # fmt: skip
+
+
+def read_split(path, group: Group, held_out: float, seed: int):
+    """The orbit table and its seeded held-out mask: SAEs and M train on the rest, probes, R^2 and the atlas
+    read the held-out orbits."""
+    from eqsae.orbit_table import read_orbit_table, split_orbits
+
+    table = read_orbit_table(path, group.order)
+    return table, split_orbits(len(table), held_out, seed)
+
+
+def sae_settings(sae: dict, orbits: dict, seed: int) -> OrbitSAESettings:
+    """OrbitSAESettings from the workflow's `sae` and `orbits` sections."""
+    return OrbitSAESettings(orbits["expansion"], sae["epochs"], sae["batch_size"], sae["lr"], sae["d_hidden"],
+                            n_anchors=sae["anchors"], relax_delta=sae["relax_delta"],
+                            invariance_lambda=sae["invariance_lambda"], seed=seed)  # fmt: skip

@@ -1,0 +1,145 @@
+"""Your own activations: one Parquet file of orbits, the format every stage of the `orbits` branch reads.
+
+Columns: `orbit_id` (int: which input x), `element` (int 0..|G|-1, `eqsae.group`'s order: e = q * ord(g) + p
+for g^p h^q), `activation` (a fixed-size list of floats: psi(g^p h^q x)), and any number of label columns
+(int, bool or string), each the label of the transformed input g^p h^q x on that row. A label column
+becomes probing tasks, one per value ("digit=3"): a column equal on every element of an orbit is an
+invariant concept, one that changes with the element an equivariant one. Rows may come in any order; every
+orbit needs each element exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eqsae.io import UnreadableFileError, _atomic, reading
+
+REQUIRED = ("orbit_id", "element", "activation")
+MAX_VALUES = 256
+"""A label column with more distinct values than this is refused: it would not be a concept but an id."""
+
+
+@dataclass(frozen=True)
+class OrbitTable:
+    acts: np.ndarray
+    """(n, |G|, d) float32, orbits in increasing orbit_id, elements in group order."""
+    orbit_ids: np.ndarray
+    """(n,) the file's orbit ids."""
+    labels: dict[str, np.ndarray]
+    """column -> (n, |G|) labels of each transformed input."""
+
+    def __len__(self) -> int:
+        return len(self.acts)
+
+
+def write_orbit_table(path: str | Path, acts: np.ndarray, labels: dict[str, np.ndarray] | None = None,
+                      orbit_ids: np.ndarray | None = None) -> None:  # fmt: skip
+    """acts (n, |G|, d) and labels {column: (n, |G|)} as an orbit table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n, order, d = acts.shape
+    ids = np.arange(n) if orbit_ids is None else np.asarray(orbit_ids)
+    columns = {"orbit_id": pa.array(np.repeat(ids, order)), "element": pa.array(np.tile(np.arange(order), n))}
+    for name, values in (labels or {}).items():
+        if name in REQUIRED or np.shape(values) != (n, order):
+            raise ValueError(f"label column {name!r}: needs shape {(n, order)} and a name other than {REQUIRED}")
+        columns[name] = pa.array(np.asarray(values).ravel())
+    flat = pa.array(np.ascontiguousarray(acts, np.float32).ravel())
+    columns["activation"] = pa.FixedSizeListArray.from_arrays(flat, d)
+    table = pa.table(columns)
+    _atomic(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def read_orbit_table(path: str | Path, order: int | None = None) -> OrbitTable:
+    """An orbit table, checked: a missing column, an orbit without every element once, a group of another
+    order, or an activation that is not a finite float list is an UnreadableFileError naming the file."""
+    import pyarrow.parquet as pq
+
+    with reading(path):
+        table = pq.read_table(path)
+    missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing:
+        raise UnreadableFileError(f"{path}: missing column(s) {missing}; an orbit table has {REQUIRED} and labels")
+    ids, element = table["orbit_id"].to_numpy(), table["element"].to_numpy()
+    n_order = int(element.max()) + 1 if len(element) else 0
+    if order is not None and n_order != order:
+        raise UnreadableFileError(f"{path}: elements 0..{n_order - 1}, but the group has {order} elements")
+    rows = np.lexsort((element, ids))
+    unique_ids = np.unique(ids)
+    expected = np.tile(np.arange(n_order), len(unique_ids))
+    if len(ids) != len(unique_ids) * n_order or not np.array_equal(element[rows], expected):
+        raise UnreadableFileError(f"{path}: every orbit_id needs each element 0..{n_order - 1} exactly once")
+    acts = _activation_rows(path, table["activation"].combine_chunks())[rows].reshape(len(unique_ids), n_order, -1)
+    if not np.isfinite(acts).all():
+        raise UnreadableFileError(f"{path}: column 'activation' has non-finite values")
+    labels = {}
+    for name in table.column_names:
+        if name not in REQUIRED:
+            values = table[name].to_numpy(zero_copy_only=False)[rows].reshape(len(unique_ids), n_order)
+            labels[name] = values
+    return OrbitTable(acts, unique_ids, labels)
+
+
+def _activation_rows(path, column) -> np.ndarray:
+    """(rows, d) float32 from a fixed-size list column, or a list column whose lists all have one length (what
+    pandas writes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_fixed_size_list(column.type) or pa.types.is_list(column.type) or
+            pa.types.is_large_list(column.type)):  # fmt: skip
+        raise UnreadableFileError(f"{path}: column 'activation' must hold lists of floats, got {column.type}")
+    lengths = np.unique(pc.list_value_length(column).to_numpy(zero_copy_only=False))
+    if len(lengths) != 1 or column.null_count:
+        raise UnreadableFileError(f"{path}: every activation needs the same length, got lengths {lengths[:5]}")
+    flat = pc.list_flatten(column).to_numpy(zero_copy_only=False)
+    try:
+        return flat.astype(np.float32).reshape(len(column), int(lengths[0]))
+    except (TypeError, ValueError) as e:
+        raise UnreadableFileError(f"{path}: column 'activation' must hold floats ({e})") from e
+
+
+@dataclass(frozen=True)
+class LabelTask:
+    """One binary probing task from a label column: rows whose `column` equals `value`."""
+
+    column: str
+    value: object
+
+    @property
+    def group(self) -> str:
+        return self.column
+
+    @property
+    def name(self) -> str:
+        return f"{self.column}={self.value}"
+
+
+def label_tasks(labels: dict[str, np.ndarray], columns: list[str] | None = None) -> tuple[list[LabelTask], np.ndarray]:
+    """Tasks (one per value of each label column) and their (rows, n_tasks) bool labels, rows orbit-major."""
+    tasks, matrix = [], []
+    for name in labels if columns is None else columns:
+        if name not in labels:
+            raise KeyError(f"label column {name!r} is not in the orbit table (columns: {sorted(labels)})")
+        values = labels[name].ravel()
+        distinct = np.unique(values)
+        if values.dtype == bool:  # a yes/no concept is one task; its complement would repeat it
+            distinct = distinct[distinct]
+        if len(distinct) > MAX_VALUES:
+            raise ValueError(f"label column {name!r} has {len(distinct)} values (> {MAX_VALUES}): not a concept")
+        for value in distinct:
+            tasks.append(LabelTask(name, value.item() if hasattr(value, "item") else value))
+            matrix.append(values == value)
+    return tasks, np.stack(matrix, axis=1) if matrix else np.zeros((0, 0), bool)
+
+
+def split_orbits(n: int, held_out: float, seed: int) -> np.ndarray:
+    """Bool mask over orbits: True for the held-out share (probes, R^2, metrics), by a seeded permutation."""
+    n_out = min(max(1, round(held_out * n)), n - 1)
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.default_rng(seed).permutation(n)[:n_out]] = True
+    return mask

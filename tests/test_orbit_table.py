@@ -1,0 +1,83 @@
+"""Your own orbits: the orbit-table format, its label tasks and split, and the orbits branch's stages on it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eqsae.config import MFitConfig
+from eqsae.group import C4
+from eqsae.io import UnreadableFileError
+from eqsae.orbit_pipeline import OrbitSAESettings, fit_orbit_generators, orbit_sae_config, probe_orbits, train_orbit_sae
+from eqsae.orbit_table import label_tasks, read_orbit_table, split_orbits, write_orbit_table
+from eqsae.probe import ProbeConfig
+
+
+def test_round_trip_in_any_row_order(tmp_path):
+    rng = np.random.default_rng(0)
+    acts = rng.normal(size=(6, 4, 3)).astype(np.float32)
+    labels = {"kind": np.repeat(np.arange(6)[:, None] % 2, 4, 1), "turn": np.tile(np.arange(4), (6, 1))}
+    write_orbit_table(tmp_path / "o.parquet", acts, labels, orbit_ids=np.array([9, 2, 7, 1, 5, 3]))
+    shuffled = pd.read_parquet(tmp_path / "o.parquet").sample(frac=1, random_state=0)
+    shuffled.to_parquet(tmp_path / "s.parquet")  # a user's file need not be sorted
+    table = read_orbit_table(tmp_path / "s.parquet", order=4)
+    assert list(table.orbit_ids) == [1, 2, 3, 5, 7, 9]
+    np.testing.assert_array_equal(table.acts[0], acts[3])  # orbit 1 was written fourth
+    np.testing.assert_array_equal(table.labels["turn"][2], np.arange(4))
+
+
+def test_a_bad_table_names_the_file_and_the_problem(tmp_path):
+    acts = np.zeros((3, 4, 2), np.float32)
+    write_orbit_table(tmp_path / "o.parquet", acts)
+    frame = pd.read_parquet(tmp_path / "o.parquet")
+    frame.iloc[:-1].to_parquet(tmp_path / "short.parquet")  # the last orbit lacks an element
+    with pytest.raises(UnreadableFileError, match="short.parquet: every orbit_id needs each element"):
+        read_orbit_table(tmp_path / "short.parquet")
+    with pytest.raises(UnreadableFileError, match="but the group has 8 elements"):
+        read_orbit_table(tmp_path / "o.parquet", order=8)
+    frame.drop(columns="element").to_parquet(tmp_path / "noelement.parquet")
+    with pytest.raises(UnreadableFileError, match=r"missing column\(s\) \['element'\]"):
+        read_orbit_table(tmp_path / "noelement.parquet")
+
+
+def test_label_tasks_one_per_value_and_one_per_yes_no_column():
+    labels = {"digit": np.array([[3, 3], [5, 5]]), "seen": np.array([[True, False], [False, False]])}
+    tasks, matrix = label_tasks(labels)
+    assert [t.name for t in tasks] == ["digit=3", "digit=5", "seen=True"] and tasks[0].group == "digit"
+    np.testing.assert_array_equal(matrix[:, 2], [True, False, False, False])
+    with pytest.raises(KeyError, match="'shape' is not in the orbit table"):
+        label_tasks(labels, ["shape"])
+    with pytest.raises(ValueError, match="not a concept"):
+        label_tasks({"id": np.arange(600).reshape(300, 2)})
+
+
+def test_split_is_seeded_and_leaves_both_sides():
+    mask = split_orbits(10, 0.2, seed=3)
+    assert mask.sum() == 2 and np.array_equal(mask, split_orbits(10, 0.2, seed=3))
+    assert split_orbits(3, 0.01, 0).sum() == 1 and split_orbits(3, 0.99, 0).sum() == 2
+
+
+def test_dictionary_sizes_follow_the_activation_width():
+    s = OrbitSAESettings(expansion=4, d_hidden=32)
+    assert orbit_sae_config("regular", 2, 16, s)[0].d_latent == 64
+    assert orbit_sae_config("wide", 2, 16, s)[0].d_latent == 256
+    cfg, objective = orbit_sae_config("invariant_latent", 2, 16, s)
+    assert (cfg.encoder, cfg.d_hidden, objective) == ("twolayer", 32, "latent")
+
+
+def test_the_stages_run_on_exactly_equivariant_orbits():
+    """A planted linear action: psi(g^p x) = M^p psi(x) with M a coordinate cycle; M is recovered, probes run."""
+    rng = np.random.default_rng(0)
+    m = np.roll(np.eye(8), 1, axis=0)
+    x = rng.normal(size=(200, 8))
+    orbits = np.stack([x @ np.linalg.matrix_power(m, p).T for p in range(4)], 1).astype(np.float32)
+    held = split_orbits(200, 0.25, 0)
+    generators, r2 = fit_orbit_generators(orbits[~held], orbits[held], MFitConfig(epochs=60, lr=1e-2), C4)
+    mean = r2[r2.element == "mean"]
+    assert mean.r2_learned.item() > 0.8 and mean.r2_identity.item() < 0  # Adam from the identity, 60 epochs
+    sae = train_orbit_sae(orbits[~held], "twolayer", 2, OrbitSAESettings(expansion=2, epochs=2, d_hidden=16))
+    labels = {"big": np.repeat((x[held, :1] > 0.5), 4, 1), "turn": np.tile(np.arange(4), (held.sum(), 1))}
+    tasks, y = label_tasks(labels)
+    scores = probe_orbits(sae, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))
+    assert set(scores.task_group) == {"big", "turn"} and set(scores.representation) == {"latents", "reconstructions"}
+    base = probe_orbits(None, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))
+    assert base.representation.unique().tolist() == ["activations"]

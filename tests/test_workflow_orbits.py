@@ -1,0 +1,69 @@
+"""The orbits branch in a fresh directory: scikit-learn's digits through a base network trained here
+(config/digits_smoke.yaml, what CI runs), and a user's own hand-made orbit table."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import copy_workflow, jobs_run, snakemake
+from eqsae.orbit_table import read_orbit_table, write_orbit_table
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("digits"))
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/digits_smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, result
+
+
+def test_digits_smoke_runs_every_stage(digits):
+    workdir, result = digits
+    per_seed = {"digits_base": 1, "digits_activations": 1, "orbits_m": 1, "orbits_probe_base": 1,
+                "orbits_sae": 2, "orbits_probe": 3, "orbits_atlas": 3}  # twolayer, invariant (+ equivariant)
+    assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "all": 1}
+    run = workdir / "results/digits-smoke"
+    table = read_orbit_table(run / "seed0/digits/orbits.parquet", order=4)
+    assert table.acts.shape == (200, 4, 16) and set(table.labels) == {"digit", "digit_orientation"}
+    assert (table.labels["digit"] == table.labels["digit"][:, :1]).all()  # invariant along each orbit
+    cfg = json.loads((run / "seed1/digits/base/cfg.json").read_text())
+    assert cfg["config"]["seed"] == 1 and cfg["config"]["group"] == "C4"
+
+
+def test_digits_tables(digits):
+    workdir, _ = digits
+    tables = workdir / "results/digits-smoke/tables/orbits"
+    r2 = pd.read_csv(tables / "result1_m_fit.csv")
+    assert set(r2.element.astype(str)) == {"1", "2", "3", "mean"} and (r2.n_seeds == 2).all()
+    probes = pd.read_csv(tables / "probe_summary.csv")
+    assert set(probes.task_group) == {"digit", "digit_orientation", "all"}
+    assert set(probes.sae) == {"base", "twolayer", "invariant", "equivariant"}
+    assert probes[probes.task_group == "digit"].n_tasks.eq(10).all()
+    assert probes[probes.task_group == "digit_orientation"].n_tasks.eq(40).all()
+    census = pd.read_csv(tables / "atlas_census.csv")
+    assert set(census.variant) == {"twolayer", "invariant", "equivariant"} and "redundancy_mean" in census
+
+
+def test_a_users_own_orbit_table(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 8))
+    orbits = np.stack([np.roll(x, p, axis=1) for p in range(4)], 1).astype(np.float32)  # a coordinate cycle
+    labels = {"big": np.repeat(x[:, :1] > 0.5, 4, 1), "turn": np.tile(np.arange(4), (120, 1))}
+    write_orbit_table(workdir / "mine.parquet", orbits, labels)
+    config = {"run": "mine", "reproduce": "orbits", "seeds": [0], "variants": ["twolayer", "equivariant"],
+              "topk": [2], "truncations": [2], "orbits": {"activations": "mine.parquet", "expansion": 2},
+              "sae": {"epochs": 2, "d_hidden": 16}, "m_fit": {"epochs": 2}, "probe": {"xgb_trees": 5}}  # fmt: skip
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "mine.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = pd.read_parquet(workdir / "results/mine/tables/orbits/probe_scores.parquet")
+    assert set(scores.task) == {"big=True", "turn=0", "turn=1", "turn=2", "turn=3"}
+    (workdir / "mine.yaml").write_text(yaml.safe_dump({**config, "run": "other", "orbits": {"activations": "no.pq"}}))
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
+    assert result.returncode != 0 and "config key orbits.activations: 'no.pq' is not a file" in result.stdout + result.stderr

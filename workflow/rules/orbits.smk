@@ -1,0 +1,216 @@
+# Your own orbits (reproduce: orbits): an orbit table (eqsae.orbit_table) from your model, or scikit-learn's
+# handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml); then M,
+# the SAE variants, probes for the table's label columns and the atlas, per seed.
+ORBITS = config["orbits"]
+O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAEs, probes, atlas
+DIGITS = f"{R}/seed{{seed}}/digits"
+
+
+def orbit_source(wildcards):
+    """The orbit table a replicate reads: yours (orbits.activations), or the digits' activations of that seed."""
+    if ORBITS["source"] == "digits":
+        return f"{DIGITS}/orbits.parquet".format(seed=wildcards.seed)
+    return ORBITS["activations"]
+
+
+def orbit_sae_input(wildcards):
+    trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
+    inputs = {"sae": f"{O}/sae/{trained}/k{{k}}/sae.pt".format(**wildcards), "table": orbit_source(wildcards)}
+    if wildcards.variant in TRAINED_BY:
+        inputs["generators"] = f"{O}/m/generators.npy".format(**wildcards)
+    return inputs
+
+
+def orbit_atlas_input(wildcards):
+    """The atlas reads every SAE through M."""
+    return orbit_sae_input(wildcards) | {"generators": f"{O}/m/generators.npy".format(**wildcards)}
+
+
+def orbit_grid(pattern, **wildcards):
+    return expand(pattern, seed=config["seeds"], variant=config["variants"], k=config["topk"], **wildcards)
+
+
+ORBIT_PARAMS = dict(orbits=ORBITS, m_fit=config["m_fit"], sae=config["sae"], probe=config["probe"],
+                    atlas=config["atlas"], truncations=config["truncations"])  # fmt: skip
+
+
+rule digits_base:
+    output:
+        weights=f"{DIGITS}/base/model.pt",
+        cfg=f"{DIGITS}/base/cfg.json",
+    log:
+        log_path("digits_base", "seed{seed}"),
+    benchmark:
+        benchmark_path("digits_base", "seed{seed}")
+    params:
+        digits=ORBITS["digits"],
+        group=ORBITS["group"],
+        seed=seed_of,
+        code=get_code("digits_base.py"),
+    resources:
+        mem_mb=1500,
+        runtime=20,
+    threads: config["threads"]["train_base"]
+    conda:
+        ENV
+    script:
+        "../scripts/digits_base.py"
+
+
+rule digits_activations:
+    input:
+        weights=f"{DIGITS}/base/model.pt",
+    output:
+        f"{DIGITS}/orbits.parquet",
+    log:
+        log_path("digits_activations", "seed{seed}"),
+    benchmark:
+        benchmark_path("digits_activations", "seed{seed}")
+    params:
+        digits=ORBITS["digits"],
+        group=ORBITS["group"],
+        seed=seed_of,
+        code=get_code("digits_activations.py"),
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/digits_activations.py"
+
+
+rule orbits_m:
+    input:
+        orbit_source,
+    output:
+        generators=f"{O}/m/generators.npy",
+        r2=f"{O}/m/r2.csv",
+    log:
+        log_path("orbits_m", "seed{seed}"),
+    benchmark:
+        benchmark_path("orbits_m", "seed{seed}")
+    params:
+        **ORBIT_PARAMS,
+        seed=seed_of,
+        code=get_code("orbits_m.py"),
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    threads: config["threads"]["fit_m"]
+    conda:
+        ENV
+    script:
+        "../scripts/orbits_m.py"
+
+
+rule orbits_sae:
+    input:
+        orbit_source,
+    output:
+        weights=f"{O}/sae/{{variant}}/k{{k}}/sae.pt",
+        cfg=f"{O}/sae/{{variant}}/k{{k}}/cfg.json",
+    log:
+        log_path("orbits_sae", "seed{seed}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_sae", "seed{seed}/{variant}_k{k}")
+    wildcard_constraints:
+        variant="|".join(VARIANTS),
+    params:
+        **ORBIT_PARAMS,
+        seed=seed_of,
+        code=get_code("orbits_sae.py"),
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    threads: config["threads"]["train_sae"]
+    conda:
+        ENV
+    script:
+        "../scripts/orbits_sae.py"
+
+
+rule orbits_probe:
+    input:
+        unpack(orbit_sae_input),
+    output:
+        f"{O}/probes/{{variant}}_k{{k}}.parquet",
+    log:
+        log_path("orbits_probe", "seed{seed}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_probe", "seed{seed}/{variant}_k{k}")
+    params:
+        **ORBIT_PARAMS,
+        seed=seed_of,
+        code=get_code("orbits_probe.py"),
+    resources:
+        mem_mb=2500,
+        runtime=45,
+    threads: config["threads"]["probe"]
+    conda:
+        ENV
+    script:
+        "../scripts/orbits_probe.py"
+
+
+use rule orbits_probe as orbits_probe_base with:
+    input:
+        table=orbit_source,
+    output:
+        f"{O}/probes/base.parquet",
+    log:
+        log_path("orbits_probe_base", "seed{seed}"),
+    benchmark:
+        benchmark_path("orbits_probe_base", "seed{seed}")
+
+
+rule orbits_atlas:
+    input:
+        unpack(orbit_atlas_input),
+    output:
+        table=f"{O}/atlas/{{variant}}_k{{k}}.parquet",
+        summary=f"{O}/atlas/{{variant}}_k{{k}}.json",
+    log:
+        log_path("orbits_atlas", "seed{seed}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_atlas", "seed{seed}/{variant}_k{k}")
+    params:
+        **ORBIT_PARAMS,
+        seed=seed_of,
+        code=get_code("orbits_atlas.py"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    threads: config["threads"]["atlas"]
+    conda:
+        ENV
+    script:
+        "../scripts/orbits_atlas.py"
+
+
+rule orbits_tables:
+    input:
+        r2=expand(f"{O}/m/r2.csv", seed=config["seeds"]),
+        base=expand(f"{O}/probes/base.parquet", seed=config["seeds"]),
+        probes=orbit_grid(f"{O}/probes/{{variant}}_k{{k}}.parquet"),
+        atlas=orbit_grid(f"{O}/atlas/{{variant}}_k{{k}}.json") if ORBITS["group"] == "C4" else [],
+    output:
+        r2=f"{R}/tables/orbits/result1_m_fit.csv",
+        scores=f"{R}/tables/orbits/probe_scores.parquet",
+        probes=f"{R}/tables/orbits/probe_summary.csv",
+        atlas=f"{R}/tables/orbits/atlas_census.csv",
+    log:
+        log_path("orbits_tables", "all"),
+    benchmark:
+        benchmark_path("orbits_tables", "all")
+    params:
+        code=get_code("orbits_tables.py"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/orbits_tables.py"

@@ -1,0 +1,23 @@
+"""The digits as an orbit table: psi (the base network's `encoder` output) of every group element of every
+digit, with the labels `digit` (invariant) and `digit_orientation` (digit x element, equivariant). This is the
+"your own torch model" entry point (eqsae.user_model) run on a model trained in the pipeline."""
+
+from eqsae.runtime import log_to, setup, wait_politely
+
+log_to(snakemake.log[0])
+wait_politely(snakemake.threads)
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from eqsae.digits import digits_labels, load_digits_autoencoder, load_digits_set  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
+from eqsae.user_model import model_to_orbit_table  # noqa: E402
+
+p = snakemake.params
+setup(snakemake.threads, "cpu")
+group = get_group(p.group)
+images, digits = load_digits_set(p.digits["n"] or None, p.seed)
+model = load_digits_autoencoder(Path(snakemake.input.weights).parent)
+acts = model_to_orbit_table(model, "encoder", images, group, snakemake.output[0], digits_labels(digits, group))
+logging.info("%d digits x %d elements x %d activations", *acts.shape)

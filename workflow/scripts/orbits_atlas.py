@@ -1,0 +1,30 @@
+"""The feature atlas of one SAE on an orbit table's held-out orbits (C4): a row per latent and the census."""
+
+from eqsae.runtime import log_to, setup, wait_politely
+
+log_to(snakemake.log[0])
+wait_politely(snakemake.threads)
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from eqsae.atlas import MAY_BE_MISSING, AtlasConfig, summary  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
+from eqsae.io import write_json, write_table  # noqa: E402
+from eqsae.orbit_pipeline import orbit_atlas, read_split  # noqa: E402
+from eqsae.orbit_table import label_tasks  # noqa: E402
+from eqsae.sae import load_sae  # noqa: E402
+
+p, wc = snakemake.params, snakemake.wildcards
+setup(snakemake.threads, "cpu")
+table, held_out = read_split(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed)
+tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()}, p.orbits["labels"] or None)
+cfg = AtlasConfig(**{k: v for k, v in p.atlas.items() if k in AtlasConfig.__dataclass_fields__})
+m = np.load(snakemake.input.generators)[0]
+atlas = orbit_atlas(load_sae(Path(snakemake.input.sae).parent), m, table.acts[held_out], labels, tasks, cfg)
+write_table(snakemake.output.table, atlas, allow_missing=MAY_BE_MISSING)
+row = {"seed": p.seed, "variant": wc.variant, "k": int(wc.k), **summary(atlas, cfg)}
+write_json(snakemake.output.summary, row)
+logging.info("%s", row)

@@ -1,0 +1,38 @@
+"""Every label task of an orbit table on its held-out orbits: on the activations (the upper bound) or on one
+SAE's T truncated latents and reconstructions (M^p R^q applied for an equivariant SAE)."""
+
+from eqsae.runtime import log_to, setup, wait_politely
+
+log_to(snakemake.log[0])
+wait_politely(snakemake.threads)
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from eqsae.group import get_group  # noqa: E402
+from eqsae.io import write_table  # noqa: E402
+from eqsae.orbit_pipeline import probe_orbits, read_split  # noqa: E402
+from eqsae.orbit_table import label_tasks  # noqa: E402
+from eqsae.probe import ProbeConfig  # noqa: E402
+from eqsae.sae import load_sae  # noqa: E402
+from eqsae.transform import element_matrices  # noqa: E402
+
+p, wc = snakemake.params, snakemake.wildcards
+threads = snakemake.threads
+setup(threads, "cpu")
+group = get_group(p.orbits["group"])
+with threadpool_limits(threads):
+    table, held_out = read_split(snakemake.input.table, group, p.orbits["held_out"], p.seed)
+    tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()}, p.orbits["labels"] or None)
+    cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads)
+    sae, transforms, keys = None, None, dict(seed=p.seed, sae="base", k=None)
+    if snakemake.rule == "orbits_probe":
+        sae, keys = load_sae(Path(snakemake.input.sae).parent), dict(seed=p.seed, sae=wc.variant, k=int(wc.k))
+        if "generators" in snakemake.input.keys():
+            transforms = element_matrices(list(np.load(snakemake.input.generators).astype(np.float32)), group)
+    scores = probe_orbits(sae, table.acts[held_out], labels, tasks, list(p.truncations), cfg, transforms)
+for i, (key, value) in enumerate(keys.items()):
+    scores.insert(i, key, value)
+write_table(snakemake.output[0], scores, allow_missing=("k", "truncation"))

@@ -1,0 +1,21 @@
+"""One SAE variant at one K on the training orbits of an orbit table; weights and cfg.json."""
+
+from eqsae.runtime import log_to, setup, wait_politely
+
+log_to(snakemake.log[0])
+wait_politely(snakemake.threads)
+
+from pathlib import Path  # noqa: E402
+
+from eqsae.config import VARIANTS  # noqa: E402
+from eqsae.group import get_group  # noqa: E402
+from eqsae.orbit_pipeline import read_split, sae_settings, train_orbit_sae  # noqa: E402
+from eqsae.sae import save_sae  # noqa: E402
+
+p, wc = snakemake.params, snakemake.wildcards
+setup(snakemake.threads, "cpu")
+table, held_out = read_split(snakemake.input[0], get_group(p.orbits["group"]), p.orbits["held_out"], p.seed)
+settings = sae_settings(p.sae, p.orbits, p.seed)
+sae = train_orbit_sae(table.acts[~held_out], wc.variant, int(wc.k), settings)
+save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, objective=VARIANTS[wc.variant][1],
+         group=p.orbits["group"], settings=settings.__dict__)  # fmt: skip

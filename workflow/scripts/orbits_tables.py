@@ -1,0 +1,31 @@
+"""The orbits branch's tables: RESULT 1 over seeds, every probe score with its per-label summary over seeds,
+and the atlas census over seeds."""
+
+from eqsae.runtime import log_to
+
+log_to(snakemake.log[0])
+
+import logging  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from eqsae.io import read_json, read_table, write_table  # noqa: E402
+from eqsae.probe import summarize  # noqa: E402
+from eqsae.stats import over_seeds, se_columns  # noqa: E402
+from eqsae.tables import probe_summary_over_seeds  # noqa: E402
+
+NO_SAE = ("k", "truncation")
+r2 = pd.concat([read_table(path) for path in snakemake.input.r2], ignore_index=True)
+r2 = r2[r2.element.astype(str) != "std"].assign(element=lambda t: t.element.astype(str))
+r2 = over_seeds(r2, [c for c in r2.columns if c.startswith("r2_")])
+write_table(snakemake.output.r2, r2, allow_missing=se_columns(r2))
+scores = pd.concat([read_table(path) for path in [*snakemake.input.base, *snakemake.input.probes]], ignore_index=True)
+scores = scores.astype({"k": "Int64", "truncation": "Int64"})
+write_table(snakemake.output.scores, scores, allow_missing=NO_SAE)
+summary = probe_summary_over_seeds(summarize(scores))
+write_table(snakemake.output.probes, summary, allow_missing=(*NO_SAE, *se_columns(summary)))
+census = pd.DataFrame([read_json(path) for path in snakemake.input.atlas])
+if len(census):
+    census = over_seeds(census, [c for c in census.columns if c not in ("seed", "variant", "k")])
+write_table(snakemake.output.atlas, census, allow_missing=se_columns(census))
+logging.info("\n%s\n\n%s", r2.to_string(index=False), summary.to_string(index=False))
