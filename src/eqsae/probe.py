@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -143,48 +144,76 @@ def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(2 * tp / denom) if denom else 0.0
 
 
+@dataclass(frozen=True)
+class Shared:
+    """A representation's split and what the probes derive from its features alone. Built once where every task
+    has the same features (base activations): then each task brings only its labels, instead of searching the
+    same neighbours, fitting the same scaler and quantising the same matrix again."""
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+    neighbours: np.ndarray | None
+    """(n_test, k) the training rows nearest each test row, those KNeighborsClassifier.predict votes with."""
+    scaled: tuple[np.ndarray, np.ndarray] | None
+    """(train, test) standardised on the training split, as the logistic regression's StandardScaler does."""
+    dtrain: object | None
+    """XGBoost's quantised training matrix; a task sets its labels."""
+
+
 class Probes:
     """Fits every probe on one (train, test) representation of one task; returns F1 per probe.
 
-    XGBoost runs on its native API with hist trees; a `dtrain` from `quantised` is reused across tasks when
-    the features do not change (base activations), so only the labels are swapped."""
+    XGBoost runs on its native API with hist trees. With `shared` (Probes.share), a task reuses what its
+    features alone determine and fits only on its labels, with the very numbers of a fit from scratch."""
 
     def __init__(self, cfg: ProbeConfig):
         self.cfg = cfg
 
-    def scores(self, x_train, y_train, x_test, y_test, dtrain=None) -> dict[str, float]:
+    def scores(self, x_train, y_train, x_test, y_test, shared: Shared | None = None) -> dict[str, float]:
         if y_train.all() or not y_train.any():  # one class: every probe predicts it
             const = np.full(len(y_test), bool(y_train[0]))
             return {probe: _f1(y_test, const) for probe in self.cfg.probes}
+        neighbours, scaled, dtrain = (shared.neighbours, shared.scaled, shared.dtrain) if shared else (None,) * 3
         fit = {
-            "knn": lambda: self._knn(x_train, y_train, x_test),
-            "logreg": lambda: self._logreg(x_train, y_train, x_test),
+            "knn": lambda: self._knn(x_train, y_train, x_test, neighbours),
+            "logreg": lambda: self._logreg(x_train, y_train, x_test, scaled),
             "xgboost": lambda: self._xgboost(x_train, y_train, x_test, dtrain),
         }
         return {probe: _f1(y_test, fit[probe]()) for probe in PROBES if probe in self.cfg.probes}
 
+    def share(self, x_train: np.ndarray, x_test: np.ndarray) -> Shared:
+        """What tasks on these features share, for the probes the config fits."""
+        chosen = self.cfg.probes
+        return Shared(x_train, x_test,
+                      nearest(x_train, x_test, self.cfg.knn_neighbors, self.cfg.threads) if "knn" in chosen else None,
+                      standardise(x_train, x_test) if "logreg" in chosen else None,
+                      self.quantised(x_train) if "xgboost" in chosen else None)  # fmt: skip
+
     def quantised(self, x_train: np.ndarray):
+        """Also where features change per task: a plain xgb.DMatrix gives the same trees but saves no time, as
+        training then quantises it itself (benchmarks/probe_profile.py --plain-dmatrix)."""
         import xgboost as xgb
 
         return xgb.QuantileDMatrix(x_train, label=np.zeros(len(x_train)), nthread=self.cfg.threads,
                                    max_bin=self.cfg.xgb_max_bin)  # fmt: skip
 
-    def _knn(self, x_train, y_train, x_test) -> np.ndarray:
+    def _knn(self, x_train, y_train, x_test, neighbours=None) -> np.ndarray:
         from sklearn.neighbors import KNeighborsClassifier
 
+        if neighbours is not None:
+            return vote(neighbours, y_train)
         knn = KNeighborsClassifier(self.cfg.knn_neighbors, algorithm="brute", n_jobs=self.cfg.threads)
         return knn.fit(x_train, y_train).predict(x_test)
 
-    def _logreg(self, x_train, y_train, x_test) -> np.ndarray:
+    def _logreg(self, x_train, y_train, x_test, scaled=None) -> np.ndarray:
         """Reading (SPEC.md): SGD on the log loss, constant lr, L2 penalty; features standardised on the
         training split so one learning rate fits every representation's scale."""
         from sklearn.linear_model import SGDClassifier
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
 
+        scaled_train, scaled_test = standardise(x_train, x_test) if scaled is None else scaled
         sgd = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=self.cfg.logreg_lr,
                             alpha=self.cfg.logreg_l2, random_state=self.cfg.seed)  # fmt: skip
-        return make_pipeline(StandardScaler(), sgd).fit(x_train, y_train).predict(x_test)
+        return sgd.fit(scaled_train, y_train).predict(scaled_test)
 
     def _xgboost(self, x_train, y_train, x_test, dtrain=None) -> np.ndarray:
         import xgboost as xgb
@@ -196,6 +225,41 @@ class Probes:
                       nthread=self.cfg.threads, seed=self.cfg.seed)  # fmt: skip
         booster = xgb.train(params, dtrain, num_boost_round=self.cfg.xgb_trees)
         return booster.inplace_predict(x_test) > 0.5
+
+
+def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides scaled by the training split's mean and std: what make_pipeline(StandardScaler(), ...) feeds
+    its classifier in fit and in predict."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x_train)
+    return scaler.transform(x_train), scaler.transform(x_test)
+
+
+def nearest(x_train: np.ndarray, x_test: np.ndarray, k: int, threads: int = 1, chunk: int = 512) -> np.ndarray:
+    """(n_test, k) training rows nearest each test row: those KNeighborsClassifier.predict votes with, by
+    construction. Its `kneighbors` is a separate search (it picks its own strategy from the sizes and threads,
+    predict fixes one), so where distances nearly tie it need not keep the same neighbours. Here predict's own
+    search runs (predict_proba) with every training row its own class: a test row's neighbours are its k classes
+    of nonzero probability. Chunks of test rows bound the (chunk, n_train) probabilities; a row's neighbours do
+    not depend on the other rows."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(k, algorithm="brute", n_jobs=threads)
+    with warnings.catch_warnings():  # as many classes as rows, on purpose
+        warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%", UserWarning)
+        knn.fit(x_train, np.arange(len(x_train)))
+    parts = []
+    for start in range(0, len(x_test), chunk):
+        proba = knn.predict_proba(x_test[start : start + chunk])  # (chunk, n_train): 1 / k at each neighbour
+        parts.append(np.nonzero(proba)[1].reshape(len(proba), k))  # row-major: each row's k columns in turn
+    return np.concatenate(parts)
+
+
+def vote(neighbours: np.ndarray, y_train: np.ndarray) -> np.ndarray:
+    """KNeighborsClassifier.predict's uniform vote over the classes [False, True]: positive on a strict majority;
+    a tie goes to False, the first class, as np.argmax over its class probabilities does."""
+    return 2 * y_train[neighbours].sum(axis=1) > neighbours.shape[1]
 
 
 # A representation for task i at truncation T: (rows, features) float32.
@@ -210,21 +274,26 @@ def run_tasks(
     cfg: ProbeConfig,
     fixed: bool = False,
 ) -> Iterator[dict]:
-    """One row per (representation, task, probe). `fixed`: features do not depend on the task."""
+    """One row per (representation, task, probe). `fixed`: features do not depend on the task, so their split
+    and what the probes derive from them alone (Probes.share) are made once, not per task."""
     probes = Probes(cfg)
     for name, features in representations.items():
-        start, cache = time.perf_counter(), {}
+        start = time.perf_counter()
+        shared = probes.share(*split(features(0), is_test)) if fixed else None
         for i, task in enumerate(tasks):
-            x = features(i)
-            if fixed and "dtrain" not in cache and "xgboost" in cfg.probes:
-                cache["dtrain"] = probes.quantised(x[~is_test])
+            x_train, x_test = (shared.x_train, shared.x_test) if fixed else split(features(i), is_test)
             y_train, y_test = labels[~is_test, i], labels[is_test, i]
-            f1 = probes.scores(x[~is_test], y_train, x[is_test], y_test, cache.get("dtrain"))
+            f1 = probes.scores(x_train, y_train, x_test, y_test, shared)
             for probe, score in f1.items():
                 yield dict(representation=name, task=task.name, task_group=task.group, probe=probe, f1=score,
                            n_pos=int(y_test.sum()), n_test=int(len(y_test)))  # fmt: skip
             if (i + 1) % 30 == 0 or i + 1 == len(tasks):
                 log.info("%s: %d/%d tasks, %.0f s", name, i + 1, len(tasks), time.perf_counter() - start)
+
+
+def split(x: np.ndarray, is_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, test rows) of one representation."""
+    return x[~is_test], x[is_test]
 
 
 def summarize(scores: pd.DataFrame) -> pd.DataFrame:
@@ -278,12 +347,15 @@ def probe_sae(
     truncations: list[int],
     cfg: ProbeConfig,
     transforms: list | None = None,
+    latent_scores: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every task on an SAE's T truncated latents and on its reconstruction from those T latents only.
 
     z: (rows, d_latent) dense latents, image-major with |G| rows per image; decoder: (d_latent, d) rows;
     elements: (rows,) group element of each row. With T_e = M^p R^q, the reconstruction of a row of element
-    e is T_e (W_D z_T + b_D). cfg.representations: which of the two to probe (v2: reconstructions only)."""
+    e is T_e (W_D z_T + b_D). cfg.representations: which of the two to probe (v2: reconstructions only).
+    latent_scores: a probe table of these very latents with the same config (an equivariant SAE's latents are
+    its trained SAE's): its latent rows are taken instead of fitted again, which would give the same numbers."""
     order = int(elements.max()) + 1
     is_test = split_by_image(len(z) // order, order, cfg.test_fraction, cfg.seed)
     frames = []
@@ -293,6 +365,24 @@ def probe_sae(
             "latents": lambda i: z[:, chosen[i]],
             "reconstructions": lambda i: truncated_reconstruction(z, chosen[i], decoder, bias, elements, transforms),
         }
-        reps = {name: reps[name] for name in cfg.representations}
-        frames.append(pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg)).assign(truncation=t))
+        reused = "latents" in cfg.representations and latent_scores is not None
+        parts = [latent_rows(latent_scores, t, tasks, cfg)] if reused else []
+        fitted = [name for name in cfg.representations if not (reused and name == "latents")]
+        if fitted:
+            parts.append(pd.DataFrame(run_tasks({name: reps[name] for name in fitted}, labels, is_test, tasks, cfg)))
+        frames.append(pd.concat(parts, ignore_index=True).assign(truncation=t))
     return pd.concat(frames, ignore_index=True)
+
+
+SCORE_COLUMNS = ["representation", "task", "task_group", "probe", "f1", "n_pos", "n_test"]
+"""The columns run_tasks writes: one probe's score on one task."""
+
+
+def latent_rows(table: pd.DataFrame, t: int, tasks: list[Task], cfg: ProbeConfig) -> pd.DataFrame:
+    """The latent rows at truncation T of another job's probe table, in the order run_tasks writes them; a table
+    of other tasks or probes is an error rather than rows silently missing from this job's."""
+    rows = table[(table.representation == "latents") & (table.truncation == t)]
+    if rows.task.tolist() != [task.name for task in tasks for _ in cfg.probes] or set(rows.probe) != set(cfg.probes):
+        raise ValueError(f"the probe table to reuse has other latent rows at T = {t} than this job's "
+                         f"{len(tasks)} tasks x probes {list(cfg.probes)}")  # fmt: skip
+    return rows[SCORE_COLUMNS].reset_index(drop=True)

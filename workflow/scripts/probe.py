@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.evaluate import reconstruct  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, read_generators, write_table  # noqa: E402
+from eqsae.io import read_activations, read_generators, read_table, write_table  # noqa: E402
 from eqsae.probe import ProbeConfig, make_tasks, orbit_labels, probe_base, probe_sae  # noqa: E402
 from eqsae.sae import Latents, load_sae  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
@@ -43,8 +43,12 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
         rec = reconstruct(sae, torch.from_numpy(data.acts))
         z = sae.dense(Latents(rec.values, rec.indices)).flatten(0, 1).numpy()
         elements = np.tile(np.arange(data.acts.shape[1]), len(data))
+        trained = None
+        if "trained_probes" in snakemake.input.keys():  # an equivariant SAE: its latents are its trained SAE's
+            trained = read_table(snakemake.input.trained_probes)
+            logging.info("latent probes copied from %s", snakemake.input.trained_probes)
         table = probe_sae(z, sae.dictionary_rows().detach().numpy(), sae.b_dec.detach().numpy(), elements, labels,
-                          tasks, list(p.t), cfg, transforms)  # fmt: skip
+                          tasks, list(p.t), cfg, transforms, latent_scores=trained)  # fmt: skip
         keys |= dict(sae_training=wc.training, sae=wc.variant, k=int(wc.k))
     for i, (key, value) in enumerate(keys.items()):
         if key not in table:

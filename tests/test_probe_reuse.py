@@ -1,0 +1,135 @@
+"""Work shared between probing tasks gives the numbers of fitting every task from scratch, bit for bit: the kNN
+neighbours and the scaler of fixed features, and an equivariant SAE's latent probes copied from its trained SAE's."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import SGDClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from eqsae.group import ORDER
+from eqsae.probe import (
+    ProbeConfig,
+    Probes,
+    latent_rows,
+    make_tasks,
+    nearest,
+    orbit_labels,
+    probe_sae,
+    run_tasks,
+    split_by_image,
+    standardise,
+    vote,
+)
+from eqsae.transform import element_matrices
+
+
+def tied_data(n_train: int, n_test: int, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features on a coarse integer grid: many duplicate rows, so distances tie everywhere and which neighbours
+    are kept, and how a split vote falls, are both tested."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(n_train + n_test, d)).astype(np.float32)
+    return x[:n_train], x[n_train:]
+
+
+def label_columns(n: int, seed: int = 1) -> np.ndarray:
+    """(n, 6) labels from rare to balanced positives."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.random(n) < rate for rate in (0.05, 0.2, 0.4, 0.5, 0.6, 0.9)], axis=1)
+
+
+@pytest.mark.parametrize("n_train, n_test, k, chunk", [(300, 150, 16, 64), (2000, 1100, 16, 512), (200, 90, 5, 512)],
+                         ids=["small-chunked", "many-test-rows", "odd-k"])  # fmt: skip
+def test_one_neighbour_search_votes_as_knn_predict(n_train, n_test, k, chunk):
+    """Small sets are where sklearn's kneighbors would search another way than predict does (parallel on the
+    training rows); chunks of test rows and an odd k must not matter either."""
+    x_train, x_test = tied_data(n_train, n_test)
+    neighbours = nearest(x_train, x_test, k, chunk=chunk)
+    assert neighbours.shape == (n_test, k)
+    for y in label_columns(n_train).T:
+        expected = KNeighborsClassifier(k, algorithm="brute").fit(x_train, y).predict(x_test)
+        assert np.array_equal(vote(neighbours, y), expected)
+
+
+def test_a_split_vote_goes_to_the_negative_class():
+    y_train = np.array([True, False, True, False])
+    neighbours = np.array([[0, 1], [0, 2], [1, 3]])  # one each / two positives / two negatives
+    assert vote(neighbours, y_train).tolist() == [False, True, False]
+    x_train = np.array([[0.0], [0.0], [5.0], [5.0]], np.float32)  # sklearn agrees: a tie at 0 and at 5
+    knn = KNeighborsClassifier(2, algorithm="brute").fit(x_train, y_train)
+    assert knn.predict(np.array([[0.0], [5.0]], np.float32)).tolist() == [False, False]
+
+
+def test_standardising_once_feeds_sgd_what_the_pipeline_does():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(700, 8)) * rng.uniform(0.1, 50, size=8) + 3).astype(np.float32)
+    y = x[:, 0] + rng.normal(size=700) * 20 > 3
+    x_train, x_test, y_train = x[:500], x[500:], y[:500]
+    pipe = make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss", learning_rate="constant", eta0=1e-3,
+                                                         alpha=1e-4, random_state=0)).fit(x_train, y_train)  # fmt: skip
+    scaled_train, scaled_test = standardise(x_train, x_test)
+    assert np.array_equal(scaled_test, pipe[0].transform(x_test))
+    sgd = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=1e-3, alpha=1e-4, random_state=0)
+    sgd.fit(scaled_train, y_train)
+    assert np.array_equal(sgd.coef_, pipe[-1].coef_)
+    assert np.array_equal(sgd.predict(scaled_test), pipe.predict(x_test))
+
+
+def test_shared_features_score_every_task_as_fitting_it_alone():
+    """Probes.share (neighbours, scaled features, quantised matrix once) against every probe fitted per task."""
+    x_train, x_test = tied_data(400, 120, d=4)
+    x_train += np.random.default_rng(2).normal(size=x_train.shape).astype(np.float32) * 0.01  # XGBoost needs bins
+    probes = Probes(ProbeConfig(xgb_trees=10))
+    shared = probes.share(x_train, x_test)
+    y_train, y_test = label_columns(400).T, label_columns(120, seed=3).T
+    for train, test in zip(y_train, y_test):
+        assert probes.scores(x_train, train, x_test, test, shared) == probes.scores(x_train, train, x_test, test)
+
+
+def test_fixed_features_give_the_table_of_per_task_fits(small_set):
+    tasks = make_tasks()[::12]
+    labels = orbit_labels(small_set.shapes, small_set.orientations, tasks)
+    x = np.random.default_rng(0).normal(size=(len(labels), 6)).astype(np.float32)
+    is_test = split_by_image(len(small_set), ORDER, 0.2, seed=0)
+    cfg = ProbeConfig(xgb_trees=5)
+    tables = [pd.DataFrame(run_tasks({"activations": lambda i: x}, labels, is_test, tasks, cfg, fixed=fixed))
+              for fixed in (True, False)]  # fmt: skip
+    assert tables[0].equals(tables[1])
+
+
+@pytest.fixture
+def sae_inputs(small_set):
+    n, d, d_latent = len(small_set), 6, 12
+    rng = np.random.default_rng(0)
+    z = np.maximum(rng.normal(size=(n * ORDER, d_latent)), 0).astype(np.float32)
+    decoder, bias = rng.normal(size=(d_latent, d)).astype(np.float32), rng.normal(size=d).astype(np.float32)
+    tasks = make_tasks()[::15]
+    labels = orbit_labels(small_set.shapes, small_set.orientations, tasks)
+    return z, decoder, bias, np.tile(np.arange(ORDER), n), labels, tasks
+
+
+def test_an_equivariant_sae_copies_its_trained_saes_latent_rows(sae_inputs):
+    """The copied table equals the one fitted from scratch: its latent rows (the same latents), its reconstruction
+    rows (fitted), the row order and the dtypes."""
+    cfg, transforms = ProbeConfig(xgb_trees=5), element_matrices([np.eye(6, dtype=np.float32)[::-1]])
+    invariant = probe_sae(*sae_inputs, [2, 4], cfg)
+    fitted = probe_sae(*sae_inputs, [2, 4], cfg, transforms)
+    stored = invariant.assign(sae="invariant", seed=0)  # the trained SAE's table as its job writes it
+    copied = probe_sae(*sae_inputs, [2, 4], cfg, transforms, latent_scores=stored)
+    assert copied.equals(fitted)
+    reconstructions = ProbeConfig(xgb_trees=5, representations=("reconstructions",))
+    alone = probe_sae(*sae_inputs, [2, 4], reconstructions, transforms, latent_scores=stored)
+    assert alone.equals(fitted[fitted.representation == "reconstructions"].reset_index(drop=True))
+
+
+def test_a_probe_table_of_other_tasks_is_not_copied(sae_inputs):
+    cfg = ProbeConfig(xgb_trees=5, probes=("knn",))
+    table = probe_sae(*sae_inputs, [2], cfg)
+    tasks = sae_inputs[-1]
+    assert latent_rows(table, 2, tasks, cfg).equals(table[table.representation == "latents"].drop(columns="truncation"))
+    for other_tasks, other_cfg, t in [(tasks[:-1], cfg, 2), (tasks, ProbeConfig(probes=("knn", "logreg")), 2),
+                                      (tasks, cfg, 4)]:  # fmt: skip
+        with pytest.raises(ValueError, match="other latent rows at T = "):
+            latent_rows(table, t, other_tasks, other_cfg)
