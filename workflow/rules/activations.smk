@@ -15,7 +15,8 @@ rule dump_activations:
     resources:
         mem_mb=1500,
         runtime=5,
-    threads: config["threads"]["activations"]
+    threads: gating_threads("activations")
+    priority: PRIORITY["activations"]
     conda:
         ENV
     script:

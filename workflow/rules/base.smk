@@ -18,7 +18,8 @@ rule train_base:
     resources:
         mem_mb=1500,
         runtime=30,
-    threads: config["threads"]["train_base"]
+    threads: gating_threads("train_base")
+    priority: PRIORITY["train_base"]
     conda:
         ENV
     script:
@@ -44,7 +45,7 @@ rule base_heldout:
     resources:
         mem_mb=1500,
         runtime=5,
-    threads: config["threads"]["activations"]
+    threads: gating_threads("activations")
     conda:
         ENV
     script:

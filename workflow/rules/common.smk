@@ -48,6 +48,21 @@ if (workflow.resource_settings.cores or 0) > len(os.sched_getaffinity(0)):
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
 ENV = "../../envs/eqsae.yaml"  # every rule's conda environment: the same pins as pyproject.toml
 
+# Jobs that gate a branch (the images, base autoencoders, activations, M, the SAEs) start before the probes and
+# atlas jobs that only end one: Snakemake starts the highest-priority ready jobs first (`priority:`). It does not
+# hold cores back for a waiting job, though: each core that frees goes to the next ready job that fits, so a
+# job asking for every core of the run waits behind a stream of 1-thread jobs until all cores free at once (a
+# `--cores 2` run's 2-thread fit_m did, leaving a core idle while the equivariant branch waited for M). A gating
+# job therefore asks for at most one core fewer than the run has (config threads, else).
+PRIORITY = {"dataset": 4, "train_base": 3, "activations": 3, "fit_m": 2, "train_sae": 1}
+
+
+def gating_threads(stage: str) -> int:
+    """config["threads"][stage], at most --cores - 1 where the run has more than one core."""
+    cores = workflow.resource_settings.cores
+    return config["threads"][stage] if not cores or cores <= 1 else min(config["threads"][stage], cores - 1)
+
+
 IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training, SAE and M training, probing
 
 

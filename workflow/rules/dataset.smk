@@ -14,6 +14,7 @@ rule generate_dataset:
         mem_mb=1000,
         runtime=5,
     threads: config["threads"]["dataset"]
+    priority: PRIORITY["dataset"]
     conda:
         ENV
     script:

@@ -50,7 +50,8 @@ rule digits_base:
     resources:
         mem_mb=1500,
         runtime=20,
-    threads: config["threads"]["train_base"]
+    threads: gating_threads("train_base")
+    priority: PRIORITY["train_base"]
     conda:
         ENV
     script:
@@ -75,6 +76,7 @@ rule digits_activations:
         mem_mb=1500,
         runtime=5,
     threads: 1
+    priority: PRIORITY["activations"]
     conda:
         ENV
     script:
@@ -98,7 +100,8 @@ rule orbits_m:
     resources:
         mem_mb=2000,
         runtime=20,
-    threads: config["threads"]["fit_m"]
+    threads: gating_threads("fit_m")
+    priority: PRIORITY["fit_m"]
     conda:
         ENV
     script:
@@ -125,6 +128,7 @@ rule orbits_sae:
         mem_mb=2000,
         runtime=60,
     threads: config["threads"]["train_sae"]
+    priority: PRIORITY["train_sae"]
     conda:
         ENV
     script:

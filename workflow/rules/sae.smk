@@ -17,6 +17,7 @@ rule anchors:
         mem_mb=3000,
         runtime=20,
     threads: config["threads"]["train_sae"]
+    priority: PRIORITY["fit_m"]
     conda:
         ENV
     script:
@@ -53,6 +54,7 @@ rule train_sae:
         mem_mb=2000,
         runtime=60,
     threads: config["threads"]["train_sae"]
+    priority: PRIORITY["train_sae"]
     conda:
         ENV
     script:

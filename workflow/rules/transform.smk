@@ -18,7 +18,8 @@ rule fit_m:
     resources:
         mem_mb=1500,
         runtime=5,
-    threads: config["threads"]["fit_m"]
+    threads: gating_threads("fit_m")
+    priority: PRIORITY["fit_m"]
     conda:
         ENV
     script:
