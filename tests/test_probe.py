@@ -151,3 +151,23 @@ def test_summary_takes_the_best_probe_per_task_and_adds_all():
     assert summary.loc["all", "f1_best"] == pytest.approx(0.65)
     assert summary.loc["all", "f1_xgboost"] == pytest.approx(0.4)
     assert summary.loc["all", "n_tasks"] == 2
+
+
+def test_the_probe_device_is_checked():
+    with pytest.raises(ValueError, match="device must be cpu or cuda"):
+        ProbeConfig(device="gpu")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_xgboost_on_the_gpu_scores_as_on_the_cpu():
+    """GPU hist trees are not bit-identical to the CPU's, but a probe's F1 must not move beyond noise."""
+    from eqsae.probe import Probes
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 64)).astype(np.float32)
+    y = x[:, :3].sum(axis=1) + 0.3 * rng.normal(size=3000) > 0
+    f1 = {}
+    for device in ("cpu", "cuda"):
+        probes = Probes(ProbeConfig(probes=("xgboost",), device=device))
+        f1[device] = probes.scores(x[:2400], y[:2400], x[2400:], y[2400:])["xgboost"]
+    assert f1["cpu"] > 0.8 and abs(f1["cpu"] - f1["cuda"]) < 0.02

@@ -128,8 +128,13 @@ class ProbeConfig:
     """Which probes to fit (v2 reports XGBoost only)."""
     representations: tuple[str, ...] = REPRESENTATIONS
     """What an SAE's probes read: its T truncated latents, its reconstruction from them (v2: reconstructions)."""
+    device: str = "cpu"
+    """Where XGBoost trains ("cuda": its GPU hist trees). A runtime knob like threads, not a setting: kNN and the
+    logistic regression stay on the CPU, whose sklearn algorithms (brute-force vote, SGD) set their numbers."""
 
     def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
         for key, known in (("probes", PROBES), ("representations", REPRESENTATIONS)):
             chosen = tuple(getattr(self, key))
             if not chosen or set(chosen) - set(known):
@@ -222,8 +227,9 @@ class Probes:
         dtrain.set_label(y_train.astype(np.float32))
         params = dict(objective="binary:logistic", tree_method="hist", max_depth=self.cfg.xgb_depth,
                       eta=self.cfg.xgb_lr, reg_lambda=self.cfg.xgb_l2, max_bin=self.cfg.xgb_max_bin,
-                      nthread=self.cfg.threads, seed=self.cfg.seed)  # fmt: skip
+                      nthread=self.cfg.threads, seed=self.cfg.seed, device=self.cfg.device)  # fmt: skip
         booster = xgb.train(params, dtrain, num_boost_round=self.cfg.xgb_trees)
+        booster.set_param({"device": "cpu"})  # predict where x_test lives (a GPU booster would copy it over)
         return booster.inplace_predict(x_test) > 0.5
 
 

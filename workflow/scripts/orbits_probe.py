@@ -21,12 +21,12 @@ from eqsae.transform import element_matrices  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 threads = snakemake.threads
-setup(threads, "cpu")
+device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one
 group = get_group(p.orbits["group"])
 with threadpool_limits(threads):
     table, held_out = read_split(snakemake.input.table, group, p.orbits["held_out"], p.seed)
     tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()}, p.orbits["labels"] or None)
-    cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads)
+    cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads, device=device.type)
     sae, transforms, keys = None, None, dict(seed=p.seed, sae="base", k=None)
     if snakemake.rule == "orbits_probe":
         sae, keys = load_sae(Path(snakemake.input.sae).parent), dict(seed=p.seed, sae=wc.variant, k=int(wc.k))

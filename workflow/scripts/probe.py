@@ -22,12 +22,12 @@ from eqsae.sae import Latents, load_sae  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
 
 threads, p, wc = snakemake.threads, snakemake.params, snakemake.wildcards
-setup(threads, "cpu")
+device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one
 start = time.perf_counter()
 group = get_group(p.group)
 with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside the job's threads
     data = read_activations(snakemake.input.acts)
-    cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads)
+    cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads, device=device.type)
     tasks = make_tasks(group)
     labels = orbit_labels(data.shapes, data.orientations, tasks)
     keys = dict(seed=int(wc.seed), base_model=wc.model, group=group.name)
