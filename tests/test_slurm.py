@@ -25,7 +25,10 @@ pytestmark = pytest.mark.slurm
 PROFILE = ROOT / "tests/slurm/profile"
 # The target first: --configfile takes a list. One replicate: the aggregation over seeds is test_workflow's;
 # here what counts is that every job runs on Slurm, and two seeds would double a side-by-side run past the limit.
-SMOKE = ("all", "--configfile", "config/smoke.yaml", "--config", "seeds=[0]")
+# One thread for every stage in both runs: a local --cores 2 run gives the gating stages --cores - 1 threads, a
+# cluster job the configured 2, and the tables are compared to the last digit.
+SMOKE = ("all", "--configfile", "config/smoke.yaml", "--config", "seeds=[0]",
+         "threads={'train_base': 1, 'activations': 1, 'fit_m': 1}")  # fmt: skip
 RUN_TIMEOUT = 1800  # a smoke run side by side with another on 2 slow cores took over 15 min
 
 

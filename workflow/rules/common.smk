@@ -58,9 +58,11 @@ PRIORITY = {"dataset": 4, "train_base": 3, "activations": 3, "fit_m": 2, "train_
 
 
 def gating_threads(stage: str) -> int:
-    """config["threads"][stage], at most --cores - 1 where the run has more than one core."""
+    """config["threads"][stage], at most --cores - 1 where a local run has more than one core. A cluster run asks
+    for the configured threads: each job gets its own CPUs there (and re-reads this file inside its allocation)."""
     cores = workflow.resource_settings.cores
-    return config["threads"][stage] if not cores or cores <= 1 else min(config["threads"][stage], cores - 1)
+    local = workflow.is_main_process and workflow.local_exec and cores and cores > 1
+    return min(config["threads"][stage], cores - 1) if local else config["threads"][stage]
 
 
 IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training, SAE and M training, probing
