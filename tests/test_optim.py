@@ -39,6 +39,31 @@ def test_matches_dense_adam_through_idle_and_returning_latents():
         torch.testing.assert_close(dict_adam.state[ours[0]][state][dict_adam.slot], adam.state[ref[0]][state], rtol=1e-9, atol=1e-15)
 
 
+def test_matches_dense_adam_in_place_while_most_latents_live():
+    # 30 of 40 latents fire (in place), then only 4 for long enough that the rest fall quiet (back to the live
+    # block), then 36 again (in place, the quiet ones caught up); the rows stay unit-norm as the SAE's decoder.
+    torch.manual_seed(0)
+    w0 = torch.randn(40, 5, dtype=torch.float64)
+    w0 /= w0.norm(dim=-1, keepdim=True)
+    ref, ours = w0.clone().requires_grad_(), w0.clone().requires_grad_()
+    adam, dict_adam = torch.optim.Adam([ref], lr=1e-2), DictionaryAdam([ours], rows=[ours], lr=1e-2, unit_rows=[ours])
+    for step in range(700):
+        rows = torch.arange(30 if step < 100 else 4 if step < 500 else 36)
+        g_w = torch.zeros(40, 5, dtype=torch.float64)
+        g_w[rows] = torch.randn(len(rows), 5, dtype=torch.float64)
+        ref.grad, ours.grad = g_w, row_sparse(g_w, rows)
+        adam.step()
+        dict_adam.step()
+        with torch.no_grad():
+            ref /= ref.norm(dim=-1, keepdim=True)
+        if step in (99, 499, 699):
+            assert dict_adam.in_place == (step != 499), f"step {step}"
+            torch.testing.assert_close(ours, ref, rtol=0, atol=1e-12, msg=f"step {step}")
+    for state in ("exp_avg", "exp_avg_sq"):
+        moment = dict_adam.state[ours][state][dict_adam.slot]
+        torch.testing.assert_close(moment, adam.state[ref][state], rtol=1e-9, atol=1e-15)
+
+
 def test_leaves_quiet_latents_alone():
     w = torch.zeros(100, 4, requires_grad=True)
     opt = DictionaryAdam([w], rows=[w])

@@ -54,6 +54,22 @@ def test_fast_path_equals_plain_path_in_outputs_and_gradients(encoder, practice,
         torch.testing.assert_close(fast_grads[name], plain_grads[name], msg=name)
 
 
+@pytest.mark.parametrize("practice", sorted(PRACTICES))
+def test_fast_path_sends_sparse_row_gradients_with_one_unique_per_step(practice, monkeypatch):
+    # AuxK's dense gradient would make DictionaryAdam update every latent; torch.unique once: the encoder's and the
+    # decoder's backward share the used rows.
+    sae, calls = build_sae(**PRACTICES[practice]), []
+    unique = torch.unique
+    monkeypatch.setattr(torch, "unique", lambda *a, **kw: calls.append(1) or unique(*a, **kw))
+    dead = torch.zeros(64, dtype=torch.bool).index_fill_(0, torch.arange(0, 64, 3), True)
+    loss, aux, latents = step_losses(sae, torch.randn(8, 16), torch.randn(8, 16), True, dead, 16, 0.5)
+    (loss + aux).backward()
+    assert len(calls) == 1
+    may = set(latents.indices.reshape(-1).tolist()) | set(dead.nonzero().reshape(-1).tolist())
+    for table in sae.latent_tables():
+        assert table.grad.is_sparse and set(table.grad.coalesce().indices()[0].tolist()) <= may
+
+
 def test_auxk_trains_the_largest_dead_latents_on_the_residual():
     torch.manual_seed(0)
     sae = build_sae(d_latent=64, k=4).double()

@@ -10,6 +10,10 @@ latents die, and the optimizer's cost then follows the few live ones.
 
 The moments of the latent tables are kept in slot order, live latents first, so that PyTorch's fused Adam
 kernel runs on one contiguous block of them; a latent changes slot only when it wakes or falls quiet.
+While at least half the latents are live (standard practice keeps nearly all alive), every latent is: the
+quiet ones are brought up to date as when they wake, the moments are put in latent order, and the kernel runs
+on the tables in place, which is dense Adam itself and spares gathering the live rows and writing them back.
+It goes back to the live block when fewer than a quarter are live.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import torch
 
 TOLERANCE = 1e-12
 """r^quiet: what is left of a left-alone latent's movement, relative to the bound above."""
+DENSE_FROM, DENSE_UNTIL = 1 / 2, 1 / 4
+"""Shares of live latents at which every latent becomes live (updated in place), and at which that ends."""
 
 
 class DictionaryAdam(torch.optim.Optimizer):
@@ -56,6 +62,13 @@ class DictionaryAdam(torch.optim.Optimizer):
         """The latent in each slot of the moments; slots [0, n_live) hold the live latents."""
         self.slot = torch.arange(n, device=device)
         self.n_live = 0
+        self.in_place = False
+        """Every latent is live and the moments are in latent order: the kernel updates the tables in place."""
+        self._grads: dict[torch.Tensor, torch.Tensor] = {}
+        """Per latent table, a zero table that a sparse step's gradient is added into."""
+        self._written: list[tuple[torch.Tensor, torch.Tensor]] = []
+        """(gradient buffer, its rows) a sparse step wrote: zeroed after the kernel, so that a step clears the
+        rows it used instead of a whole table."""
 
     def load_state_dict(self, state_dict) -> None:
         raise NotImplementedError("DictionaryAdam keeps latent bookkeeping outside state_dict; it cannot resume")
@@ -69,6 +82,13 @@ class DictionaryAdam(torch.optim.Optimizer):
         if not state:
             state["exp_avg"], state["exp_avg_sq"] = torch.zeros_like(p), torch.zeros_like(p)
         return state["exp_avg"], state["exp_avg_sq"]
+
+    def _dense_grad(self, p: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+        """p's sparse row gradient as the first n_live rows of a zero table, its rows at slots `at`."""
+        if (buffer := self._grads.get(p)) is None:
+            buffer = self._grads[p] = torch.zeros_like(_table(p))
+        self._written.append((buffer, at))
+        return buffer[: self.n_live].index_add_(0, at, _table(p.grad._values()))
 
     @torch.no_grad()
     def step(self, closure=None) -> None:
@@ -88,10 +108,14 @@ class DictionaryAdam(torch.optim.Optimizer):
         torch._fused_adam_(params, grads, [m for m, _ in moments], [v for _, v in moments], [],
                            [self.t] * len(params), lr=group["lr"], beta1=b1, beta2=b2, weight_decay=0.0,
                            eps=group["eps"], amsgrad=False, maximize=False)  # fmt: skip
+        for buffer, at in self._written:
+            buffer.index_fill_(0, at, 0.0)
+        self._written.clear()
         for p, x in zip(rows, local):
             if any(p is q for q in self.unit_rows):
                 x.div_(x.norm(dim=-1, keepdim=True).clamp_min(1e-12))
-            _table(p).index_copy_(0, self.live, x)
+            if not self.in_place:
+                _table(p).index_copy_(0, self.live, x)
 
     def _live_rows(self, group: dict, rows: list[torch.Tensor]) -> tuple[list, list, list]:
         """The live latents' rows of every table, their gradients, and their (contiguous) moments."""
@@ -103,15 +127,31 @@ class DictionaryAdam(torch.optim.Optimizer):
         else:
             self.touched[:] = t
         moments = [tuple(_table(x) for x in self._moments(p)) for p in rows]
-        self._regroup(t - self.touched < self.quiet, t, group["betas"], moments)
+        is_live, n = self.touched > t - self.quiet, len(self.touched)
+        share = int(is_live.sum()) / n
+        if share >= DENSE_FROM or (self.in_place and share >= DENSE_UNTIL):
+            is_live = torch.ones_like(is_live)
+        self._regroup(is_live, t, group["betas"], moments)
+        if self.n_live == n and not self.in_place:
+            self._latent_order(moments)
+        self.in_place = self.n_live == n
         live, n_live = self.live, self.n_live
-        local = [_table(p).index_select(0, live) for p in rows]
+        # in place, slot j holds latent j: the tables themselves and their gradients in latent order
+        local = [_table(p) if self.in_place else _table(p).index_select(0, live) for p in rows]
         if sparse:
-            grads = [torch.zeros_like(x).index_add_(0, self.slot[i], _table(p.grad._values()))
-                     for x, i, p in zip(local, ids, rows)]  # fmt: skip
+            grads = [self._dense_grad(p, i if self.in_place else self.slot[i]) for i, p in zip(ids, rows)]
         else:
-            grads = [_table(p.grad.to_dense()).index_select(0, live) for p in rows]
+            grads = [_table(p.grad.to_dense()) if self.in_place else _table(p.grad.to_dense()).index_select(0, live)
+                     for p in rows]  # fmt: skip
         return local, grads, [(m[:n_live], v[:n_live]) for m, v in moments]
+
+    def _latent_order(self, moments: list) -> None:
+        """Put the moments of all latents (all live) in latent order: slot j then holds latent j."""
+        for m, v in moments:
+            for x in (m, v):
+                x.copy_(x.index_select(0, self.slot))
+        self.order.copy_(torch.arange(len(self.order), device=self.order.device))
+        self.slot.copy_(self.order)
 
     def _regroup(self, is_live: torch.Tensor, t: int, betas: tuple[float, float], moments: list) -> None:
         """Move the moments of the latents that woke into the live block (decayed as dense Adam would have

@@ -87,12 +87,37 @@ class Latents(NamedTuple):
     """(batch, k) their latent ids."""
 
 
-def _scatter(indices: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The latents a batch used (sorted), each entry's column among them, and `weights` as a dense
-    (batch, n_used) matrix: the backward passes below are then small matmuls over the used latents only."""
-    used, slot = torch.unique(indices, return_inverse=True)
-    a = torch.zeros(len(indices), len(used), dtype=weights.dtype, device=weights.device).scatter_(1, slot, weights)
-    return used, slot, a
+class _Rows(NamedTuple):
+    """Which latents a batch's `indices` (batch, k) use: `used`, each entry's column among them (`slot`), computed
+    once per batch and read by both backward passes (the encoder's and the decoder's)."""
+
+    indices: torch.Tensor
+    used: torch.Tensor
+    """(n_used,) latent ids, sorted."""
+    slot: torch.Tensor
+    """(batch, k) the column of each entry in `used`."""
+
+
+class _Pass(NamedTuple):
+    """The last fast TopK under autograd: AuxK reads its pre-activations instead of a second matmul (while W_E is
+    unchanged), and the decoder's backward its used rows (one torch.unique a batch)."""
+
+    h: torch.Tensor
+    version: int
+    """W_E's version counter then: an optimizer step since makes `pre` stale."""
+    pre: torch.Tensor
+    """(batch, d_latent) W_E h + b_E."""
+    rows: _Rows
+
+
+def _rows_of(indices: torch.Tensor) -> _Rows:
+    return _Rows(indices, *torch.unique(indices, return_inverse=True))
+
+
+def _scatter(slot: torch.Tensor, n_used: int, weights: torch.Tensor) -> torch.Tensor:
+    """`weights` (batch, k) as a dense (batch, n_used) matrix over the used latents: the backward passes below are
+    then small matmuls over those latents only."""
+    return torch.zeros(len(slot), n_used, dtype=weights.dtype, device=weights.device).scatter_(1, slot, weights)
 
 
 def _rows(used: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
@@ -100,40 +125,70 @@ def _rows(used: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
     return torch.sparse_coo_tensor(used.unsqueeze(0), values, shape, is_coalesced=True, check_invariants=False)
 
 
+def _encoder_backward(a: torch.Tensor, used: torch.Tensor, h, weight, needs_h: bool) -> tuple:
+    """Gradients of h, W_E and b_E from a = dLoss/dpre (batch, n_used) over the rows `used` of W_E."""
+    # the paper's linear encoder reads x itself, which needs no gradient
+    grad_h = a @ weight.index_select(0, used) if needs_h else None
+    return grad_h, _rows(used, a.T @ h, weight.shape), _rows(used, a.sum(0), weight.shape[:1])
+
+
 class _TopKLinear(torch.autograd.Function):
     """TopK(h W^T + b) with a backward that touches only the rows of W the batch selected (not a dense
-    matmul); W's and b's gradients are sparse row tensors, which `DictionaryAdam` turns into row updates."""
+    matmul); W's and b's gradients are sparse row tensors, which `DictionaryAdam` turns into row updates.
+    Also returns the pre-activations (AuxK selects among them) and, when `rows`, the used latents."""
 
     @staticmethod
-    def forward(ctx, h, weight, bias, k: int):
-        values, indices = torch.addmm(bias, h, weight.T).topk(k, dim=-1, sorted=True)
-        ctx.save_for_backward(h, weight, indices)
-        ctx.mark_non_differentiable(indices)
-        return values, indices
+    def forward(ctx, h, weight, bias, k: int, rows: bool):
+        pre = torch.addmm(bias, h, weight.T)  # (batch, d_latent)
+        values, indices = pre.topk(k, dim=-1, sorted=True)
+        used, slot = _rows_of(indices)[1:] if rows else (None, None)
+        ctx.save_for_backward(h, weight, indices, used, slot)
+        ctx.mark_non_differentiable(indices, pre, *([used, slot] if rows else []))
+        return values, indices, pre, used, slot
 
     @staticmethod
-    def backward(ctx, grad_values, _grad_indices):
-        h, weight, indices = ctx.saved_tensors
-        used, _, a = _scatter(indices, grad_values)
-        # the paper's linear encoder reads x itself, which needs no gradient
-        grad_h = a @ weight.index_select(0, used) if ctx.needs_input_grad[0] else None
-        return grad_h, _rows(used, a.T @ h, weight.shape), _rows(used, a.sum(0), weight.shape[:1]), None
+    def backward(ctx, grad_values, *_):
+        h, weight, indices, used, slot = ctx.saved_tensors
+        if used is None:
+            _, used, slot = _rows_of(indices)
+        a = _scatter(slot, len(used), grad_values)
+        return *_encoder_backward(a, used, h, weight, ctx.needs_input_grad[0]), None, None
+
+
+class _TopKAmong(torch.autograd.Function):
+    """AuxK's TopK among the latents `ids` (the dead ones), read off the main pass's pre-activations `pre` (no
+    second matmul); the backward is a dense matmul over the rows `ids` only, W's and b's gradients sparse rows."""
+
+    @staticmethod
+    def forward(ctx, pre, h, weight, bias, ids, k: int):
+        values, slot = pre.index_select(1, ids).topk(k, dim=-1, sorted=True)
+        ctx.save_for_backward(h, weight, ids, slot)
+        indices = ids[slot]
+        ctx.mark_non_differentiable(indices, slot)
+        return values, indices, slot
+
+    @staticmethod
+    def backward(ctx, grad_values, *_):
+        h, weight, ids, slot = ctx.saved_tensors
+        a = _scatter(slot, len(ids), grad_values)
+        return None, *_encoder_backward(a, ids, h, weight, ctx.needs_input_grad[1]), None, None
 
 
 class _Decode(torch.autograd.Function):
     """sum_j values[b, j] * W_D[indices[b, j]]: only the K active dictionary rows, gradient sparse in rows."""
 
     @staticmethod
-    def forward(ctx, values, indices, weight):
-        ctx.save_for_backward(values, indices, weight)
+    def forward(ctx, values, indices, weight, used, slot):
+        ctx.save_for_backward(values, indices, weight, used, slot)
         return F.embedding_bag(indices, weight, per_sample_weights=values, mode="sum")
 
     @staticmethod
     def backward(ctx, grad_out):
-        values, indices, weight = ctx.saved_tensors
-        used, slot, a = _scatter(indices, values)
+        values, indices, weight, used, slot = ctx.saved_tensors
+        if used is None:
+            _, used, slot = _rows_of(indices)
         grad_values = (grad_out @ weight.index_select(0, used).T).gather(1, slot)
-        return grad_values, None, _rows(used, a.T @ grad_out, weight.shape)
+        return grad_values, None, _rows(used, _scatter(slot, len(used), values).T @ grad_out, weight.shape), None, None
 
 
 class TopKSAE(nn.Module):
@@ -147,6 +202,7 @@ class TopKSAE(nn.Module):
         self.W_dec = nn.Parameter(nn.Linear(cfg.d_latent, cfg.d_in).weight.detach().T.contiguous())
         self.b_dec = nn.Parameter(torch.zeros(cfg.d_in))
         self.normalize_decoder()
+        self._last: _Pass | None = None
         if cfg.tied_init and self.hidden is None:
             with torch.no_grad():  # W_dec holds W_D^T (one dictionary row per latent), so W_E = W_D^T is a copy
                 self.encoder.weight.copy_(self.W_dec)
@@ -163,16 +219,31 @@ class TopKSAE(nn.Module):
     ) -> Latents:
         """The k (default K) largest of W_E h + b_E, or of those latents the mask `among` keeps (AuxK's dead)."""
         k, weight, bias = self.cfg.k if k is None else k, self.encoder.weight, self.encoder.bias
-        if fast and among is None:
-            return Latents(*_TopKLinear.apply(h, weight, bias, k))
-        if fast:  # AuxK: k_aux ~ 256 rows per input are too many for the sparse backward; dense over dead rows only
-            ids = among.nonzero().squeeze(1)
-            values, indices = F.linear(h, weight[ids], bias[ids]).topk(k, dim=-1, sorted=True)
-            return Latents(values, ids[indices])
+        if fast:
+            return self._fast_topk(h, k, among)
         pre = self.encoder(h)
         if among is not None:
             pre = pre.masked_fill(~among, float("-inf"))
         return Latents(*pre.topk(k, dim=-1, sorted=True))
+
+    def _fast_topk(self, h: torch.Tensor, k: int, among: torch.Tensor | None) -> Latents:
+        weight, bias, training = self.encoder.weight, self.encoder.bias, torch.is_grad_enabled()
+        if among is None:
+            values, indices, pre, used, slot = _TopKLinear.apply(h, weight, bias, k, training)
+            self._last = _Pass(h, weight._version, pre, _Rows(indices, used, slot)) if training else None
+            return Latents(values, indices)
+        # AuxK: k_aux ~ 256 rows per input are too many for the sparse backward; dense over the dead rows only
+        ids, last = among.nonzero().squeeze(1), self._last
+        if last is not None and last.h is h and last.version == weight._version:
+            pre = last.pre
+        else:
+            pre = F.linear(h.detach(), weight.detach(), bias.detach())
+        values, indices, slot = _TopKAmong.apply(pre, h, weight, bias, ids, k)
+        self._last = _Pass(h, weight._version, pre, _Rows(indices, ids, slot)) if training else None
+        return Latents(values, indices)
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_last": None}  # a batch's pass is no part of the model
 
     def encode(self, x: torch.Tensor, fast: bool = True) -> Latents:
         return self.topk(self.encoder_input(x), fast)
@@ -180,7 +251,9 @@ class TopKSAE(nn.Module):
     def decode(self, latents: Latents, fast: bool = True, bias: bool = True) -> torch.Tensor:
         """W_D z + b_D; without b_D (bias=False) for AuxK's reconstruction of the residual."""
         if fast:
-            x_hat = _Decode.apply(latents.values, latents.indices, self.W_dec)
+            rows = self._last.rows if self._last is not None and self._last.rows.indices is latents.indices else None
+            used, slot = (rows.used, rows.slot) if rows is not None else (None, None)
+            x_hat = _Decode.apply(latents.values, latents.indices, self.W_dec, used, slot)
         else:
             x_hat = self.dense(latents) @ self.W_dec
         return x_hat + self.b_dec if bias else x_hat

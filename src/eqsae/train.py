@@ -87,7 +87,28 @@ def step_losses(
     return loss, aux, latents
 
 
-def train_sae(
+@dataclass
+class SAETraining:
+    """A training run between epochs: `train_sae` steps one to the end; a benchmark interleaves several."""
+
+    sae: TopKSAE
+    opt: torch.optim.Optimizer
+    data: torch.Tensor
+    """(n, |G|, d) the orbits, on the training device."""
+    objective: Objective
+    train: SAETrainConfig
+    gen: torch.Generator
+    fast: bool
+    since: torch.Tensor | None
+    """AuxK's clock: rows seen since each latent last fired; dead after one epoch's rows (len(data)) without."""
+
+    def epoch(self) -> tuple[float, float, float]:
+        """One more epoch: its mean reconstruction, AuxK and invariance losses (0 where off)."""
+        return train_sae_epoch(self.sae, self.opt, self.data, self.objective, self.train, self.gen, self.fast,
+                               self.since)  # fmt: skip
+
+
+def start_sae_training(
     orbits: np.ndarray,
     cfg: SAEConfig,
     objective: Objective,
@@ -95,10 +116,10 @@ def train_sae(
     device: torch.device | str = "cpu",
     fast: bool = True,
     anchors: np.ndarray | None = None,
-) -> tuple[TopKSAE, list[EpochRecord]]:
-    """Train on orbits (n, |G|, d), acts[:, p] = psi(g^p x). `fast=False` is the plain PyTorch reference:
-    dense decoder, dense encoder gradient, default (per-tensor) Adam. History losses are reconstruction losses.
-    An archetypal SAE (cfg.dictionary) needs its `anchors` (n_anchors, d) and always takes the plain path."""
+) -> SAETraining:
+    """An SAE training on orbits (n, |G|, d), acts[:, p] = psi(g^p x), before its first epoch. `fast=False` is the
+    plain PyTorch reference: dense decoder, dense encoder gradient, default (per-tensor) Adam. An archetypal SAE
+    (cfg.dictionary) needs its `anchors` (n_anchors, d) and always takes the plain path."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     torch.manual_seed(train.seed)
@@ -111,12 +132,18 @@ def train_sae(
     else:
         # the archetypal dictionary's Adam is dense over W (latents x anchors): PyTorch's fused kernel, same update
         opt = torch.optim.Adam(sae.parameters(), lr=train.lr, **({"fused": True} if cfg.dictionary != "free" else {}))
-    # AuxK's clock: rows seen since each latent last fired; dead after one epoch's rows (len(data)) without.
     since = torch.zeros(cfg.d_latent, dtype=torch.long, device=device) if train.auxk_alpha > 0 else None
-    gen, history = torch.Generator().manual_seed(train.seed), []
+    return SAETraining(sae, opt, data, objective, train, torch.Generator().manual_seed(train.seed), fast, since)
+
+
+def train_sae(*args, **kwargs) -> tuple[TopKSAE, list[EpochRecord]]:
+    """The run `start_sae_training(*args, **kwargs)` describes, trained for train.epochs: the SAE (in eval mode)
+    and its history, whose losses are reconstruction losses."""
+    run, history = start_sae_training(*args, **kwargs), []
+    cfg, objective, train = run.sae.cfg, run.objective, run.train
     for epoch in range(1, train.epochs + 1):
         start = time.perf_counter()
-        loss, aux, inv = train_sae_epoch(sae, opt, data, objective, train, gen, fast, since)
+        loss, aux, inv = run.epoch()
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
         log.info("epoch %d/%d loss %.6f aux %.6f%s seconds %.2f", epoch, train.epochs, loss, aux,
                  f" invariance {inv:.6f}" if objective in PAIRED else "", history[-1].seconds)  # fmt: skip
@@ -124,7 +151,7 @@ def train_sae(
         stop_if_diverged(loss, f"{what} reconstruction loss", epoch, train)
         stop_if_diverged(aux, f"{what} AuxK loss", epoch, train)
         stop_if_diverged(inv, f"{what} invariance loss", epoch, train)
-    return sae.eval(), history
+    return run.sae.eval(), history
 
 
 def invariance_term(
