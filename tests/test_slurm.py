@@ -23,11 +23,13 @@ from slurm.cluster import SlurmCluster, missing_binaries, run
 pytestmark = pytest.mark.slurm
 
 PROFILE = ROOT / "tests/slurm/profile"
-# The target first: --configfile takes a list. One replicate: the aggregation over seeds is test_workflow's;
-# here what counts is that every job runs on Slurm, and two seeds would double a side-by-side run past the limit.
+# The target first: --configfile takes a list. One replicate and one base model: the aggregation over seeds and
+# the MLP's branch are test_workflow's; here what counts is that every job runs on Slurm (46 jobs, every rule
+# of the v1 DAG). With both models (80 jobs) a side-by-side run took 28 min on one 2-core machine and passed the
+# 30-min bound on another.
 # One thread for every stage in both runs: a local --cores 2 run gives the gating stages --cores - 1 threads, a
 # cluster job the configured 2, and the tables are compared to the last digit.
-SMOKE = ("all", "--configfile", "config/smoke.yaml", "--config", "seeds=[0]",
+SMOKE = ("all", "--configfile", "config/smoke.yaml", "--config", "seeds=[0]", "models=[cnn]",
          "threads={'train_base': 1, 'activations': 1, 'fit_m': 1}")  # fmt: skip
 RUN_TIMEOUT = 1800  # a smoke run side by side with another on 2 slow cores took over 15 min
 
@@ -144,8 +146,7 @@ def test_a_failed_job_fails_the_run_and_keeps_its_slurm_log(cluster, runs):
     _, workdir, _ = runs
     (workdir / "results/smoke/seed0/activations/cnn/sae.parquet").write_bytes(b"not a parquet file\n" * 100)
     target = "results/smoke/seed0/m/cnn/fit.json"
-    result = snakemake(workdir, target, "--configfile", "config/smoke.yaml", "--forcerun", "fit_m",
-                       "--profile", PROFILE, env=cluster.env)  # fmt: skip
+    result = snakemake(workdir, target, *SMOKE[1:], "--forcerun", "fit_m", "--profile", PROFILE, env=cluster.env)
     text = result.stdout + result.stderr
     assert result.returncode != 0, output(result)
     assert "Error in rule fit_m" in text, output(result)
