@@ -94,9 +94,23 @@ def test_fixed_features_give_the_table_of_per_task_fits(small_set):
     x = np.random.default_rng(0).normal(size=(len(labels), 6)).astype(np.float32)
     is_test = split_by_image(len(small_set), ORDER, 0.2, seed=0)
     cfg = ProbeConfig(xgb_trees=5)
-    tables = [pd.DataFrame(run_tasks({"activations": lambda i: x}, labels, is_test, tasks, cfg, fixed=fixed))
-              for fixed in (True, False)]  # fmt: skip
+    tables = [pd.DataFrame(run_tasks({"activations": lambda i: x}, labels, is_test, tasks, cfg, feature_key=key))
+              for key in (lambda i: None, None)]  # fmt: skip
     assert tables[0].equals(tables[1])
+
+
+def test_tasks_that_share_features_give_the_table_of_per_task_fits(small_set):
+    """As an SAE's truncations do at small T: some tasks pick the same latents. Rows stay in task order."""
+    tasks = make_tasks()[::9]
+    labels = orbit_labels(small_set.shapes, small_set.orientations, tasks)
+    xs = np.random.default_rng(1).normal(size=(3, len(labels), 5)).astype(np.float32)
+    is_test = split_by_image(len(small_set), ORDER, 0.2, seed=0)
+    cfg = ProbeConfig(xgb_trees=5)
+    reps = {"latents": lambda i: xs[i % 3], "reconstructions": lambda i: 2 * xs[i % 3]}
+    keyed = pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg, feature_key=lambda i: i % 3))
+    alone = pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg))
+    assert keyed.equals(alone)
+    assert keyed.task.tolist()[: 3 * len(tasks)] == [t.name for t in tasks for _ in range(3)]
 
 
 @pytest.fixture

@@ -38,6 +38,13 @@ def test_v1_configs_plan_the_same_jobs(tmp_path, name, args):
     assert planned == expected
 
 
+W_DEC_ATOL = 5e-3
+"""`w_dec` is a signed sum of up to 8,192 x 256 weights that nearly cancel (mlp/standard/wide: -16.88 against an
+absolute sum of 113,545), so a relative tolerance on it is ill-conditioned. The order in which Adam's arithmetic
+is vectorised moves that sum by 1.8e-3 on an AMD EPYC with AVX-512 (CI's machines stayed within 1e-4); a learning
+rate 0.1% off moves it by 1.7e-2. The loss and metrics of the same SAE keep rtol 1e-4."""
+
+
 def test_c4_numbers_are_unchanged():
     from v1_golden import GOLDEN, compute
 
@@ -47,5 +54,5 @@ def test_c4_numbers_are_unchanged():
         if isinstance(value, list) and value and isinstance(value[0], str):
             assert now[key] == value, key
         else:
-            np.testing.assert_allclose(np.asarray(now[key], float), np.asarray(value, float), rtol=1e-4, atol=1e-6,
-                                       err_msg=key)  # fmt: skip
+            np.testing.assert_allclose(np.asarray(now[key], float), np.asarray(value, float), rtol=1e-4,
+                                       atol=W_DEC_ATOL if key.endswith("/w_dec") else 1e-6, err_msg=key)  # fmt: skip

@@ -12,7 +12,7 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Hashable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -278,23 +278,32 @@ def run_tasks(
     is_test: np.ndarray,
     tasks: list[Task],
     cfg: ProbeConfig,
-    fixed: bool = False,
+    feature_key: Callable[[int], Hashable] | None = None,
 ) -> Iterator[dict]:
-    """One row per (representation, task, probe). `fixed`: features do not depend on the task, so their split
-    and what the probes derive from them alone (Probes.share) are made once, not per task."""
+    """One row per (representation, task, probe), in task order. `feature_key(i)`: tasks with equal keys have
+    the very same features (base activations: one key for every task; an SAE's truncations: the task's latent
+    ids, which many tasks share at small T), so the split and what the probes derive from the features alone
+    (Probes.share) are made once per key and each task brings only its labels. Without it, every task is
+    fitted from scratch."""
     probes = Probes(cfg)
+    same: dict[Hashable, list[int]] = {}
+    for i in range(len(tasks)):
+        same.setdefault(feature_key(i) if feature_key else i, []).append(i)
     for name, features in representations.items():
-        start = time.perf_counter()
-        shared = probes.share(*split(features(0), is_test)) if fixed else None
+        start, f1 = time.perf_counter(), {}
+        for members in same.values():
+            x_train, x_test = split(features(members[0]), is_test)
+            shared = probes.share(x_train, x_test) if len(members) > 1 else None
+            for i in members:
+                f1[i] = probes.scores(x_train, labels[~is_test, i], x_test, labels[is_test, i], shared)
+                if len(f1) % 30 == 0 or len(f1) == len(tasks):
+                    log.info("%s: %d/%d tasks (%d distinct features), %.0f s", name, len(f1), len(tasks),
+                             len(same), time.perf_counter() - start)  # fmt: skip
         for i, task in enumerate(tasks):
-            x_train, x_test = (shared.x_train, shared.x_test) if fixed else split(features(i), is_test)
-            y_train, y_test = labels[~is_test, i], labels[is_test, i]
-            f1 = probes.scores(x_train, y_train, x_test, y_test, shared)
-            for probe, score in f1.items():
+            n_pos = int(labels[is_test, i].sum())
+            for probe, score in f1[i].items():
                 yield dict(representation=name, task=task.name, task_group=task.group, probe=probe, f1=score,
-                           n_pos=int(y_test.sum()), n_test=int(len(y_test)))  # fmt: skip
-            if (i + 1) % 30 == 0 or i + 1 == len(tasks):
-                log.info("%s: %d/%d tasks, %.0f s", name, i + 1, len(tasks), time.perf_counter() - start)
+                           n_pos=n_pos, n_test=int(is_test.sum()))  # fmt: skip
 
 
 def split(x: np.ndarray, is_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,7 +348,7 @@ def probe_base(acts: np.ndarray, labels: np.ndarray, tasks: list[Task], cfg: Pro
     """The upper bound: every task on the base activations (n, |G|, d)."""
     x = np.ascontiguousarray(acts.reshape(-1, acts.shape[-1]), dtype=np.float32)
     is_test = split_by_image(len(acts), acts.shape[1], cfg.test_fraction, cfg.seed)
-    rows = run_tasks({"activations": lambda i: x}, labels, is_test, tasks, cfg, fixed=True)
+    rows = run_tasks({"activations": lambda i: x}, labels, is_test, tasks, cfg, feature_key=lambda i: None)
     return pd.DataFrame(rows)
 
 
@@ -375,7 +384,10 @@ def probe_sae(
         parts = [latent_rows(latent_scores, t, tasks, cfg)] if reused else []
         fitted = [name for name in cfg.representations if not (reused and name == "latents")]
         if fitted:
-            parts.append(pd.DataFrame(run_tasks({name: reps[name] for name in fitted}, labels, is_test, tasks, cfg)))
+            # Tasks whose truncation picks the same ids in the same order see the same features.
+            rows = run_tasks({name: reps[name] for name in fitted}, labels, is_test, tasks, cfg,
+                             feature_key=lambda i: chosen[i].tobytes())  # fmt: skip
+            parts.append(pd.DataFrame(rows))
         frames.append(pd.concat(parts, ignore_index=True).assign(truncation=t))
     return pd.concat(frames, ignore_index=True)
 
