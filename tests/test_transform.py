@@ -150,3 +150,26 @@ def test_fit_generators_recovers_planted_m_and_r():
     assert (per_element.r2_learned > 0.999).all()
     assert (per_element.r2_identity < 0.5).all()
     np.testing.assert_allclose(generators[1], r0, atol=0.02)
+
+
+def test_elements_act_by_the_products_the_fit_trained():
+    """v2's Eq. 8 trains M^p R^q with p in 1..4, q in 1..2: a rotation as M^p R^2 and the flip as M^4 R. A fitted
+    M^4 or R^2 is only near I, so an element must act (R^2, equivariant reconstructions) by the very product
+    its loss term trained, not by M^p alone: with M, R that are no representation, the loss equals the mean
+    over elements of the error of element_matrices (plus the identity's term M^4 R^2)."""
+    from eqsae.group import D4
+    from eqsae.transform import element_matrices, group_orbit_loss
+
+    rng = np.random.default_rng(3)
+    d = 6
+    m, r = (np.eye(d) + 0.3 * rng.normal(size=(d, d)) for _ in range(2))
+    orbits = rng.normal(size=(50, D4.order, d))
+    mats = element_matrices([m, r], D4)
+    assert np.allclose(mats[1], m @ r @ r) and np.allclose(mats[4], np.linalg.matrix_power(m, 4) @ r)
+    assert np.allclose(mats[5], m @ r)
+    identity = np.linalg.matrix_power(m, 4) @ r @ r
+    errors = [np.mean((orbits[:, e] - orbits[:, 0] @ (identity if e == 0 else mats[e]).T) ** 2) for e in range(8)]
+    loss = group_orbit_loss([torch.as_tensor(x) for x in (m, r)], torch.as_tensor(orbits), D4)
+    np.testing.assert_allclose(float(loss), np.mean(errors), rtol=1e-10)
+    r2 = r2_per_element([m, r], orbits, D4)
+    np.testing.assert_allclose(r2.pooled, [r2_pooled(orbits[:, e], orbits[:, 0] @ mats[e].T) for e in range(1, 8)])

@@ -46,6 +46,15 @@ class Group:
         q, p = divmod(e, self.orders[0])
         return p, q
 
+    def fitted_exponents(self, e: int) -> tuple[int, int]:
+        """(p, q) of element e as v2's Eq. 8 writes it, p in 1..ord(g) and q in 1..ord(h) (a rotation g^p is
+        g^p h^ord(h), the flip g^ord(g) h): the product M^p R^q that the fit trained for e, so the one to use
+        wherever e acts on activations. Fitted M^ord(g) and R^ord(h) are only near I. One generator: (p, 0)."""
+        p, q = self.element(e)
+        if self.n_generators == 1 or e == 0:
+            return p, q
+        return p or self.orders[0], q or self.orders[1]
+
     def index(self, p: int, q: int = 0) -> int:
         """Element index of g^p h^q (exponents taken modulo the generators' orders)."""
         q = q % self.orders[1] if self.n_generators == 2 else 0

@@ -58,12 +58,13 @@ def order_penalty(m: torch.Tensor, order: int = ORDER) -> torch.Tensor:
 
 
 def element_matrices(generators: Sequence, group: Group = C4) -> list:
-    """T_e = M^p R^q for every element e (numpy or torch, as given); T_0 is None: the identity, applied as
-    nothing. With one generator, T_p = M^p exactly as v1 computed it."""
+    """T_e = M^p R^q for every element e (numpy or torch, as given), with the exponents the fit trained for e
+    (Group.fitted_exponents); T_0 is None: the identity, applied as nothing. With one generator, T_p = M^p
+    exactly as v1 computed it."""
     power = torch.linalg.matrix_power if isinstance(generators[0], torch.Tensor) else np.linalg.matrix_power
     out = [None]
     for e in range(1, group.order):
-        p, q = group.element(e)
+        p, q = group.fitted_exponents(e)
         t = power(generators[0], p) if p else None
         if q:
             r_q = power(generators[1], q)
@@ -147,12 +148,12 @@ def fit_generators(
 
 def r2_per_element(generators: Sequence[np.ndarray], orbits: np.ndarray, group: Group = C4) -> pd.DataFrame:
     """R^2 of M^p R^q psi(x) against psi(g^p h^q x) for every element but the identity on held-out orbits, in
-    every R^2 reading."""
+    every R^2 reading; exponents as the fit trained them (Group.fitted_exponents)."""
     t = torch.as_tensor(orbits, dtype=torch.float64)
     mats = [torch.as_tensor(x, dtype=torch.float64) for x in generators]
     rows = []
     for e in range(1, group.order):
-        p, q = group.element(e)
+        p, q = group.fitted_exponents(e)
         predicted = t[:, 0]
         for x, times in ((mats[-1], q), (mats[0], p)):  # R^q first, then M^p, one product at a time as in v1
             for _ in range(times):
