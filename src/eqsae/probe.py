@@ -285,7 +285,7 @@ def run_tasks(
     ids, which many tasks share at small T), so the split and what the probes derive from the features alone
     (Probes.share) are made once per key and each task brings only its labels. Without it, every task is
     fitted from scratch."""
-    probes = Probes(cfg)
+    probes, n_test = Probes(cfg), int(is_test.sum())
     same: dict[Hashable, list[int]] = {}
     for i in range(len(tasks)):
         same.setdefault(feature_key(i) if feature_key else i, []).append(i)
@@ -303,7 +303,7 @@ def run_tasks(
             n_pos = int(labels[is_test, i].sum())
             for probe, score in f1[i].items():
                 yield dict(representation=name, task=task.name, task_group=task.group, probe=probe, f1=score,
-                           n_pos=n_pos, n_test=int(is_test.sum()))  # fmt: skip
+                           n_pos=n_pos, n_test=n_test)  # fmt: skip
 
 
 def split(x: np.ndarray, is_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
