@@ -147,3 +147,46 @@ def test_a_probe_table_of_other_tasks_is_not_copied(sae_inputs):
                                       (tasks, cfg, 4)]:  # fmt: skip
         with pytest.raises(ValueError, match="other latent rows at T = "):
             latent_rows(table, t, other_tasks, other_cfg)
+
+
+@pytest.mark.parametrize("equivariant", [False, True], ids=["trained", "equivariant"])
+def test_every_truncated_reconstruction_lies_in_its_span(equivariant):
+    """kNN searches the span's coordinates: the rows must lie in it (else distances shrink) and keep their
+    distances; a span as wide as the features is no saving and is not made."""
+    from eqsae.probe import reconstruction_span, truncated_reconstruction
+
+    rng = np.random.default_rng(4)
+    n, d, d_latent, ids = 200, 64, 40, np.array([7, 3, 31, 12])
+    z = np.maximum(rng.normal(size=(n * ORDER, d_latent)), 0).astype(np.float32)
+    decoder, bias = rng.normal(size=(d_latent, d)).astype(np.float32), rng.normal(size=d).astype(np.float32)
+    m = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)  # a generic M: its powers move every row
+    transforms = element_matrices([m]) if equivariant else None
+    x = truncated_reconstruction(z, ids, decoder, bias, np.tile(np.arange(ORDER), n), transforms).astype(np.float64)
+    basis = reconstruction_span(decoder[ids], bias, transforms)
+    assert basis.shape == (d, (ORDER if equivariant else 1) * (len(ids) + 1))
+    np.testing.assert_allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-12)
+    np.testing.assert_allclose(x @ basis @ basis.T, x, atol=1e-4 * np.abs(x).max())
+    y = x @ basis
+    np.testing.assert_allclose(np.linalg.norm(y[:50, None] - y[None, 50:], axis=-1),
+                               np.linalg.norm(x[:50, None] - x[None, 50:], axis=-1), rtol=1e-5)  # fmt: skip
+    rows = rng.normal(size=(d, d))
+    assert reconstruction_span(rows[:63], bias) is None  # 64 generators of 64 features
+    assert reconstruction_span(rows[:62], bias).shape == (d, d - 1)
+
+
+def test_knn_in_the_span_scores_as_in_the_features(sae_inputs):
+    """probe_sae's reconstruction rows with kNN in the span against kNN on the d features, every task."""
+    import eqsae.probe as probe
+
+    z, decoder, bias, elements, labels, tasks = sae_inputs
+    decoder = np.hstack([decoder, decoder @ np.random.default_rng(5).normal(size=(6, 30)).astype(np.float32)])
+    bias = np.concatenate([bias, np.zeros(30, np.float32)])
+    cfg = ProbeConfig(probes=("knn",), representations=("reconstructions",))
+    spanned = probe_sae(z, decoder, bias, elements, labels, tasks, [2, 3], cfg)
+    original = probe.reconstruction_span
+    try:
+        probe.reconstruction_span = lambda *args: None
+        plain = probe_sae(z, decoder, bias, elements, labels, tasks, [2, 3], cfg)
+    finally:
+        probe.reconstruction_span = original
+    assert spanned.equals(plain)
