@@ -110,6 +110,8 @@ def test_tasks_that_share_features_give_the_table_of_per_task_fits(small_set):
     keyed = pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg, feature_key=lambda i: i % 3))
     alone = pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg))
     assert keyed.equals(alone)
+    per_representation = {"latents": lambda i: i % 3, "reconstructions": lambda i: -(i % 3)}
+    assert pd.DataFrame(run_tasks(reps, labels, is_test, tasks, cfg, feature_key=per_representation)).equals(alone)
     assert keyed.task.tolist()[: 3 * len(tasks)] == [t.name for t in tasks for _ in range(3)]
 
 
@@ -190,3 +192,26 @@ def test_knn_in_the_span_scores_as_in_the_features(sae_inputs):
     finally:
         probe.reconstruction_span = original
     assert spanned.equals(plain)
+
+
+def test_truncations_that_pick_the_same_latents_share_their_reconstructions(sae_inputs):
+    """In any order, the same latents give bit-identical reconstructions, so their tasks share one quantised
+    matrix; the table equals fitting every task alone."""
+    from eqsae.probe import truncated_reconstruction
+
+    z, decoder, bias, elements, labels, tasks = sae_inputs
+    transforms = element_matrices([np.eye(6, dtype=np.float32)[::-1]])
+    ids = np.array([9, 2, 5, 11, 0])
+    assert np.array_equal(truncated_reconstruction(z, ids, decoder, bias, elements, transforms),
+                          truncated_reconstruction(z, ids[::-1], decoder, bias, elements, transforms))  # fmt: skip
+    cfg = ProbeConfig(xgb_trees=5, representations=("reconstructions",))
+    shared = probe_sae(z, decoder, bias, elements, labels, tasks, [6, 12], cfg, transforms)
+    import eqsae.probe as probe
+
+    original = probe.run_tasks
+    try:
+        probe.run_tasks = lambda *args, feature_key=None, **kwargs: original(*args, **kwargs)
+        alone = probe_sae(z, decoder, bias, elements, labels, tasks, [6, 12], cfg, transforms)
+    finally:
+        probe.run_tasks = original
+    assert shared.equals(alone)

@@ -274,6 +274,8 @@ def vote(neighbours: np.ndarray, y_train: np.ndarray) -> np.ndarray:
 
 # A representation for task i at truncation T: (rows, features) float32.
 Representation = Callable[[int], np.ndarray]
+# Equal keys of two tasks: the representation gives both the very same features.
+FeatureKey = Callable[[int], Hashable]
 
 
 def run_tasks(
@@ -282,20 +284,22 @@ def run_tasks(
     is_test: np.ndarray,
     tasks: list[Task],
     cfg: ProbeConfig,
-    feature_key: Callable[[int], Hashable] | None = None,
+    feature_key: FeatureKey | dict[str, FeatureKey] | None = None,
     spans: dict[str, Callable[[int], np.ndarray | None]] | None = None,
 ) -> Iterator[dict]:
-    """One row per (representation, task, probe), in task order. `feature_key(i)`: tasks with equal keys have
-    the very same features (base activations: one key for every task; an SAE's truncations: the task's latent
-    ids, which many tasks share at small T), so the split and what the probes derive from the features alone
-    (Probes.share) are made once per key and each task brings only its labels. Without it, every task is
-    fitted from scratch. `spans[name](i)`: a (d, r) orthonormal basis of a subspace holding every row of that
-    representation for task i (or None): kNN searches the rows' coordinates there, at r/d of the cost."""
+    """One row per (representation, task, probe), in task order. `feature_key(i)` (or one per representation):
+    tasks with equal keys have the very same features (base activations: one key for every task; an SAE's
+    truncations: the task's latent ids, which many tasks share), so the split and what the probes derive from
+    the features alone (Probes.share) are made once per key and each task brings only its labels. Without it,
+    every task is fitted from scratch. `spans[name](i)`: a (d, r) orthonormal basis of a subspace holding every
+    row of that representation for task i (or None): kNN searches the rows' coordinates there, at r/d of the
+    cost."""
     probes, n_test = Probes(cfg), int(is_test.sum())
-    same: dict[Hashable, list[int]] = {}
-    for i in range(len(tasks)):
-        same.setdefault(feature_key(i) if feature_key else i, []).append(i)
     for name, features in representations.items():
+        key = feature_key.get(name) if isinstance(feature_key, dict) else feature_key
+        same: dict[Hashable, list[int]] = {}
+        for i in range(len(tasks)):
+            same.setdefault(key(i) if key else i, []).append(i)
         start, f1, span = time.perf_counter(), {}, (spans or {}).get(name)
         for members in same.values():
             x_train, x_test = split(features(members[0]), is_test)
@@ -343,7 +347,9 @@ def truncated_reconstruction(
     transforms: list | None = None,
 ) -> np.ndarray:  # fmt: skip
     """W_D z_T + b_D from the latents `ids` only; with T_e = M^p R^q (eqsae.transform.element_matrices), a row
-    of element e becomes T_e (W_D z_T + b_D)."""
+    of element e becomes T_e (W_D z_T + b_D). The sum runs over the ids in increasing order: the same set of
+    latents gives the same features to the last bit, whichever order the truncation ranked them in."""
+    ids = np.sort(ids)
     x_hat = z[:, ids] @ decoder[ids] + bias
     if transforms is not None:
         for e in range(1, int(elements.max()) + 1):
@@ -397,6 +403,7 @@ def probe_sae(
     frames = []
     for t in truncations:
         chosen = truncate(z[~is_test], labels[~is_test], t)
+        sets = np.sort(chosen, axis=1)
         reps = {
             "latents": lambda i: z[:, chosen[i]],
             "reconstructions": lambda i: truncated_reconstruction(z, chosen[i], decoder, bias, elements, transforms),
@@ -405,10 +412,12 @@ def probe_sae(
         parts = [latent_rows(latent_scores, t, tasks, cfg)] if reused else []
         fitted = [name for name in cfg.representations if not (reused and name == "latents")]
         if fitted:
-            # Tasks whose truncation picks the same ids in the same order see the same features.
-            span = {"reconstructions": lambda i: reconstruction_span(decoder[chosen[i]], bias, transforms)}
-            rows = run_tasks({name: reps[name] for name in fitted}, labels, is_test, tasks, cfg,
-                             feature_key=lambda i: chosen[i].tobytes(), spans=span)  # fmt: skip
+            # Tasks whose truncation picks the same ids see the same latents (in that order: a tree's ties between
+            # columns go to the first) and the same reconstructions (in any order).
+            keys = {"latents": lambda i: chosen[i].tobytes(), "reconstructions": lambda i: sets[i].tobytes()}
+            span = {"reconstructions": lambda i: reconstruction_span(decoder[sets[i]], bias, transforms)}
+            rows = run_tasks({name: reps[name] for name in fitted}, labels, is_test, tasks, cfg, feature_key=keys,
+                             spans=span)  # fmt: skip
             parts.append(pd.DataFrame(rows))
         frames.append(pd.concat(parts, ignore_index=True).assign(truncation=t))
     return pd.concat(frames, ignore_index=True)
