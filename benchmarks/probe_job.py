@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import eqsae.probe as probe
 from eqsae.evaluate import reconstruct
 from eqsae.group import get_group
 from eqsae.io import read_activations, read_generators
 from eqsae.sae import Latents, load_sae
+from eqsae.tasks import make_tasks, orbit_labels
 from eqsae.transform import element_matrices
 
 
@@ -31,7 +31,7 @@ def load(args) -> argparse.Namespace:
     torch.set_num_threads(args.threads)
     group = get_group(args.group)
     data = read_activations(args.acts)
-    tasks = probe.make_tasks(group)[:: args.every]
+    tasks = make_tasks(group)[:: args.every]
     sae = load_sae(Path(args.sae))
     transforms = None
     if args.m:
@@ -43,5 +43,5 @@ def load(args) -> argparse.Namespace:
     return argparse.Namespace(
         z=z, decoder=sae.dictionary_rows().detach().numpy(), bias=sae.b_dec.detach().numpy(),
         elements=np.tile(np.arange(data.acts.shape[1]), len(data)), tasks=tasks, transforms=transforms,
-        labels=probe.orbit_labels(data.shapes, data.orientations, tasks), n_images=len(data), order=data.acts.shape[1],
+        labels=orbit_labels(data.shapes, data.orientations, tasks), n_images=len(data), order=data.acts.shape[1],
     )  # fmt: skip

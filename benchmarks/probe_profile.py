@@ -39,9 +39,9 @@ from eqsae.config import TRAINED_BY  # noqa: E402
 from eqsae.evaluate import reconstruct  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, read_generators, read_table  # noqa: E402
-from eqsae.probe import ProbeConfig, Probes, latent_rows, make_tasks, orbit_labels, split, split_by_image  # noqa: E402
-from eqsae.probe import _f1, truncate, truncated_reconstruction  # noqa: E402
+from eqsae.probe import ProbeConfig, Probes, _f1, latent_rows, split, split_by_image, truncate, truncated_reconstruction  # noqa: E402  # noqa: E402
 from eqsae.sae import Latents, load_sae  # noqa: E402
+from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
 
 

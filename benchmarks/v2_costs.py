@@ -23,8 +23,9 @@ import torch  # noqa: E402
 from eqsae.archetypal import kmeans_anchors  # noqa: E402
 from eqsae.config import TRAINED_BY  # noqa: E402
 from eqsae.group import GROUPS  # noqa: E402
-from eqsae.probe import ProbeConfig, Probes, task_counts  # noqa: E402
+from eqsae.probe import ProbeConfig, Probes  # noqa: E402
 from eqsae.sae import variant_config  # noqa: E402
+from eqsae.tasks import task_counts  # noqa: E402
 from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
 
 V2_TRAINED = ["twolayer", "twolayer_wide", "archetypal", "archetypal_wide", "invariant", "invariant_latent",

@@ -7,10 +7,10 @@ import pytest
 from eqsae.atlas import (AtlasConfig, activity, best_concepts, classify, examples, isotypic_fractions, latent_table,
                          orbit_match, orbit_strip, partners, rotation_response, summary, symmetry_profile,
                          top_features)  # fmt: skip
-from eqsae.group import rotate
-from eqsae.probe import Task
-from eqsae.tables import atlas_census_over_seeds, atlas_redundancy
 from eqsae.diagnostics import m_diagnostics
+from eqsae.group import rotate
+from eqsae.tables import atlas_census_over_seeds, atlas_redundancy
+from eqsae.tasks import Task
 
 D = 12
 # Planted atoms in the coordinates where M permutes: an orbit of 4 (e0 -> e1 -> e2 -> e3), an orbit of 2

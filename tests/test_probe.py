@@ -7,22 +7,19 @@ import pandas as pd
 import pytest
 
 from eqsae.group import ORDER
-from eqsae.transform import element_matrices
-from eqsae.shapes import rotate_labels
 from eqsae.probe import (
     PROBES,
     ProbeConfig,
     Probes,
-    make_tasks,
-    orbit_labels,
     probe_sae,
     split_by_image,
     summarize,
-    task_labels,
     truncate,
     truncated_reconstruction,
 )
-from eqsae.shapes import generate
+from eqsae.shapes import generate, rotate_labels
+from eqsae.tasks import make_tasks, orbit_labels, task_labels
+from eqsae.transform import element_matrices
 
 
 def test_exactly_180_tasks_with_the_papers_group_counts():

@@ -14,15 +14,14 @@ from eqsae.probe import (
     ProbeConfig,
     Probes,
     latent_rows,
-    make_tasks,
     nearest,
-    orbit_labels,
     probe_sae,
     run_tasks,
     split_by_image,
     standardise,
     vote,
 )
+from eqsae.tasks import make_tasks, orbit_labels
 from eqsae.transform import element_matrices
 
 

@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import copy_workflow, jobs_run, snakemake
+
 from eqsae.group import D4
-from eqsae.probe import task_counts
 from eqsae.sae import load_sae
+from eqsae.tasks import task_counts
 
 pytestmark = pytest.mark.workflow
 

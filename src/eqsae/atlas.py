@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eqsae.group import ORDER, rotate
-from eqsae.probe import Task
+from eqsae.tasks import Task
 
 CLASSES = ("invariant", "period 2", "period 4", "mixed")
 TURNS = tuple(range(1, ORDER))
@@ -340,7 +340,7 @@ def probing_view(sae, base, orbits: np.ndarray, shapes: np.ndarray, orientations
     import torch
 
     from eqsae.evaluate import reconstruct
-    from eqsae.probe import make_tasks, orbit_labels
+    from eqsae.tasks import make_tasks, orbit_labels
 
     rec = reconstruct(sae, torch.as_tensor(orbits, dtype=torch.float32))
     tasks = make_tasks()

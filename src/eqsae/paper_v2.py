@@ -20,8 +20,8 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from eqsae.config import V2_NAMES  # noqa: E402  (our variant -> v2's column; regular, wide, invariant* have none)
-from eqsae.probe import TASK_GROUPS  # noqa: E402
 from eqsae.stats import over_seeds, se_columns  # noqa: E402
+from eqsae.tasks import TASK_GROUPS  # noqa: E402
 
 DATA = files("eqsae") / "data" / "paper_v2"
 BASELINES = ("vanilla", "vanilla_wide", "archetypal", "archetypal_wide")

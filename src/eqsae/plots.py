@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from eqsae.probe import TASK_GROUPS  # noqa: E402
+from eqsae.tasks import TASK_GROUPS  # noqa: E402
 
 VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant", "twolayer_wide", "archetypal",
                  "archetypal_wide", "invariant_latent", "invariant_output", "equivariant_latent", "equivariant_output"]

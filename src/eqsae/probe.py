@@ -1,9 +1,7 @@
-"""The 180 binary probing tasks (paper Section 4, Appendix C.1): tasks, split, truncation, probes, F1.
+"""Probing (paper Section 4, Appendix C.1): the split by image, truncation, the three probes, F1 per task.
 
-A task asks whether an image (one rotation of it) contains a shape (S), a shape in an orientation (SO), a
-shape at a position (SP), or a shape at a position in an orientation (SPO). Only S is rotation-invariant.
 Probes see one representation of each row: base activations, T truncated SAE latents, or the SAE's
-reconstruction from those T latents only.
+reconstruction from those T latents only; the tasks and their labels are `eqsae.tasks`.
 """
 
 from __future__ import annotations
@@ -17,59 +15,12 @@ from typing import Callable, Hashable, Iterator
 import numpy as np
 import pandas as pd
 
-from eqsae.group import C4, Group
-from eqsae.shapes import N_POSITIONS, N_SHAPES, POSITIONS, SHAPES, orbit_sizes
+from eqsae.tasks import Task
 
 log = logging.getLogger(__name__)
 
-TASK_GROUPS = ("S", "SO", "SP", "SPO")
 PROBES = ("knn", "logreg", "xgboost")
 REPRESENTATIONS = ("latents", "reconstructions")
-
-
-@dataclass(frozen=True)
-class Task:
-    group: str
-    shape: int
-    position: int | None = None
-    orientation: int | None = None
-
-    @property
-    def name(self) -> str:
-        where = "" if self.position is None else f"@{POSITIONS[self.position]}"
-        turn = "" if self.orientation is None else f"/o{self.orientation}"
-        return f"{self.group}:{SHAPES[self.shape]}{where}{turn}"
-
-
-def make_tasks(group: Group = C4) -> list[Task]:
-    """S, SO, SP and SPO tasks; orientations per shape are its own orbit size under the group, read from the
-    pixels. C4: 8 + 28 + 32 + 112 = 180 (v1); D4: see `task_counts`."""
-    sizes = orbit_sizes(group)
-    shape_turns = [(s, o) for s in range(N_SHAPES) for o in range(sizes[s])]
-    return [
-        *(Task("S", s) for s in range(N_SHAPES)),
-        *(Task("SO", s, orientation=o) for s, o in shape_turns),
-        *(Task("SP", s, position=q) for s in range(N_SHAPES) for q in range(N_POSITIONS)),
-        *(Task("SPO", s, position=q, orientation=o) for s, o in shape_turns for q in range(N_POSITIONS)),
-    ]
-
-
-def task_counts(group: Group = C4) -> dict[str, int]:
-    """Tasks per task group and in all, as the pixels give them for this group."""
-    tasks = make_tasks(group)
-    counts = {g: sum(t.group == g for t in tasks) for g in TASK_GROUPS}
-    return {**counts, "all": len(tasks)}
-
-
-def task_labels(tasks: list[Task], shapes: np.ndarray, orientations: np.ndarray) -> np.ndarray:
-    """(rows, n_tasks) bool from per-position labels (rows, 4) of each (rotated) image."""
-    columns = []
-    for task in tasks:
-        hit = shapes == task.shape
-        if task.orientation is not None:
-            hit &= orientations == task.orientation
-        columns.append(hit.any(axis=1) if task.position is None else hit[:, task.position])
-    return np.stack(columns, axis=1)
 
 
 def split_sizes(n_images: int, test_fraction: float) -> tuple[int, int]:
@@ -335,11 +286,6 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
         f1_best=("best", "mean"), f1_xgboost=("xgboost", "mean"), n_tasks=("task", "size")
     )
     return out.reset_index()
-
-
-def orbit_labels(shapes: np.ndarray, orientations: np.ndarray, tasks: list[Task]) -> np.ndarray:
-    """(n * |G|, n_tasks) labels of every element of every image, from (n, |G|, 4) per-position labels."""
-    return task_labels(tasks, shapes.reshape(-1, N_POSITIONS), orientations.reshape(-1, N_POSITIONS))
 
 
 def truncated_reconstruction(

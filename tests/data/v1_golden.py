@@ -15,9 +15,10 @@ import torch
 from eqsae.autoencoders import orbit_activations, train_autoencoder
 from eqsae.config import BaseTrainConfig, MFitConfig
 from eqsae.evaluate import sae_metrics
-from eqsae.probe import make_tasks, orbit_labels, truncate, truncated_reconstruction
+from eqsae.probe import truncate, truncated_reconstruction
 from eqsae.sae import variant_config
 from eqsae.shapes import generate
+from eqsae.tasks import make_tasks, orbit_labels
 from eqsae.train import SAETrainConfig, train_sae
 from eqsae.transform import element_matrices, fit_m, result1_table
 

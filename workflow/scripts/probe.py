@@ -17,8 +17,9 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from eqsae.evaluate import reconstruct  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, read_generators, read_table, write_table  # noqa: E402
-from eqsae.probe import ProbeConfig, make_tasks, orbit_labels, probe_base, probe_sae  # noqa: E402
+from eqsae.probe import ProbeConfig, probe_base, probe_sae  # noqa: E402
 from eqsae.sae import Latents, load_sae  # noqa: E402
+from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
 
 threads, p, wc = snakemake.threads, snakemake.params, snakemake.wildcards
