@@ -1,6 +1,7 @@
 """One SAE probe job (every probe, latents and reconstructions, the job's truncations) with eqsae.probe as it is
 and as it was at an earlier commit (read from git, imported beside it), in one process, alternating which goes
-first per T; CPU seconds of each, and the table rows whose F1 differ.
+first per T; CPU seconds of each, and the table rows whose F1 differ. `--profile` also says where the job's time
+goes now: eqsae.probe's functions wrapped with timers (CPU seconds each, exclusive of the timed calls inside).
 
     python benchmarks/probe_job_ab.py --before 5f2792b --sae results/paper/seed0/sae/paper/cnn/regular/k16 \
         --acts results/paper/seed0/activations/cnn/probe.parquet [--m results/paper/seed0/m/cnn/M.npy] [--every 3]
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
@@ -21,10 +23,11 @@ if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import xgboost  # noqa: E402
+from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import eqsae.probe as probe  # noqa: E402
-from probe_job import add_arguments, load  # noqa: E402
 
 
 def module_at(commit: str):
@@ -40,17 +43,59 @@ def module_at(commit: str):
     return module
 
 
+class Timers:
+    """Exclusive CPU seconds per wrapped function: a call's time less that of the timed calls it makes."""
+
+    def __init__(self):
+        self.seconds, self.stack, self.on = defaultdict(float), [], False
+
+    def wrap(self, owner, attribute: str, step: str) -> None:
+        inner = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            if not self.on:  # the 'before' side calls XGBoost too
+                return inner(*args, **kwargs)
+            start, self.stack = time.process_time(), [*self.stack, 0.0]
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                elapsed, children = time.process_time() - start, self.stack.pop()
+                self.seconds[step] += elapsed - children
+                if self.stack:
+                    self.stack[-1] += elapsed
+
+        setattr(owner, attribute, timed)
+
+
+def profiled() -> Timers:
+    """Timers around the steps of eqsae.probe's job (patched in place, for the 'after' side)."""
+    timers = Timers()
+    for owner, attribute, step in [
+        (probe, "truncate", "truncation"), (probe, "truncated_reconstruction", "reconstruction"),
+        (probe, "reconstruction_span", "span basis"), (probe, "split", "split"), (probe, "nearest", "kNN search"),
+        (probe.Probes, "_knn", "kNN fit / vote"), (probe, "standardise", "standardise"),
+        (probe.Probes, "_logreg", "logistic regression"), (probe.Probes, "quantised", "XGBoost quantise"),
+        (xgboost, "train", "XGBoost training"), (xgboost.Booster, "inplace_predict", "XGBoost predict"),
+    ]:  # fmt: skip
+        timers.wrap(owner, attribute, step)
+    return timers
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap, t=[8, 32], probes=["knn", "logreg", "xgboost"])
     ap.add_argument("--before", required=True, help="the commit whose eqsae/probe.py is 'before'")
+    ap.add_argument("--profile", action="store_true", help="where the 'after' job's time goes")
     args = ap.parse_args()
     job = load(args)
+    timers = profiled() if args.profile else None
     sides = {"before": module_at(args.before), "after": probe}
     seconds, tables = {"before": 0.0, "after": 0.0}, {"before": [], "after": []}
     for t in args.t:
         for side in ("before", "after") if t % 2 else ("after", "before"):
             module = sides[side]
+            if timers:
+                timers.on = side == "after"
             cfg = module.ProbeConfig(probes=args.probes, threads=args.threads)
             start = time.process_time()
             with threadpool_limits(args.threads):
@@ -69,6 +114,13 @@ def main() -> None:
     if moved.any():
         diff = before[moved].assign(f1_after=after.f1[moved], change=after.f1[moved] - before.f1[moved])
         print(diff.groupby(["truncation", "representation", "probe"]).change.agg(["size", "mean", "min", "max"]))
+    if timers:
+        total = seconds["after"]
+        print(f"after, {total:.1f} CPU s:")
+        for step, spent in sorted(timers.seconds.items(), key=lambda kv: -kv[1]):
+            print(f"  {step:22} {spent:7.1f} s  {spent / total:6.1%}")
+        rest = total - sum(timers.seconds.values())
+        print(f"  {'other':22} {rest:7.1f} s  {rest / total:6.1%}")
 
 
 if __name__ == "__main__":
