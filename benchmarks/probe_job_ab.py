@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
@@ -26,6 +25,7 @@ import pandas as pd  # noqa: E402
 import xgboost  # noqa: E402
 from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
+from timers import Timers  # noqa: E402
 
 import eqsae.probe as probe  # noqa: E402
 
@@ -43,33 +43,9 @@ def module_at(commit: str):
     return module
 
 
-class Timers:
-    """Exclusive CPU seconds per wrapped function: a call's time less that of the timed calls it makes."""
-
-    def __init__(self):
-        self.seconds, self.stack, self.on = defaultdict(float), [], False
-
-    def wrap(self, owner, attribute: str, step: str) -> None:
-        inner = getattr(owner, attribute)
-
-        def timed(*args, **kwargs):
-            if not self.on:  # the 'before' side calls XGBoost too
-                return inner(*args, **kwargs)
-            start, self.stack = time.process_time(), [*self.stack, 0.0]
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                elapsed, children = time.process_time() - start, self.stack.pop()
-                self.seconds[step] += elapsed - children
-                if self.stack:
-                    self.stack[-1] += elapsed
-
-        setattr(owner, attribute, timed)
-
-
 def profiled() -> Timers:
     """Timers around the steps of eqsae.probe's job (patched in place, for the 'after' side)."""
-    timers = Timers()
+    timers = Timers(clock=time.process_time, exclusive=True)
     for owner, attribute, step in [
         (probe, "truncate", "truncation"), (probe, "truncated_reconstruction", "reconstruction"),
         (probe, "reconstruction_span", "span basis"), (probe, "split", "split"), (probe, "nearest", "kNN search"),
@@ -101,9 +77,10 @@ def main() -> None:
             with threadpool_limits(args.threads):
                 table = module.probe_sae(job.z, job.decoder, job.bias, job.elements, job.labels, job.tasks, [t], cfg,
                                          job.transforms)  # fmt: skip
-            seconds[side] += time.process_time() - start
+            spent = time.process_time() - start
+            seconds[side] += spent
             tables[side].append(table)
-            print(f"T = {t} {side}: {time.process_time() - start:.1f} s", flush=True)
+            print(f"T = {t} {side}: {spent:.1f} s", flush=True)
     before, after = (pd.concat(tables[s], ignore_index=True) for s in ("before", "after"))
     assert before.drop(columns="f1").equals(after.drop(columns="f1"))
     moved = before.f1 != after.f1

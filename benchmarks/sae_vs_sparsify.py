@@ -32,7 +32,6 @@ os.environ.setdefault("SPARSIFY_DISABLE_TRITON", "1")
 
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -41,6 +40,7 @@ import torch  # noqa: E402
 from eqsae import optim, sae as sae_module  # noqa: E402
 from eqsae.sae import variant_config  # noqa: E402
 from eqsae.train import SAETrainConfig, start_sae_training  # noqa: E402
+from timers import Timers  # noqa: E402
 
 ACTS = "results/paper/seed0/activations/cnn/sae.parquet"
 EARLY, STEADY = (2, 5), (10, 15)
@@ -132,37 +132,6 @@ def compare(orbits: np.ndarray, args: argparse.Namespace) -> None:
                 print(f"{practice:9} {d_latent:7d} {name:9} {early:7.3f} {steady:7.3f} "
                       f"{early / ref[0]:7.2f}x {steady / ref[1]:7.2f}x {last[name][0]:9.5f} {last[name][1]:9.5f}")
             sys.stdout.flush()
-
-
-class Timers:
-    """Seconds spent inside wrapped functions; a wrapper inside another is counted in both."""
-
-    def __init__(self):
-        self.seconds, self.patches = defaultdict(float), []
-
-    def wrap(self, owner, name: str, bucket) -> None:
-        """Time owner.name under bucket(*args, **kwargs) (a name, or None to pass the call through)."""
-        original = getattr(owner, name)
-        is_static = isinstance(owner.__dict__.get(name), staticmethod) if isinstance(owner, type) else False
-
-        def timed(*a, **kw):
-            key = bucket(*a, **kw)
-            start = time.perf_counter()
-            try:
-                return original(*a, **kw)
-            finally:
-                self.seconds[key] += time.perf_counter() - start
-
-        self.patches.append((owner, name, owner.__dict__[name] if isinstance(owner, type) else original))
-        setattr(owner, name, staticmethod(timed) if is_static else timed)
-
-    @contextmanager
-    def installed(self):
-        try:
-            yield self
-        finally:
-            for owner, name, original in reversed(self.patches):
-                setattr(owner, name, original)
 
 
 def instrument() -> Timers:

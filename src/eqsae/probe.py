@@ -352,7 +352,7 @@ def probe_sae(
         sets = np.sort(chosen, axis=1)
         reps = {
             "latents": lambda i: z[:, chosen[i]],
-            "reconstructions": lambda i: truncated_reconstruction(z, chosen[i], decoder, bias, elements, transforms),
+            "reconstructions": lambda i: truncated_reconstruction(z, sets[i], decoder, bias, elements, transforms),
         }
         reused = "latents" in cfg.representations and latent_scores is not None
         parts = [latent_rows(latent_scores, t, tasks, cfg)] if reused else []
