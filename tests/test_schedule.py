@@ -46,3 +46,53 @@ def test_a_gating_job_leaves_a_core_free_on_a_small_run_and_keeps_its_threads_on
         assert small[rule][0] == {1}, rule
         assert large[rule][0] == {2}, rule  # config/config.yaml's threads
     assert planned(workdir, 1)["fit_m"][0] == {1}
+
+
+def grid_schedule():
+    """benchmarks/grid_schedule.py, which replays a run's schedule from its benchmark files."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("grid_schedule", ROOT / "benchmarks" / "grid_schedule.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_replayed_schedule_starts_by_priority_and_waits_for_threads_to_fit():
+    gs = grid_schedule()
+    # x and y (4 s each) were listed first; a (2 s) gates c (10 s), and both rank above them.
+    jobs = [gs.Job("x", 0, seconds=4), gs.Job("y", 1, seconds=4), gs.Job("a", 2, outputs=["a"], seconds=2, priority=1),
+            gs.Job("c", 3, inputs=["a"], seconds=10, priority=1)]  # fmt: skip
+    needs = gs.makers(jobs)
+    assert needs == {0: [], 1: [], 2: [], 3: [2]}
+    assert gs.makespan(jobs, needs, 2) == 12  # a and x at 0, c at 2, y at 4; in listed order c would end at 16
+    assert gs.makespan(jobs, needs, 1) == 20
+    length, chain = gs.critical_path(jobs, needs)
+    assert (length, [j.rule for j in chain]) == (12, ["a", "c"])
+    # a 2-thread job waits until both cores are free: e (6 s) holds one until 6; on 1 core its threads fit as 1
+    jobs = [gs.Job("e", 0, seconds=6), gs.Job("f", 1, seconds=1), gs.Job("t", 2, threads=2, seconds=3)]
+    assert gs.makespan(jobs, gs.makers(jobs), 2) == 9
+    assert gs.makespan(jobs, gs.makers(jobs), 1) == 10
+
+
+def test_the_replay_reads_the_workflows_own_dag_and_estimates_a_job_not_run_from_its_twins(workdir, tmp_path):
+    gs = grid_schedule()
+    jobs = gs.plan(workdir, 2, ["--config", "run=schedule"])
+    plan = planned(workdir, 2)
+    assert {j.rule for j in jobs} == set(plan) - {"all"}
+    assert all(j.threads in plan[j.rule][0] and j.priority in plan[j.rule][1] for j in jobs)
+    sae = [j for j in jobs if j.rule == "train_sae"]
+    assert {j.wildcards["seed"] for j in sae} == {"0", "1", "2"} and all(j.benchmark for j in sae)
+    # one seed's SAE measured: its twins in the other seeds take its time; a rule never run takes --assume.
+    first = sae[0]
+    (workdir / first.benchmark).parent.mkdir(parents=True, exist_ok=True)
+    (workdir / first.benchmark).write_text("s\th:m:s\tcpu_time\n120.0\t0:02:00\t100.0\n")
+    twin = next(j for j in sae if j is not first and gs._twin(j) == gs._twin(first))
+    gs.timed(workdir, jobs, "cpu", {rule: 1.0 for rule in plan})
+    assert (first.seconds, first.estimated) == (100.0, False)
+    assert (twin.seconds, twin.estimated) == (100.0, True)
+    assert {j.seconds for j in jobs if j.rule == "probe"} == {1.0}
+    with pytest.raises(SystemExit, match="probe"):
+        gs.timed(workdir, jobs, "wall", {})
