@@ -175,15 +175,25 @@ def test_every_truncated_reconstruction_lies_in_its_span(equivariant):
     assert reconstruction_span(rows[:62], bias).shape == (d, d - 1)
 
 
-def test_knn_in_the_span_scores_as_in_the_features(sae_inputs):
-    """probe_sae's reconstruction rows with kNN in the span against kNN on the d features, every task."""
+@pytest.mark.parametrize("probe_name", ["knn", "logreg"])
+def test_knn_and_logreg_in_the_span_score_as_in_the_features(sae_inputs, probe_name):
+    """probe_sae's reconstruction rows with the probe in the span against the probe on the d features, every
+    task."""
     import eqsae.probe as probe
 
     z, decoder, bias, elements, labels, tasks = sae_inputs
     decoder = np.hstack([decoder, decoder @ np.random.default_rng(5).normal(size=(6, 30)).astype(np.float32)])
     bias = np.concatenate([bias, np.zeros(30, np.float32)])
-    cfg = ProbeConfig(probes=("knn",), representations=("reconstructions",))
-    spanned = probe_sae(z, decoder, bias, elements, labels, tasks, [2, 3], cfg)
+    cfg = ProbeConfig(probes=(probe_name,), representations=("reconstructions",))
+    widths, in_span = [], probe.in_span
+    try:  # which coordinates the probe fitted on
+        probe.in_span = lambda train, test, basis=None: (
+            widths.append(train.shape[1] if basis is None else basis.shape[1]) or in_span(train, test, basis)
+        )
+        spanned = probe_sae(z, decoder, bias, elements, labels, tasks, [2, 3], cfg)
+    finally:
+        probe.in_span = in_span
+    assert widths and max(widths) <= 4 < decoder.shape[1]  # T + 1 of the 36 features
     original = probe.reconstruction_span
     try:
         probe.reconstruction_span = lambda *args: None
@@ -214,3 +224,26 @@ def test_truncations_that_pick_the_same_latents_share_their_reconstructions(sae_
     finally:
         probe.run_tasks = original
     assert shared.equals(alone)
+
+
+def test_sgd_on_the_scaled_spans_coordinates_takes_the_same_steps():
+    """Rows in a 6-d subspace of 40 features (5 directions and an offset), columns on very different scales:
+    standardised, they lie in the span of basis / std; SGD there gives the same margins and predictions."""
+    rng = np.random.default_rng(6)
+    scale = rng.uniform(0.1, 30, size=40)
+    directions = np.hstack([np.linalg.qr(rng.normal(size=(40, 5)))[0], np.ones((40, 1))]) * scale[:, None]
+    x = np.hstack([rng.normal(size=(900, 5)) * [5, 3, 1, 0.5, 0.1], np.full((900, 1), 2.0)]) @ directions.T
+    x = x.astype(np.float32)
+    score = x @ rng.normal(size=40) + rng.normal(size=900) * x.std()
+    y = score > np.median(score)
+    basis = np.linalg.qr(directions)[0]
+    x_train, x_test, y_train = x[:600], x[600:], y[:600]
+    plain, spanned = standardise(x_train, x_test), standardise(x_train, x_test, basis)
+    assert spanned[0].shape == (600, 6)
+    np.testing.assert_allclose(spanned[0] @ spanned[1].T, plain[0] @ plain[1].T.astype(np.float64), atol=1e-3)
+    fits = [SGDClassifier(loss="log_loss", learning_rate="constant", eta0=1e-3, alpha=1e-4, random_state=0)
+            .fit(train, y_train) for train, _ in (plain, spanned)]  # fmt: skip
+    margins = [fit.decision_function(test) for fit, (_, test) in zip(fits, (plain, spanned))]
+    np.testing.assert_allclose(margins[1], margins[0], rtol=1e-3, atol=1e-3)  # float32 rounding, over 61 epochs
+    assert fits[0].n_iter_ == fits[1].n_iter_ and 0.2 < y_train.mean() < 0.8
+    assert np.array_equal(fits[0].predict(plain[1]), fits[1].predict(spanned[1]))

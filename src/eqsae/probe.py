@@ -111,7 +111,8 @@ class Shared:
     neighbours: np.ndarray | None
     """(n_test, k) the training rows nearest each test row, those KNeighborsClassifier.predict votes with."""
     scaled: tuple[np.ndarray, np.ndarray] | None
-    """(train, test) standardised on the training split, as the logistic regression's StandardScaler does."""
+    """(train, test) standardised on the training split, as the logistic regression's StandardScaler does (as
+    coordinates in the scaled span, where the features have one: `standardise`)."""
     dtrain: object | None
     """XGBoost's quantised training matrix; a task sets its labels."""
 
@@ -125,28 +126,32 @@ class Probes:
     def __init__(self, cfg: ProbeConfig):
         self.cfg = cfg
 
-    def scores(self, x_train, y_train, x_test, y_test, shared: Shared | None = None, near=None) -> dict[str, float]:
-        """near: (train, test) coordinates of the rows in a subspace that holds them all (`reconstruction_span`),
-        where kNN searches: the same distances in fewer dimensions."""
+    def scores(self, x_train, y_train, x_test, y_test, shared: Shared | None = None, basis=None) -> dict[str, float]:
+        """basis: (d, r) orthonormal basis of a subspace that holds every row (`reconstruction_span`): kNN and the
+        logistic regression fit on the rows' coordinates there, which keep their distances and inner products."""
         if y_train.all() or not y_train.any():  # one class: every probe predicts it
             const = np.full(len(y_test), bool(y_train[0]))
             return {probe: _f1(y_test, const) for probe in self.cfg.probes}
         neighbours, scaled, dtrain = (shared.neighbours, shared.scaled, shared.dtrain) if shared else (None,) * 3
-        near_train, near_test = near if near is not None else (x_train, x_test)
+
+        def knn() -> np.ndarray:
+            near_train, near_test = in_span(x_train, x_test, basis) if neighbours is None else (None, None)
+            return self._knn(near_train, y_train, near_test, neighbours)
+
         fit = {
-            "knn": lambda: self._knn(near_train, y_train, near_test, neighbours),
-            "logreg": lambda: self._logreg(x_train, y_train, x_test, scaled),
+            "knn": knn,
+            "logreg": lambda: self._logreg(x_train, y_train, x_test, scaled, basis),
             "xgboost": lambda: self._xgboost(x_train, y_train, x_test, dtrain),
         }
         return {probe: _f1(y_test, fit[probe]()) for probe in PROBES if probe in self.cfg.probes}
 
-    def share(self, x_train: np.ndarray, x_test: np.ndarray, near=None) -> Shared:
-        """What tasks on these features share, for the probes the config fits (near: as in `scores`)."""
-        chosen, (near_train, near_test) = self.cfg.probes, near if near is not None else (x_train, x_test)
+    def share(self, x_train: np.ndarray, x_test: np.ndarray, basis=None) -> Shared:
+        """What tasks on these features share, for the probes the config fits (basis: as in `scores`)."""
+        chosen = self.cfg.probes
         return Shared(x_train, x_test,
-                      nearest(near_train, near_test, self.cfg.knn_neighbors, self.cfg.threads) if "knn" in chosen
-                      else None,
-                      standardise(x_train, x_test) if "logreg" in chosen else None,
+                      nearest(*in_span(x_train, x_test, basis), self.cfg.knn_neighbors, self.cfg.threads)
+                      if "knn" in chosen else None,
+                      standardise(x_train, x_test, basis) if "logreg" in chosen else None,
                       self.quantised(x_train) if "xgboost" in chosen else None)  # fmt: skip
 
     def quantised(self, x_train: np.ndarray):
@@ -165,12 +170,12 @@ class Probes:
         knn = KNeighborsClassifier(self.cfg.knn_neighbors, algorithm="brute", n_jobs=self.cfg.threads)
         return knn.fit(x_train, y_train).predict(x_test)
 
-    def _logreg(self, x_train, y_train, x_test, scaled=None) -> np.ndarray:
+    def _logreg(self, x_train, y_train, x_test, scaled=None, basis=None) -> np.ndarray:
         """Reading (SPEC.md): SGD on the log loss, constant lr, L2 penalty; features standardised on the
         training split so one learning rate fits every representation's scale."""
         from sklearn.linear_model import SGDClassifier
 
-        scaled_train, scaled_test = standardise(x_train, x_test) if scaled is None else scaled
+        scaled_train, scaled_test = standardise(x_train, x_test, basis) if scaled is None else scaled
         sgd = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=self.cfg.logreg_lr,
                             alpha=self.cfg.logreg_l2, random_state=self.cfg.seed)  # fmt: skip
         return sgd.fit(scaled_train, y_train).predict(scaled_test)
@@ -188,13 +193,23 @@ class Probes:
         return booster.inplace_predict(x_test) > 0.5
 
 
-def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardise(x_train: np.ndarray, x_test: np.ndarray, basis=None) -> tuple[np.ndarray, np.ndarray]:
     """Both sides scaled by the training split's mean and std: what make_pipeline(StandardScaler(), ...) feeds
-    its classifier in fit and in predict."""
+    its classifier in fit and in predict. With `basis` (d, r), whose span holds every row, the scaled rows lie in
+    the span of basis / std, and come as coordinates in an orthonormal basis of it: SGD with an L2 penalty from
+    w = 0 keeps w in that span, so it takes the same steps on r numbers a row as on d."""
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x_train)
-    return scaler.transform(x_train), scaler.transform(x_test)
+    scaled = scaler.transform(x_train), scaler.transform(x_test)
+    if basis is None:
+        return scaled
+    return in_span(*scaled, np.linalg.qr(basis / scaler.scale_[:, None])[0])
+
+
+def in_span(x_train: np.ndarray, x_test: np.ndarray, basis=None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' coordinates in the orthonormal `basis` (none: the rows themselves)."""
+    return (x_train, x_test) if basis is None else (x_train @ basis, x_test @ basis)
 
 
 def nearest(x_train: np.ndarray, x_test: np.ndarray, k: int, threads: int = 1, chunk: int = 512) -> np.ndarray:
@@ -243,8 +258,8 @@ def run_tasks(
     truncations: the task's latent ids, which many tasks share), so the split and what the probes derive from
     the features alone (Probes.share) are made once per key and each task brings only its labels. Without it,
     every task is fitted from scratch. `spans[name](i)`: a (d, r) orthonormal basis of a subspace holding every
-    row of that representation for task i (or None): kNN searches the rows' coordinates there, at r/d of the
-    cost."""
+    row of that representation for task i (or None): kNN and the logistic regression fit on the rows'
+    coordinates there, at about r/d of the cost."""
     probes, n_test = Probes(cfg), int(is_test.sum())
     for name, features in representations.items():
         key = feature_key.get(name) if isinstance(feature_key, dict) else feature_key
@@ -254,11 +269,10 @@ def run_tasks(
         start, f1, span = time.perf_counter(), {}, (spans or {}).get(name)
         for members in same.values():
             x_train, x_test = split(features(members[0]), is_test)
-            basis = span(members[0]) if span is not None and "knn" in cfg.probes else None
-            near = None if basis is None else (x_train @ basis, x_test @ basis)
-            shared = probes.share(x_train, x_test, near) if len(members) > 1 else None
+            basis = span(members[0]) if span is not None and {"knn", "logreg"} & set(cfg.probes) else None
+            shared = probes.share(x_train, x_test, basis) if len(members) > 1 else None
             for i in members:
-                f1[i] = probes.scores(x_train, labels[~is_test, i], x_test, labels[is_test, i], shared, near)
+                f1[i] = probes.scores(x_train, labels[~is_test, i], x_test, labels[is_test, i], shared, basis)
                 if len(f1) % 30 == 0 or len(f1) == len(tasks):
                     log.info("%s: %d/%d tasks (%d distinct features), %.0f s", name, len(f1), len(tasks),
                              len(same), time.perf_counter() - start)  # fmt: skip
@@ -307,7 +321,8 @@ def truncated_reconstruction(
 def reconstruction_span(rows: np.ndarray, bias: np.ndarray, transforms: list | None = None) -> np.ndarray | None:
     """(d, r) orthonormal basis (float64) of the span of the decoder rows `rows` (the truncation's T latents), b_D
     and, with T_e, their images under every element: every truncated reconstruction lies in it, so Euclidean
-    distances there are those of the d features (up to rounding) at r / d of a search's cost, r <= |G| (T + 1).
+    distances (kNN) and, after scaling, SGD's steps (`standardise`) are those of the d features up to rounding,
+    at about r / d of the cost, r <= |G| (T + 1).
     None where r would not be below d (sklearn's search at 132 of 256 dimensions costs 0.56x, at 9 0.30x)."""
     generators = np.vstack([rows, bias[None]]).astype(np.float64)
     if transforms is not None:
