@@ -87,10 +87,10 @@ def timed(workdir: Path, jobs: list[Job], time: str, assume: dict[str, float]) -
         j.estimated = True
         if twins[_twin(j)]:
             j.seconds = statistics.median(twins[_twin(j)])
-        elif j.rule in assume:
-            j.seconds = assume[j.rule]
         elif per_rule[j.rule]:
             j.seconds = statistics.median(per_rule[j.rule])
+        elif j.rule in assume:
+            j.seconds = assume[j.rule]
         elif j.benchmark:
             missing.add(j.rule)
     if missing:
@@ -171,12 +171,16 @@ def report(jobs: list[Job], cores: int, time: str) -> None:
     by_rule = defaultdict(list)
     for j in jobs:
         by_rule[j.rule].append(j)
+
+    def core_seconds(js: list[Job]) -> float:
+        return sum(j.seconds * min(j.threads, cores) for j in js)
+
     print(f"{'rule':20} {'jobs':>5} {'estimated':>9} {'job time, h':>11} {'per job, s':>18}")
-    for rule, js in sorted(by_rule.items(), key=lambda kv: -sum(j.seconds * j.threads for j in kv[1])):
+    for rule, js in sorted(by_rule.items(), key=lambda kv: -core_seconds(kv[1])):
         secs = [j.seconds for j in js]
         print(f"{rule:20} {len(js):5d} {sum(j.estimated for j in js):9d} "
-              f"{sum(j.seconds * j.threads for j in js) / 3600:11.2f} {min(secs):8.0f} - {max(secs):7.0f}")  # fmt: skip
-    work = sum(j.seconds * min(j.threads, cores) for j in jobs)
+              f"{core_seconds(js) / 3600:11.2f} {min(secs):8.0f} - {max(secs):7.0f}")  # fmt: skip
+    work = core_seconds(jobs)
     path, chain = critical_path(jobs, needs)
     span = makespan(jobs, needs, cores)
     print(f"\n{len(jobs)} jobs ({sum(j.estimated for j in jobs)} estimated), times from benchmark files' "
