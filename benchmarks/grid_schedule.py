@@ -7,9 +7,10 @@ cluster, the critical path (the wall time with a node per job), and the makespan
 The DAG is Snakemake's own (a forced dry run of `all` in DIR, with the same --cores, so threads and priorities
 are those of the run); each job's time is its benchmark file's (`cpu_time / threads`, or wall `s`). A job not
 run yet takes the median of the same job in the other seeds, else of its rule, else `--assume`, and is
-counted as estimated. The makespan replays Snakemake's local scheduling: whenever a job ends, the ready jobs
+counted as estimated (not run yet). The makespan replays Snakemake's local scheduling: whenever a job ends, the ready jobs
 start in order of priority (then of the dry run) while their threads fit. A grid run in pieces over several
-sessions, beside other work, has no wall time of its own; this gives the one it would have had.
+sessions, beside other work, has no wall time of its own; this gives the one it would have had, and what is
+left of it: the jobs not run yet, replayed with the others done.
 """
 
 import argparse
@@ -18,7 +19,7 @@ import re
 import statistics
 import subprocess
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -166,6 +167,12 @@ def makespan(jobs: list[Job], needs: dict[int, list[int]], cores: int) -> float:
     return now
 
 
+def still_to_run(jobs: list[Job], needs: dict[int, list[int]], cores: int) -> tuple[list[Job], float]:
+    """The jobs not run yet (estimated) and the --cores makespan of them alone, every measured job done."""
+    rest = [j if j.estimated else replace(j, seconds=0.0) for j in jobs]
+    return [j for j in jobs if j.estimated], makespan(rest, needs, cores)
+
+
 def report(jobs: list[Job], cores: int, time: str) -> None:
     needs = makers(jobs)
     by_rule = defaultdict(list)
@@ -189,6 +196,9 @@ def report(jobs: list[Job], cores: int, time: str) -> None:
     print(f"critical path (a node per job): {path / 3600:.2f} h: " + " -> ".join(j.rule for j in chain))
     print(f"--cores {cores}: makespan {span / 3600:.2f} h (bounds: job time / cores {work / cores / 3600:.2f} h, "
           f"critical path {path / 3600:.2f} h); idle {1 - work / (cores * span):.1%} of the cores")  # fmt: skip
+    left, left_span = still_to_run(jobs, needs, cores)
+    print(f"still to run: {len(left)} jobs, {core_seconds(left) / 3600:.2f} core-h; --cores {cores}: "
+          f"{left_span / 3600:.2f} h")  # fmt: skip
 
 
 def main() -> None:

@@ -77,6 +77,19 @@ def test_the_replayed_schedule_starts_by_priority_and_waits_for_threads_to_fit()
     assert gs.makespan(jobs, gs.makers(jobs), 1) == 10
 
 
+def test_what_is_left_of_a_grid_replays_the_jobs_not_run_yet_with_the_others_done():
+    gs = grid_schedule()
+    # a (measured, 5 s) gates b (estimated, 4 s); c (estimated, 3 s) stands alone; d (measured) is done too
+    jobs = [gs.Job("a", 0, outputs=["a"], seconds=5), gs.Job("b", 1, inputs=["a"], seconds=4, estimated=True),
+            gs.Job("c", 2, seconds=3, estimated=True), gs.Job("d", 3, seconds=7)]  # fmt: skip
+    needs = gs.makers(jobs)
+    left, span = gs.still_to_run(jobs, needs, 2)
+    assert [j.rule for j in left] == ["b", "c"]
+    assert span == 4  # b and c side by side from now; a's 5 s are behind us
+    assert gs.still_to_run(jobs, needs, 1)[1] == 7
+    assert gs.makespan(jobs, needs, 2) == 10  # the whole grid, unchanged: the measured jobs keep their times
+
+
 def test_the_replay_reads_the_workflows_own_dag_and_estimates_a_job_not_run_from_its_twins(workdir, tmp_path):
     gs = grid_schedule()
     jobs = gs.plan(workdir, 2, ["--config", "run=schedule"])
