@@ -7,8 +7,9 @@ cluster, the critical path (the wall time with a node per job), and the makespan
 The DAG is Snakemake's own (a forced dry run of `all` in DIR, with the same --cores, so threads and priorities
 are those of the run); each job's time is its benchmark file's (`cpu_time / threads`, or wall `s`). A job not
 run yet takes the median of the same job in the other seeds, else of its rule, else `--assume`, and is
-counted as estimated (not run yet). The makespan replays Snakemake's local scheduling: whenever a job ends, the ready jobs
-start in order of priority (then of the dry run) while their threads fit. A grid run in pieces over several
+counted as estimated (every rule writes a benchmark file, so estimated = not run yet). The makespan replays
+Snakemake's local scheduling: whenever a job ends, the ready jobs start in order of priority (then of the dry
+run) while their threads fit. A grid run in pieces over several
 sessions, beside other work, has no wall time of its own; this gives the one it would have had, and what is
 left of it: the jobs not run yet, replayed with the others done.
 """
