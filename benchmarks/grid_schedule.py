@@ -11,7 +11,8 @@ counted as estimated (every rule writes a benchmark file, so estimated = not run
 Snakemake's local scheduling: whenever a job ends, the ready jobs start in order of priority (then of the dry
 run) while their threads fit. A grid run in pieces over several
 sessions, beside other work, has no wall time of its own; this gives the one it would have had, and what is
-left of it: the jobs not run yet, replayed with the others done.
+left of it: the jobs not run yet, replayed with the others done. Its pieces' own wall time comes from
+Snakemake's run logs in DIR/.snakemake/log (first to last timestamp of each run that started a job).
 """
 
 import argparse
@@ -21,6 +22,7 @@ import statistics
 import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 
@@ -137,6 +139,23 @@ def _topological(jobs: list[Job], needs: dict[int, list[int]]) -> list[Job]:
     return out
 
 
+_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", re.M)
+
+
+def pieces(workdir: Path) -> list[tuple[datetime, datetime, int]]:
+    """Each run Snakemake logged in DIR that started a job: its first and last timestamp, and jobs finished.
+
+    A grid run in pieces over several sessions has these as its measured wall time: the time between pieces
+    and a killed piece's unfinished job after its last timestamp are not in it; work beside a piece is."""
+    runs = []
+    for log in sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log")):
+        text = log.read_text(errors="replace")
+        stamps = [datetime.strptime(" ".join(s.split()), "%a %b %d %H:%M:%S %Y") for s in _STAMP.findall(text)]
+        if stamps:
+            runs.append((stamps[0], stamps[-1], len(re.findall(r"^Finished job", text, re.M))))
+    return runs
+
+
 def makespan(jobs: list[Job], needs: dict[int, list[int]], cores: int) -> float:
     """A --cores run replayed: at each job's end, the ready jobs start by priority while their threads fit."""
     waiting = {j.order: len(needs[j.order]) for j in jobs}
@@ -202,6 +221,17 @@ def report(jobs: list[Job], cores: int, time: str) -> None:
           f"{left_span / 3600:.2f} h")  # fmt: skip
 
 
+def report_pieces(runs: list[tuple[datetime, datetime, int]]) -> None:
+    if not runs:
+        return
+    wall = sum((end - start).total_seconds() for start, end, _ in runs)
+    print(f"run so far in {len(runs)} pieces (.snakemake/log): {wall / 3600:.2f} h of wall time, "
+          f"{sum(n for *_, n in runs)} jobs finished")  # fmt: skip
+    for start, end, n in runs:
+        hours = (end - start).total_seconds() / 3600
+        print(f"  {start:%Y-%m-%d %H:%M:%S} - {end:%H:%M:%S}  {hours:5.2f} h  {n:4d} jobs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("."))
@@ -216,6 +246,7 @@ def main() -> None:
     jobs = plan(args.workdir, args.cores, args.snakemake_args)
     timed(args.workdir, jobs, args.time, assume)
     report(jobs, args.cores, args.time)
+    report_pieces(pieces(args.workdir))
 
 
 if __name__ == "__main__":

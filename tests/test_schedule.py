@@ -109,3 +109,22 @@ def test_the_replay_reads_the_workflows_own_dag_and_estimates_a_job_not_run_from
     assert {j.seconds for j in jobs if j.rule == "probe"} == {1.0}
     with pytest.raises(SystemExit, match="probe"):
         gs.timed(workdir, jobs, "wall", {})
+
+
+def test_a_run_in_pieces_has_the_wall_time_of_its_logged_runs_that_started_jobs(tmp_path):
+    gs = grid_schedule()
+    logs = tmp_path / ".snakemake" / "log"
+    logs.mkdir(parents=True)
+    job = "[{}]\nrule train_sae:\n    jobid: 1\n[{}]\nFinished jobid: 1 (Rule: train_sae)\n"
+    (logs / "2026-11-23T013149.1.snakemake.log").write_text(
+        "Building DAG of jobs...\n" + job.format("Mon Nov  2 23:30:00 2026", "Mon Nov  2 23:59:30 2026")
+        + job.format("Mon Nov  2 23:59:30 2026", "Tue Nov  3 01:00:00 2026")
+    )  # fmt: skip
+    (logs / "2026-11-23T041745.2.snakemake.log").write_text("Unlocked working directory.\n")
+    (logs / "2026-11-23T041812.3.snakemake.log").write_text(
+        job.format("Tue Nov  3 04:00:00 2026", "Tue Nov  3 04:45:00 2026")
+    )
+    runs = gs.pieces(tmp_path)
+    assert [(end - start).total_seconds() for start, end, _ in runs] == [5400.0, 2700.0]  # across midnight
+    assert [n for *_, n in runs] == [2, 1]
+    assert gs.pieces(tmp_path / "nowhere") == []
