@@ -1,7 +1,7 @@
 """What a grid costs, from its benchmark files: job time per rule, the job time a SLURM profile spreads over a
 cluster, the critical path (the wall time with a node per job), and the makespan of a `--cores C` run.
 
-    python benchmarks/grid_schedule.py [--workdir DIR] [--cores 2] [--time cpu] [--assume probe=420] \
+    python benchmarks/grid_schedule.py [--workdir DIR] [--cores 2] [--time cpu] [--assume probe=420] [--table] \
         [-- snakemake args, e.g. --configfile config/v2.yaml]
 
 The DAG is Snakemake's own (a forced dry run of `all` in DIR, with the same --cores, so threads and priorities
@@ -221,6 +221,33 @@ def report(jobs: list[Job], cores: int, time: str) -> None:
           f"{left_span / 3600:.2f} h")  # fmt: skip
 
 
+def table(cpu: list[Job], wall: list[Job], cores: int) -> str:
+    """A Markdown table per rule: CPU and wall seconds per job, and their sums over the rule's jobs (core-h).
+
+    `cpu` and `wall` are the same jobs timed from `cpu_time / threads` and from `s`; a job's sum counts its
+    threads (at most `cores`), so the CPU column adds up to the job time a SLURM profile spreads over a cluster."""
+    head = "| rule | jobs | per job, CPU s / threads | job time, core-h | per job, wall s | wall x threads, core-h |"
+    rows = [head, "|---|--:|--:|--:|--:|--:|"]
+    rules = defaultdict(lambda: ([], []))
+    for c, w in zip(cpu, wall, strict=True):
+        rules[c.rule][0].append(c)
+        rules[c.rule][1].append(w)
+
+    def hours(js: list[Job]) -> float:
+        return sum(j.seconds * min(j.threads, cores) for j in js) / 3600
+
+    def span(js: list[Job]) -> str:
+        secs = [j.seconds for j in js]
+        return f"{min(secs):,.0f}" if round(min(secs)) == round(max(secs)) else f"{min(secs):,.0f}-{max(secs):,.0f}"
+
+    for rule, (c, w) in sorted(rules.items(), key=lambda kv: -hours(kv[1][0])):
+        late = sum(j.estimated for j in c)
+        jobs = f"{len(c)}" + (f" ({late} not run)" if late else "")
+        rows.append(f"| `{rule}` | {jobs} | {span(c)} | {hours(c):.2f} | {span(w)} | {hours(w):.2f} |")
+    rows.append(f"| all | {len(cpu)} | | **{hours(cpu):.2f}** | | **{hours(wall):.2f}** |")
+    return "\n".join(rows)
+
+
 def report_pieces(runs: list[tuple[datetime, datetime, int]]) -> None:
     if not runs:
         return
@@ -240,6 +267,7 @@ def main() -> None:
                         help="cpu: cpu_time / threads (robust to other work beside the run); wall: s")  # fmt: skip
     parser.add_argument("--assume", action="append", default=[], metavar="RULE=SECONDS",
                         help="time of a rule's jobs none of which has run yet")  # fmt: skip
+    parser.add_argument("--table", action="store_true", help="also print a Markdown table, CPU and wall time per rule")
     parser.add_argument("snakemake_args", nargs="*", help="after --: passed to the dry run")
     args = parser.parse_args()
     assume = {rule: float(s) for rule, s in (a.split("=", 1) for a in args.assume)}
@@ -247,6 +275,11 @@ def main() -> None:
     timed(args.workdir, jobs, args.time, assume)
     report(jobs, args.cores, args.time)
     report_pieces(pieces(args.workdir))
+    if args.table:
+        other = [replace(j) for j in jobs]
+        timed(args.workdir, other, "wall" if args.time == "cpu" else "cpu", assume)
+        cpu, wall = (jobs, other) if args.time == "cpu" else (other, jobs)
+        print("\n" + table(cpu, wall, args.cores))
 
 
 if __name__ == "__main__":

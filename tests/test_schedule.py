@@ -3,6 +3,7 @@ waited behind a stream of SAE and probe jobs in a --cores 2 run, a core idle whi
 waited for M)."""
 
 import re
+from dataclasses import replace
 
 import pytest
 from conftest import copy_workflow, snakemake
@@ -128,3 +129,17 @@ def test_a_run_in_pieces_has_the_wall_time_of_its_logged_runs_that_started_jobs(
     assert [(end - start).total_seconds() for start, end, _ in runs] == [5400.0, 2700.0]  # across midnight
     assert [n for *_, n in runs] == [2, 1]
     assert gs.pieces(tmp_path / "nowhere") == []
+
+
+def test_the_table_sums_each_rules_cpu_and_wall_time_counting_threads_and_jobs_not_run():
+    gs = grid_schedule()
+    cpu = [gs.Job("probe", 0, seconds=1800), gs.Job("probe", 1, seconds=5400, estimated=True),
+           gs.Job("fit_m", 2, threads=2, seconds=4000)]  # fmt: skip
+    wall = [replace(cpu[0], seconds=2700), replace(cpu[1], seconds=5400), replace(cpu[2], seconds=4500)]
+    rows = gs.table(cpu, wall, cores=2).splitlines()
+    assert rows[2:] == [
+        "| `fit_m` | 1 | 4,000 | 2.22 | 4,500 | 2.50 |",  # 2 threads: twice its seconds, the larger rule first
+        "| `probe` | 2 (1 not run) | 1,800-5,400 | 2.00 | 2,700-5,400 | 2.25 |",
+        "| all | 3 | | **4.22** | | **4.75** |",
+    ]
+    assert gs.table(cpu, wall, cores=1).splitlines()[-1] == "| all | 3 | | **3.11** | | **3.50** |"
