@@ -221,11 +221,12 @@ def report(jobs: list[Job], cores: int, time: str) -> None:
           f"{left_span / 3600:.2f} h")  # fmt: skip
 
 
-def table(cpu: list[Job], wall: list[Job], cores: int) -> str:
+def table(cpu: list[Job], wall: list[Job], cores: int, fold: float = 0.0) -> str:
     """A Markdown table per rule: CPU and wall seconds per job, and their sums over the rule's jobs (core-h).
 
     `cpu` and `wall` are the same jobs timed from `cpu_time / threads` and from `s`; a job's sum counts its
-    threads (at most `cores`), so the CPU column adds up to the job time a SLURM profile spreads over a cluster."""
+    threads (at most `cores`), so the CPU column adds up to the job time a SLURM profile spreads over a cluster.
+    Rules under `fold` core-h of CPU share one row, so the table shows where the time goes."""
     head = "| rule | jobs | per job, CPU s / threads | job time, core-h | per job, wall s | wall x threads, core-h |"
     rows = [head, "|---|--:|--:|--:|--:|--:|"]
     rules = defaultdict(lambda: ([], []))
@@ -240,10 +241,17 @@ def table(cpu: list[Job], wall: list[Job], cores: int) -> str:
         secs = [j.seconds for j in js]
         return f"{min(secs):,.0f}" if round(min(secs)) == round(max(secs)) else f"{min(secs):,.0f}-{max(secs):,.0f}"
 
-    for rule, (c, w) in sorted(rules.items(), key=lambda kv: -hours(kv[1][0])):
+    small = sorted(rule for rule, (c, _) in rules.items() if hours(c) < fold)
+    order = [(f"`{rule}`", cw) for rule, cw in sorted(rules.items(), key=lambda kv: -hours(kv[1][0]))]
+    if len(small) > 1:
+        order = [(name, cw) for name, cw in order if name.strip("`") not in small]
+        parts = [rules[r] for r in small]
+        name = f"{len(small)} others: " + ", ".join(f"`{r}`" for r in small)
+        order.append((name, ([j for c, _ in parts for j in c], [j for _, w in parts for j in w])))
+    for name, (c, w) in order:
         late = sum(j.estimated for j in c)
         jobs = f"{len(c)}" + (f" ({late} not run)" if late else "")
-        rows.append(f"| `{rule}` | {jobs} | {span(c)} | {hours(c):.2f} | {span(w)} | {hours(w):.2f} |")
+        rows.append(f"| {name} | {jobs} | {span(c)} | {hours(c):.2f} | {span(w)} | {hours(w):.2f} |")
     rows.append(f"| all | {len(cpu)} | | **{hours(cpu):.2f}** | | **{hours(wall):.2f}** |")
     return "\n".join(rows)
 
@@ -267,7 +275,11 @@ def main() -> None:
                         help="cpu: cpu_time / threads (robust to other work beside the run); wall: s")  # fmt: skip
     parser.add_argument("--assume", action="append", default=[], metavar="RULE=SECONDS",
                         help="time of a rule's jobs none of which has run yet")  # fmt: skip
-    parser.add_argument("--table", action="store_true", help="also print a Markdown table, CPU and wall time per rule")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="also print a Markdown table, CPU and wall time per rule (rules under 0.05 core-h in one row)",
+    )
     parser.add_argument("snakemake_args", nargs="*", help="after --: passed to the dry run")
     args = parser.parse_args()
     assume = {rule: float(s) for rule, s in (a.split("=", 1) for a in args.assume)}
@@ -279,7 +291,7 @@ def main() -> None:
         other = [replace(j) for j in jobs]
         timed(args.workdir, other, "wall" if args.time == "cpu" else "cpu", assume)
         cpu, wall = (jobs, other) if args.time == "cpu" else (other, jobs)
-        print("\n" + table(cpu, wall, args.cores))
+        print("\n" + table(cpu, wall, args.cores, fold=0.05))
 
 
 if __name__ == "__main__":

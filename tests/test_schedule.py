@@ -143,3 +143,9 @@ def test_the_table_sums_each_rules_cpu_and_wall_time_counting_threads_and_jobs_n
         "| all | 3 | | **4.22** | | **4.75** |",
     ]
     assert gs.table(cpu, wall, cores=1).splitlines()[-1] == "| all | 3 | | **3.11** | | **3.50** |"
+    # rules under `fold` core-h share one row, after the others; the total is unchanged
+    small = [gs.Job("claims", 3, seconds=36), gs.Job("figure4", 4, seconds=72)]
+    rows = gs.table(cpu + small, wall + small, cores=2, fold=0.05).splitlines()
+    assert rows[2].startswith("| `fit_m` |") and rows[3].startswith("| `probe` |")
+    assert rows[4:] == ["| 2 others: `claims`, `figure4` | 2 | 36-72 | 0.03 | 36-72 | 0.03 |",
+                        "| all | 5 | | **4.25** | | **4.78** |"]  # fmt: skip
