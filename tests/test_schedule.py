@@ -149,3 +149,12 @@ def test_the_table_sums_each_rules_cpu_and_wall_time_counting_threads_and_jobs_n
     assert rows[2].startswith("| `fit_m` |") and rows[3].startswith("| `probe` |")
     assert rows[4:] == ["| 2 others: `claims`, `figure4` | 2 | 36-72 | 0.03 | 36-72 | 0.03 |",
                         "| all | 5 | | **4.25** | | **4.78** |"]  # fmt: skip
+
+
+def test_cpu_time_can_miss_up_to_a_sampling_interval_at_the_end_of_each_longer_job():
+    gs = grid_schedule()
+    jobs = [gs.Job("a", 0, seconds=10), gs.Job("b", 1, seconds=25), gs.Job("c", 2, seconds=100),
+            gs.Job("d", 3, threads=2, seconds=100)]  # fmt: skip
+    # sampled every 0.5 s for the first ~15 s, then every 30 s: a 25 s job can have ended 10 s after its last sample
+    assert [j.seconds for j in gs.sampled_late(jobs)] == [10, 35, 130, 130]
+    assert [j.seconds for j in jobs] == [10, 25, 100, 100]  # the measured jobs are left as they are
