@@ -203,21 +203,23 @@ def sampled_late(jobs: list[Job]) -> list[Job]:
     return [replace(j, seconds=j.seconds + min(SAMPLE, max(0.0, j.seconds - DENSE))) for j in jobs]
 
 
+def core_seconds(jobs: list[Job], cores: int) -> float:
+    """The jobs' time times their threads (at most `cores`): what they hold of a machine or cluster."""
+    return sum(j.seconds * min(j.threads, cores) for j in jobs)
+
+
 def report(jobs: list[Job], cores: int, time: str) -> None:
     needs = makers(jobs)
     by_rule = defaultdict(list)
     for j in jobs:
         by_rule[j.rule].append(j)
 
-    def core_seconds(js: list[Job]) -> float:
-        return sum(j.seconds * min(j.threads, cores) for j in js)
-
     print(f"{'rule':20} {'jobs':>5} {'estimated':>9} {'job time, h':>11} {'per job, s':>18}")
-    for rule, js in sorted(by_rule.items(), key=lambda kv: -core_seconds(kv[1])):
+    for rule, js in sorted(by_rule.items(), key=lambda kv: -core_seconds(kv[1], cores)):
         secs = [j.seconds for j in js]
         print(f"{rule:20} {len(js):5d} {sum(j.estimated for j in js):9d} "
-              f"{core_seconds(js) / 3600:11.2f} {min(secs):8.0f} - {max(secs):7.0f}")  # fmt: skip
-    work = core_seconds(jobs)
+              f"{core_seconds(js, cores) / 3600:11.2f} {min(secs):8.0f} - {max(secs):7.0f}")  # fmt: skip
+    work = core_seconds(jobs, cores)
     path, chain = critical_path(jobs, needs)
     span = makespan(jobs, needs, cores)
     print(f"\n{len(jobs)} jobs ({sum(j.estimated for j in jobs)} estimated), times from benchmark files' "
@@ -225,13 +227,14 @@ def report(jobs: list[Job], cores: int, time: str) -> None:
     print(f"job time (what a SLURM profile spreads over a cluster): {work / 3600:.2f} core-h")
     if time == "cpu":
         late = sampled_late(jobs)
-        print(f"  with each job's unsampled end (up to {SAMPLE:.0f} s): up to {core_seconds(late) / 3600:.2f} core-h, "
+        print(f"  with each job's unsampled end (up to {SAMPLE:.0f} s): "
+              f"up to {core_seconds(late, cores) / 3600:.2f} core-h, "
               f"--cores {cores} makespan up to {makespan(late, needs, cores) / 3600:.2f} h")  # fmt: skip
     print(f"critical path (a node per job): {path / 3600:.2f} h: " + " -> ".join(j.rule for j in chain))
     print(f"--cores {cores}: makespan {span / 3600:.2f} h (bounds: job time / cores {work / cores / 3600:.2f} h, "
           f"critical path {path / 3600:.2f} h); idle {1 - work / (cores * span):.1%} of the cores")  # fmt: skip
     left, left_span = still_to_run(jobs, needs, cores)
-    print(f"still to run: {len(left)} jobs, {core_seconds(left) / 3600:.2f} core-h; --cores {cores}: "
+    print(f"still to run: {len(left)} jobs, {core_seconds(left, cores) / 3600:.2f} core-h; --cores {cores}: "
           f"{left_span / 3600:.2f} h")  # fmt: skip
 
 
@@ -249,19 +252,19 @@ def table(cpu: list[Job], wall: list[Job], cores: int, fold: float = 0.0) -> str
         rules[c.rule][1].append(w)
 
     def hours(js: list[Job]) -> float:
-        return sum(j.seconds * min(j.threads, cores) for j in js) / 3600
+        return core_seconds(js, cores) / 3600
 
     def span(js: list[Job]) -> str:
         secs = [j.seconds for j in js]
         return f"{min(secs):,.0f}" if round(min(secs)) == round(max(secs)) else f"{min(secs):,.0f}-{max(secs):,.0f}"
 
     small = sorted(rule for rule, (c, _) in rules.items() if hours(c) < fold)
-    order = [(f"`{rule}`", cw) for rule, cw in sorted(rules.items(), key=lambda kv: -hours(kv[1][0]))]
-    if len(small) > 1:
-        order = [(name, cw) for name, cw in order if name.strip("`") not in small]
-        parts = [rules[r] for r in small]
+    small = small if len(small) > 1 else []
+    big = sorted((rule for rule in rules if rule not in small), key=lambda rule: -hours(rules[rule][0]))
+    order = [(f"`{rule}`", rules[rule]) for rule in big]
+    if small:
         name = f"{len(small)} others: " + ", ".join(f"`{r}`" for r in small)
-        order.append((name, ([j for c, _ in parts for j in c], [j for _, w in parts for j in w])))
+        order.append((name, tuple(sum((rules[r][i] for r in small), []) for i in (0, 1))))
     for name, (c, w) in order:
         late = sum(j.estimated for j in c)
         jobs = f"{len(c)}" + (f" ({late} not run)" if late else "")
