@@ -28,14 +28,34 @@ def planned_jobs(text: str) -> list[str]:
     return sorted(jobs)
 
 
-@pytest.mark.parametrize("name, args", [("paper", []), ("smoke", ["--configfile", "config/smoke.yaml"])])
+NO_EXTRA = ["--config", "extra_seeds={seeds: []}"]
+
+
+@pytest.mark.parametrize("name, args", [("paper", NO_EXTRA), ("smoke", ["--configfile", "config/smoke.yaml"])])
 def test_v1_configs_plan_the_same_jobs(tmp_path, name, args):
+    """The recorded plans, but for the claims' extra output (the label code's R^2 per seed); the paper's extra
+    seeds at K = 16 are left out here and checked below."""
     result = snakemake(copy_workflow(tmp_path), "-n", "--cores", "1", "all", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     expected = (DATA / f"v1_plan_{name}.txt").read_text().splitlines()
     planned = planned_jobs(result.stdout)
     assert len(planned) == len(expected)
     assert planned == expected
+
+
+def test_the_extra_seeds_add_their_replicates_at_k_16_only(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "-n", "--cores", "1", "all")
+    assert result.returncode == 0, result.stderr[-3000:]
+    expected = set((DATA / "v1_plan_paper.txt").read_text().splitlines())
+    added = set(planned_jobs(result.stdout)) - expected
+    assert set(planned_jobs(result.stdout)) >= expected
+    assert {re.search(r"/seed(\d+)/", job).group(1) for job in added} == {"3", "4"}
+    per_sae = [job for job in added if job.split("\t")[0] in ("train_sae", "probe", "sae_metrics", "atlas")]
+    assert per_sae and all(re.search(r"k16\b|_k16\.", job) for job in per_sae)
+    assert len([job for job in added if job.startswith("train_base")]) == 4  # 2 seeds x 2 base models
+    sliced = snakemake(workdir, "-n", "--cores", "1", "all", "--config", "topk=[8]")
+    assert "seed3" not in sliced.stdout  # no K = 16 in the slice: no extra seeds
 
 
 W_DEC_ATOL = 5e-3

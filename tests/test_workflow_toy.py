@@ -42,6 +42,28 @@ def test_toy_tables_and_figures(toy):
         assert (workdir / RUN / f"figures/toy/figure2_{canonical}.png").stat().st_size > 10_000
 
 
+def test_toy_claims_against_every_baseline_with_the_seed_as_replicate(toy):
+    from eqsae.claims import main
+    from eqsae.findings import toy_section
+    from eqsae.toy_claims import BASELINES, TOY_CLAIMS, decide_toy_folder
+
+    workdir, _ = toy
+    claims = pd.read_csv(workdir / RUN / "tables/toy/toy_claims.csv")
+    primary = claims[claims.primary.fillna(False).astype(bool)]
+    assert len(primary) == len(TOY_CLAIMS) * 2  # per kind of representatives (one orbit size)
+    detect = claims[(claims.claim == "toy_detects_better") & claims.setting.str.startswith("N=")]
+    assert len(detect) == 2 * 2 * len(BASELINES) and detect.setting.str.endswith("vs crosscoder").sum() == 4
+    assert (detect.n == 2).all() and (detect.df == 1).all()  # two seeds: t on 1 degree of freedom
+    assert (workdir / RUN / "tables/toy/toy_findings.md").read_text() == toy_section(
+        decide_toy_folder(workdir / RUN / "tables"))
+    readme = workdir / "x.md"
+    from eqsae.findings import TOY_BEGIN, TOY_END
+
+    readme.write_text(f"{TOY_BEGIN}\n{TOY_END}\n")
+    main([str(workdir / RUN / "tables"), "--readme", str(readme)])
+    assert "| toy_detects_better | fixed |" in readme.read_text()
+
+
 def test_a_new_seed_runs_only_its_datasets(toy):
     workdir, _ = toy
     result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/toy_smoke.yaml",

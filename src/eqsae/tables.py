@@ -6,6 +6,7 @@ results are summarised re-runs the tables and nothing upstream.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from eqsae.stats import over_seeds
@@ -45,6 +46,26 @@ def best_per_task(scores: pd.DataFrame) -> pd.DataFrame:
     keys = [c for c in scores.columns if c not in ("probe", "f1", "n_pos", "n_test")]
     return scores.groupby(keys, dropna=False, sort=False)["f1"].max().rename("f1_best").reset_index()
 
+
+def xgboost_per_task(scores: pd.DataFrame) -> pd.DataFrame:
+    """F1 of the XGBoost probe per task, seed and setting: the probe of the paper's Figure 3."""
+    rows = scores[scores.probe == "xgboost"]
+    return rows.drop(columns=[c for c in ("probe", "n_pos", "n_test") if c in rows])
+
+
+def best_on_other_seeds(scores: pd.DataFrame) -> pd.DataFrame:
+    """F1 per task, seed and setting of the probe with the best mean F1 on the other seeds' test splits for
+    that task and setting: the best of the probes, picked without this seed's test split. Rows of a setting
+    with one seed are left out (nothing to pick on)."""
+    keys = [c for c in scores.columns if c not in ("seed", "probe", "f1", "n_pos", "n_test")]
+    f1 = scores.pivot_table(index=[*keys, "seed"], columns="probe", values="f1", sort=True)
+    by_setting = f1.groupby(level=keys)
+    n = by_setting.transform("count")
+    others = (by_setting.transform("sum") - f1) / (n - 1)
+    keep = (n > 1).all(axis=1) & others.notna().any(axis=1)
+    f1, others = f1[keep], others[keep]
+    pick = np.nan_to_num(others.to_numpy(), nan=-np.inf).argmax(axis=1)
+    return f1.index.to_frame(index=False).assign(f1=f1.to_numpy()[np.arange(len(f1)), pick])
 
 
 ATLAS_KEYS = ("base_model", "sae_training", "variant", "k")

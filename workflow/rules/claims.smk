@@ -8,13 +8,15 @@ rule claims:
     output:
         table=report(f"{R}/tables/claims.csv", caption="../report/claims.rst", category="Claims"),
         findings=f"{R}/tables/findings.md",
+        code_r2=f"{R}/tables/label_code_r2_seeds.csv",
     log:
         log_path("claims", "all"),
     benchmark:
         benchmark_path("claims", "all")
     params:
         practices=config["sae_training"],
-        seed_models=[(seed, model) for seed in config["seeds"] for model in config["models"]],
+        seed_models=[(seed, model) for seed in config["seeds"] + extra_seeds()[0] for model in config["models"]],
+        claims=config["claims"],
         code=get_code("claims.py"),
     resources:
         mem_mb=1000,

@@ -142,13 +142,23 @@ def group_dirs(groups=None):
     return [GDIR[g] for g in (config["groups"] if groups is None else groups)]
 
 
+def extra_seeds():
+    """(seeds, K): the extra replicates at the headline K (config key extra_seeds), those `topk` runs."""
+    ks = [k for k in config["extra_seeds"]["topk"] if k in config["topk"]]
+    seeds = [s for s in config["extra_seeds"]["seeds"] if s not in config["seeds"]] if ks else []
+    return seeds, ks
+
+
 def sae_grid(pattern, groups=None):
-    return expand(pattern, gdir=group_dirs(groups), seed=config["seeds"], training=config["sae_training"],
-                  model=config["models"], variant=config["variants"], k=config["topk"])  # fmt: skip
+    """Every SAE of the grid: seeds x K, and the extra seeds at their K."""
+    both = dict(gdir=group_dirs(groups), training=config["sae_training"], model=config["models"],
+                variant=config["variants"])  # fmt: skip
+    seeds, ks = extra_seeds()
+    return expand(pattern, seed=config["seeds"], k=config["topk"], **both) + expand(pattern, seed=seeds, k=ks, **both)
 
 
 def seed_grid(pattern, groups=None, **wildcards):
-    return expand(pattern, gdir=group_dirs(groups), seed=config["seeds"], **wildcards)
+    return expand(pattern, gdir=group_dirs(groups), seed=config["seeds"] + extra_seeds()[0], **wildcards)
 
 
 def get_final_output():

@@ -40,11 +40,14 @@ rule toy_tables:
         scores=f"{R}/tables/toy/toy_scores.csv",
         summary=report(f"{R}/tables/toy/toy_summary.csv", caption="../report/toy_summary.rst", category="v2: toy model"),
         table3=report(f"{R}/tables/toy/table3.csv", caption="../report/toy_table3.rst", category="v2: toy model"),
+        claims=report(f"{R}/tables/toy/toy_claims.csv", caption="../report/toy_claims.rst", category="v2: toy model"),
+        findings=f"{R}/tables/toy/toy_findings.md",
     log:
         log_path("toy_tables", "all"),
     benchmark:
         benchmark_path("toy_tables", "all")
     params:
+        claims=config["claims"],
         code=get_code("toy_tables.py"),
     resources:
         mem_mb=1000,

@@ -1,4 +1,4 @@
-"""The paper's claims, decided beyond noise over the seeds by the rules in eqsae.claims, plus the ceiling."""
+"""The paper's claims, each decided over the seeds by its rule in eqsae.claims, plus the ceiling rows."""
 
 from eqsae.runtime import log_to
 
@@ -8,7 +8,8 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from eqsae.claims import MAY_BE_EMPTY, ceiling_rows, claims_table, findings, label_code_r2  # noqa: E402
+from eqsae.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2  # noqa: E402
+from eqsae.findings import section  # noqa: E402
 from eqsae.io import read_activations, read_table, write_table  # noqa: E402
 
 tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes", "atlas")}
@@ -16,9 +17,12 @@ code_r2 = []
 for path, (seed, model) in zip(snakemake.input.acts, snakemake.params.seed_models):
     data = read_activations(path)
     code_r2.append(dict(seed=seed, base_model=model, r2=label_code_r2(data.acts, data.shapes, data.orientations)))
-table = pd.concat([claims_table(tables, list(snakemake.params.practices)),
-                   ceiling_rows(tables["probes"], pd.DataFrame(code_r2))], ignore_index=True)  # fmt: skip
+code_r2 = pd.DataFrame(code_r2)
+write_table(snakemake.output.code_r2, code_r2)
+settings = ClaimSettings.from_config(snakemake.params.claims)
+table = pd.concat([claims_table(tables, list(snakemake.params.practices), settings),
+                   ceiling_rows(tables["probes"], code_r2)], ignore_index=True)  # fmt: skip
 write_table(snakemake.output.table, table, allow_missing=MAY_BE_EMPTY)
 with open(snakemake.output.findings, "w") as f:
-    f.write(findings(table))
-logging.info("\n%s", table.to_string(index=False))
+    f.write(section(table))
+logging.info("\n%s", table.drop(columns=["statement", "rule"]).to_string(index=False))

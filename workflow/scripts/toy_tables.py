@@ -1,4 +1,4 @@
-"""The toy model's tables: every seed's scores, mean / SE / std over seeds, and v2's Table 3 beside ours."""
+"""The toy model's tables: every seed's scores, mean / SE / std over seeds, v2's Table 3 beside ours, v2's claim."""
 
 from eqsae.runtime import log_to
 
@@ -8,7 +8,10 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from eqsae.claims import MAY_BE_EMPTY, ClaimSettings  # noqa: E402
+from eqsae.findings import toy_section  # noqa: E402
 from eqsae.io import read_table, write_table  # noqa: E402
+from eqsae.toy_claims import toy_claims_table  # noqa: E402
 from eqsae.toy_tables import summarize_toy, table3  # noqa: E402
 
 scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
@@ -19,3 +22,8 @@ write_table(snakemake.output.summary, summary, allow_missing=missing)
 t3 = table3(summary)
 write_table(snakemake.output.table3, t3, allow_missing=list(t3.columns))
 logging.info("\n%s", t3.to_string(index=False))
+claims = toy_claims_table(scores, ClaimSettings.from_config(snakemake.params.claims))
+write_table(snakemake.output.claims, claims, allow_missing=MAY_BE_EMPTY)
+with open(snakemake.output.findings, "w") as f:
+    f.write(toy_section(claims))
+logging.info("\n%s", claims.drop(columns=["statement", "rule"]).to_string(index=False))

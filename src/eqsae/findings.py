@@ -1,0 +1,117 @@
+"""The README's findings: two Markdown tables generated from a claims table, never typed.
+
+`findings` gives each claim's verdict by its primary rule, its average effect over settings with the
+interval in the claim's own units, the every-setting verdict beside it and the smallest difference the
+design detects; `where` lists the settings in which each claim holds, fails or is not established.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+BEGIN, END = "<!-- findings:begin (generated: python -m eqsae.claims published/paper) -->", "<!-- findings:end -->"
+TOY_BEGIN, TOY_END = "<!-- toy-findings:begin (generated: python -m eqsae.claims published/toy) -->", "<!-- toy-findings:end -->"
+PRIMARY_PROBE = "xgboost"
+
+
+def _g(x: float) -> str:
+    return f"{x:+.3g}"
+
+
+def _effect(row) -> str:
+    """`+0.041 [+0.012, +0.070] (3 seeds)`; a 90% interval says so."""
+    if pd.isna(row.difference):
+        return "-"
+    if pd.isna(row.low):
+        return f"{_g(row.difference)} (1 seed)"
+    level = "" if math.isclose(row.level, 0.95) else f" {row.level:.0%}"
+    return f"{_g(row.difference)} [{_g(row.low)}, {_g(row.high)}]{level} ({int(row.n)} seeds)"
+
+
+def _margin(row) -> str:
+    if pd.isna(row.margin) or (row.test == "greater" and row.margin == 0):
+        return ""
+    return f" (margin {'+-' if row.test == 'equivalent' else ''}{row.margin:.3g})"
+
+
+def _claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows of the primary probe (or no probe), one pair per claim and practice."""
+    head = claims[claims.setting.isin(["every setting", "average over settings"]) & (claims.result != "ceiling")]
+    return head[head.probe.isna() | (head.probe == PRIMARY_PROBE)]
+
+
+def findings(claims: pd.DataFrame) -> str:
+    """A row per claim and practice: verdict (primary rule), average effect [95% interval], every setting."""
+    lines = ["| claim | practice | verdict | average effect [95% CI] (n) | every setting | detectable at 80% power "
+             "| best probe, picked on other seeds |", "|---|---|---|---|---|---|---|"]
+    for (claim, practice), rows in _claim_rows(claims).groupby(["claim", "sae_training"], sort=False):
+        rows = rows.set_index("setting")
+        first = rows.iloc[0]
+        primary = rows[rows.primary.astype(bool)].index[0]
+        verdict = f"**{rows.loc[primary, 'verdict']}** ({primary}){_margin(rows.iloc[0])}"
+        average = rows.loc["average over settings"] if "average over settings" in rows.index else None
+        every = f"{rows.loc['every setting', 'verdict']}: {rows.loc['every setting', 'numbers']}"
+        effect = "-" if average is None else f"{_effect(average)} {first.units}"
+        power = "-" if average is None or pd.isna(average.detectable) else f"{average.detectable:.3g}"
+        lines.append(f"| {first.result}: {first.statement} | {practice} | {verdict} | {effect} | {every} | {power} "
+                     f"| {_secondary(claims, claim, practice)} |")  # fmt: skip
+    for row in claims[claims.result == "ceiling"].itertuples():
+        lines.append(f"| ceiling: {row.rule} | - | - | {row.numbers} | - | - | - |")
+    return "\n".join(lines) + "\n"
+
+
+def _secondary(claims: pd.DataFrame, claim: str, practice: str) -> str:
+    rows = claims[(claims.claim == claim) & (claims.sae_training == practice) & (claims.probe.notna())
+                  & (claims.probe != PRIMARY_PROBE) & (claims.primary.fillna(False).astype(bool))]  # fmt: skip
+    return "-" if rows.empty else str(rows.verdict.iloc[0])
+
+
+def where(claims: pd.DataFrame) -> str:
+    """Per claim and practice (primary probe): the settings in which it holds, fails, is not established."""
+    lines = ["| claim | practice | holds in | fails in | not established in |", "|---|---|---|---|---|"]
+    settings = claims[~claims.setting.isin(["every setting", "average over settings"]) & (claims.result != "ceiling")]
+    settings = settings[settings.probe.isna() | (settings.probe == PRIMARY_PROBE)]
+    for (claim, practice), rows in settings.groupby(["claim", "sae_training"], sort=False):
+        cells = [", ".join(f"{r.setting} ({_g(r.difference)})" for r in rows[rows.verdict == v].itertuples()) or "-"
+                 for v in ("holds", "fails", "not established")]  # fmt: skip
+        lines.append(f"| {claim} | {practice} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def section(claims: pd.DataFrame) -> str:
+    """What goes between the README's findings markers."""
+    return f"{findings(claims)}\nWhere each claim holds and where it does not (difference per setting):\n\n{where(claims)}"
+
+
+def toy_section(claims: pd.DataFrame) -> str:
+    """The toy model's claims: a row per claim, kind of representatives and orbit size."""
+    lines = ["| claim | representatives, \\|G\\| | verdict | average effect [95% CI] (n) | every setting | "
+             "detectable at 80% power |", "|---|---|---|---|---|---|"]  # fmt: skip
+    head = claims[claims.setting.isin(["every setting", "average over settings"])]
+    for (claim, canonical, order), rows in head.groupby(["claim", "canonical", "order"], sort=False):
+        rows = rows.set_index("setting")
+        first, primary = rows.iloc[0], rows[rows.primary.astype(bool)].index[0]
+        average = rows.loc["average over settings"]
+        power = "-" if pd.isna(average.detectable) else f"{average.detectable:.3g}"
+        lines.append(f"| {first.statement} | {canonical}, {order} | **{rows.loc[primary, 'verdict']}** ({primary}) | "
+                     f"{_effect(average)} {first.units} | {rows.loc['every setting', 'verdict']}: "
+                     f"{rows.loc['every setting', 'numbers']} | {power} |")  # fmt: skip
+    settings = claims[~claims.setting.isin(["every setting", "average over settings"])]
+    lines += ["", "Where each holds and where it does not (difference per setting):", "",
+              "| claim | representatives | holds in | fails in | not established in |", "|---|---|---|---|---|"]
+    for (claim, canonical), rows in settings.groupby(["claim", "canonical"], sort=False):
+        cells = [", ".join(f"{r.setting} ({_g(r.difference)})" for r in rows[rows.verdict == v].itertuples()) or "-"
+                 for v in ("holds", "fails", "not established")]  # fmt: skip
+        lines.append(f"| {claim} | {canonical} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def splice(readme: str, text: str, begin: str = BEGIN, end: str = END) -> str:
+    """Put `text` between the README's findings markers (`begin`, `end`)."""
+    if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
+        raise ValueError(f"the README needs one {begin!r} line and one {end!r} line after it")
+    head, rest = readme.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{text}{end}{tail}"
