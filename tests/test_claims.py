@@ -216,7 +216,7 @@ def write_folder(folder, tables):
     write_table(folder / "sae_metrics_seeds.csv", tables["sae"])
     write_table(folder / "probe_scores.parquet", tables["probes"], allow_missing=("k", "truncation", "sae_training"))
     write_table(folder / "atlas_census_seeds.csv", tables["atlas"])
-    write_table(folder / "label_code_r2_seeds.csv", pd.DataFrame(dict(seed=SEEDS, base_model="cnn", r2=1.0)))
+    write_table(folder / "label_code_r2_seeds.csv", pd.DataFrame(dict(seed=SEEDS, base_model="cnn", r2=1.0, unexplained=0.0)))
 
 
 def test_the_command_re_decides_a_folder_and_rewrites_the_readme(tmp_path, capsys):

@@ -127,6 +127,10 @@ BAD_CONFIGS = [
     ({"threads": {"gpu": 1}}, "threads.gpu"),
     ({"atlas": {"moved": 0.95}}, "atlas.moved"),  # above tau = 0.9: a turn cannot both keep and move a feature
     ({"atlas": {"partner": 1.5}}, "atlas.partner"),
+    ({"claims": {"equivalence_margin": 0}}, "claims.equivalence_margin"),  # a match needs a margin
+    ({"claims": {"loss_ratio_margin": 0.8}}, "claims.loss_ratio_margin"),  # a ratio margin above 1
+    ({"claims": {"drop_margin": -0.1}}, "claims.drop_margin"),
+    ({"extra_seeds": {"seeds": [-1]}}, "extra_seeds.seeds.0"),
     ({"groups": ["C4", "D4"]}, "groups"),  # reproduce v1 is C4's alone
     ({"groups": ["D8"], "reproduce": "v2"}, "groups.0"),
     ({"reproduce": "v3"}, "reproduce"),

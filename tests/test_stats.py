@@ -59,7 +59,7 @@ def test_the_detectable_difference_has_80_percent_power():
     crit = stats.t.ppf(0.975, n - 1)
     assert stats.nct.sf(crit, n - 1, delta / se) == pytest.approx(0.8, abs=1e-6)
     assert 3.3 < detectable(1.0, 5) < 3.9 and 5 < detectable(1.0, 3) < 6  # fewer seeds, larger
-    assert math.isnan(detectable(0.01, 1))
+    assert math.isnan(detectable(0.01, 1)) and detectable(0.0, 3) == 0.0
 
 
 def simulate(rng, claims, seeds, tasks, effect=0.0, task_sd=1.0, seed_sd=0.0):

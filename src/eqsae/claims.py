@@ -36,6 +36,7 @@ MATCH_K = 32
 """The paper: the two-layer SAE matches the equivariant one "only at low sparsity (K = 32)"."""
 EVERY, AVERAGE = "every setting", "average over settings"
 NOT_RUN, NO_COMMON_SEED = "not run", "no seed in every setting"
+NOTHING = "nothing to compare: not in the grid, or (frontier) no overlap of spliced losses"
 PROBES = {"xgboost": xgboost_per_task, "best_on_other_seeds": best_on_other_seeds}
 """Per-task F1 of the primary probe (Figure 3's XGBoost) and of the secondary reading."""
 
@@ -91,7 +92,7 @@ class Claim:
     uses_probes: bool = False
 
 
-def _ms(values: pd.Series) -> str:
+def mean_se(values: pd.Series) -> str:
     """`0.958 +- 0.004` over seeds."""
     se = standard_error(values)
     return f"{values.mean():.3g}" + ("" if math.isnan(se) else f" +- {se:.2g}")
@@ -102,7 +103,7 @@ def _label(model, k=None, t=None, extra: str = "") -> str:
     return " ".join(parts + ([extra] if extra else []))
 
 
-def _pairs(a: pd.Series, b: pd.Series) -> pd.DataFrame:
+def paired(a: pd.Series, b: pd.Series) -> pd.DataFrame:
     """Rows (seed, d = a - b) where both are present; a and b are indexed with a `seed` level."""
     d = (a - b).dropna().rename("d").reset_index()
     return d[["seed", "d"]]
@@ -131,19 +132,19 @@ def _versus(frame: pd.DataFrame, sae: str, others, group: str | None = None, ks=
         part = rows if group is None else rows[rows.index.get_level_values("task_group") == group]
         for other in (o for o in others if o in frame and part[o].notna().any()):
             numbers = f"{sae} {part[sae].mean():.3f} vs {other} {part[other].mean():.3f}"
-            yield _label(model, k, t, f"vs {other}"), numbers, _pairs(part[sae], part[other])
+            yield _label(model, k, t, f"vs {other}"), numbers, paired(part[sae], part[other])
 
 
 def _m_floor(tables, practice, s):
     mean = tables["result1"][tables["result1"].element.astype(str) == "mean"]
     for model, rows in mean.groupby("base_model", sort=True):
-        yield str(model), f"learned {_ms(rows.r2_learned)}", rows.assign(d=rows.r2_learned - R2_FLOOR)[["seed", "d"]]
+        yield str(model), f"learned {mean_se(rows.r2_learned)}", rows.assign(d=rows.r2_learned - R2_FLOOR)[["seed", "d"]]
 
 
 def _m_identity(tables, practice, s):
     mean = tables["result1"][tables["result1"].element.astype(str) == "mean"]
     for model, rows in mean.groupby("base_model", sort=True):
-        numbers = f"learned {_ms(rows.r2_learned)}, identity {_ms(rows.r2_identity)}"
+        numbers = f"learned {mean_se(rows.r2_learned)}, identity {mean_se(rows.r2_identity)}"
         yield str(model), numbers, rows.assign(d=rows.r2_learned - rows.r2_identity)[["seed", "d"]]
 
 
@@ -165,8 +166,8 @@ def _latents_drop(tables, practice, s):
         return
     for (model, k, t), rows in by_group.groupby(level=["base_model", "k", "truncation"], sort=True):
         for group in (g for g in EQUIVARIANT_TASKS if g in rows):
-            numbers = f"S {_ms(rows['S'])}, {group} {_ms(rows[group])}"
-            yield _label(model, k, t, group), numbers, _pairs(rows["S"], rows[group])
+            numbers = f"S {mean_se(rows['S'])}, {group} {mean_se(rows[group])}"
+            yield _label(model, k, t, group), numbers, paired(rows["S"], rows[group])
 
 
 def _twolayer_latents(tables, practice, s):
@@ -183,8 +184,8 @@ def _twolayer_gain_grows(tables, practice, s):
         gain = (frame["twolayer"] - frame[other]).groupby(level=["base_model", "truncation", "k", "seed"]).mean()
         for (model, t), rows in gain.groupby(level=["base_model", "truncation"], sort=True):
             high, low = rows.xs(ks[-1], level="k"), rows.xs(ks[0], level="k")
-            numbers = f"gain over {other} at K={int(ks[-1])} {_ms(high)}, at K={int(ks[0])} {_ms(low)}"
-            yield _label(model, None, t, f"vs {other}"), numbers, _pairs(high, low)
+            numbers = f"gain over {other} at K={int(ks[-1])} {mean_se(high)}, at K={int(ks[0])} {mean_se(low)}"
+            yield _label(model, None, t, f"vs {other}"), numbers, paired(high, low)
 
 
 def _beats_twolayer_below(tables, practice, s):
@@ -211,7 +212,7 @@ def _matches_wide(tables, practice, s):
         return
     for (model, k), rows in loss.groupby(level=["base_model", "k"], sort=True):
         if k in s.small_topk:
-            numbers = f"spliced loss equivariant {_ms(rows['equivariant'])}, wide {_ms(rows['wide'])}"
+            numbers = f"spliced loss equivariant {mean_se(rows['equivariant'])}, wide {mean_se(rows['wide'])}"
             ratio = np.log(rows["equivariant"]) - np.log(rows["wide"])
             yield _label(model, k), numbers, ratio.rename("d").reset_index()[["seed", "d"]]
 
@@ -228,7 +229,7 @@ def _regular_sparser(tables, practice, s):
             d = [_frontier_gap(row, curve[curve.seed == row.seed]) for row in eq.itertuples()]
             if len(d) and all(np.isfinite(d)):
                 pairs = pd.DataFrame(dict(seed=eq.seed.to_numpy(), d=d))
-                numbers = f"L1 equivariant {_ms(eq.l1)} at loss {_ms(eq.spliced_loss)}, {variant} there {_ms(eq.l1 - d)}"
+                numbers = f"L1 equivariant {mean_se(eq.l1)} at loss {mean_se(eq.spliced_loss)}, {variant} there {mean_se(eq.l1 - d)}"
                 yield _label(model, k, None, f"vs {variant}"), numbers, pairs
 
 
@@ -250,8 +251,8 @@ def _less_sensitive(tables, practice, s):
         return
     spread = l1.groupby(level=["base_model", "seed"]).agg(lambda v: v.max() - v.min())
     for model, rows in spread.groupby(level="base_model", sort=True):
-        numbers = f"range of L1 over K: twolayer {_ms(rows['twolayer'])}, equivariant {_ms(rows['equivariant'])}"
-        yield str(model), numbers, _pairs(rows["twolayer"].droplevel(0), rows["equivariant"].droplevel(0))
+        numbers = f"range of L1 over K: twolayer {mean_se(rows['twolayer'])}, equivariant {mean_se(rows['equivariant'])}"
+        yield str(model), numbers, paired(rows["twolayer"].droplevel(0), rows["equivariant"].droplevel(0))
 
 
 def _reconstructs_better(tables, practice, s):
@@ -259,8 +260,8 @@ def _reconstructs_better(tables, practice, s):
     if not {"equivariant", "invariant"} <= set(loss):
         return
     for (model, k), rows in loss.groupby(level=["base_model", "k"], sort=True):
-        numbers = f"spliced loss equivariant {_ms(rows['equivariant'])}, invariant {_ms(rows['invariant'])}"
-        yield _label(model, k), numbers, _pairs(rows["invariant"], rows["equivariant"])
+        numbers = f"spliced loss equivariant {mean_se(rows['equivariant'])}, invariant {mean_se(rows['invariant'])}"
+        yield _label(model, k), numbers, paired(rows["invariant"], rows["equivariant"])
 
 
 def _redundancy(tables, practice) -> pd.DataFrame:
@@ -276,8 +277,8 @@ def _more_turned_copies(tables, practice, s):
     if not {"regular", "equivariant"} <= set(share):
         return
     for (model, k), rows in share.groupby(level=["base_model", "k"], sort=True):
-        numbers = f"redundancy regular {_ms(rows['regular'])}, equivariant {_ms(rows['equivariant'])}"
-        yield _label(model, k), numbers, _pairs(rows["regular"], rows["equivariant"])
+        numbers = f"redundancy regular {mean_se(rows['regular'])}, equivariant {mean_se(rows['equivariant'])}"
+        yield _label(model, k), numbers, paired(rows["regular"], rows["equivariant"])
 
 
 def _no_turned_copies(tables, practice, s):
@@ -286,7 +287,7 @@ def _no_turned_copies(tables, practice, s):
         return
     for (model, k), rows in share.groupby(level=["base_model", "k"], sort=True):
         ceiling = (s.redundancy_ceiling - rows["equivariant"]).rename("d").reset_index()
-        yield _label(model, k), f"redundancy equivariant {_ms(rows['equivariant'])}", ceiling[["seed", "d"]]
+        yield _label(model, k), f"redundancy equivariant {mean_se(rows['equivariant'])}", ceiling[["seed", "d"]]
 
 
 _EQ = dict(test=EQUIVALENT)
@@ -375,7 +376,7 @@ def decide(claim: Claim, tables: dict, practice: str, s: ClaimSettings) -> list[
         seeds = per_seed(pairs)
         settings.append(Setting(name, numbers, seeds, compare(claim, s, seeds)))
     if not settings:
-        return [dict(setting=EVERY, primary=True, verdict=NOT_RUN, numbers="the config did not run what this needs")]
+        return [dict(setting=EVERY, primary=True, verdict=NOT_RUN, numbers=NOTHING)]
     comparisons = [x.comparison for x in settings]
     common = average([x.per_seed for x in settings])
     mean = _numbers(compare(claim, s, common)) if len(common) else dict(verdict=NO_COMMON_SEED)
@@ -420,14 +421,17 @@ def ceiling_rows(scores: pd.DataFrame, code_r2: pd.DataFrame) -> pd.DataFrame:
     bad = code_r2[~np.isfinite(code_r2.r2)]
     if len(bad):
         raise NonFiniteError(f"code_r2: the label code R^2 is {bad.r2.iloc[0]} for {bad.base_model.iloc[0]}")
+    # 1 - R^2 as its own column keeps its digits through a CSV (R^2 = 1 - 3e-14 prints as 1).
+    unexplained = code_r2["unexplained"] if "unexplained" in code_r2 else 1 - code_r2["r2"]
+    unexplained = unexplained.set_axis(code_r2.base_model)
     best = best_per_task(scores[scores.sae == "base"])
     base = best.groupby(["base_model", "seed"])["f1_best"].mean()
     numbers = {
         "ceiling_base_probe": ("F1 of the best probe on the base activations, all 180 tasks, mean +- SE over seeds",
-                               ", ".join(f"{m}: {_ms(v)}" for m, v in base.groupby(level="base_model"))),
+                               ", ".join(f"{m}: {mean_se(v)}" for m, v in base.groupby(level="base_model"))),
         "ceiling_label_code": ("R^2 of a linear regression from the (position, shape, orientation) one-hots "
                                "to the activations, lowest over seeds",
-                               ", ".join(f"{m}: 1 - {1 - v.min():.1e}" for m, v in code_r2.groupby("base_model").r2)),
+                               ", ".join(f"{m}: 1 - {v.max():.1e}" for m, v in unexplained.groupby("base_model"))),
     }  # fmt: skip
     return pd.DataFrame([
         dict(claim=claim, result="ceiling", statement="headroom of the probing tasks", rule=rule, sae_training="-",

@@ -141,9 +141,9 @@ def _ratio(num: float, se: float) -> float:
 def detectable(se: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
     """The true distance from the margin that a one-sided t test at alpha / 2 detects with `power`, for a
     standard error `se` over n seeds (noncentral t; the observed SE stands for sigma / sqrt(n))."""
-    if n < 2 or not se > 0:
+    if n < 2 or math.isnan(se):
         return math.nan
-    return _noncentrality(n, alpha, power) * se
+    return _noncentrality(n, alpha, power) * se  # 0 where the seeds agree exactly: any difference shows
 
 
 @functools.lru_cache(maxsize=None)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from eqsae.claims import AVERAGE, EVERY, Claim, ClaimSettings, _ms, _pairs, decide
+from eqsae.claims import AVERAGE, EVERY, Claim, ClaimSettings, decide, mean_se, paired
 from eqsae.io import check_finite
 
 EQUIVARIANT = "equivariant_canonical"
@@ -37,9 +37,9 @@ def _gap(metric: str, sign: float = 1.0):
         for n, rows in table.groupby(level="n_features", sort=True):
             rows = rows.droplevel("n_features")
             for baseline in (b for b in BASELINES if b in rows):
-                numbers = f"{metric} equivariant {_ms(rows[EQUIVARIANT])}, {baseline} {_ms(rows[baseline])}"
+                numbers = f"{metric} equivariant {mean_se(rows[EQUIVARIANT])}, {baseline} {mean_se(rows[baseline])}"
                 a, b = (rows[EQUIVARIANT], rows[baseline]) if sign > 0 else (rows[baseline], rows[EQUIVARIANT])
-                yield f"N={int(n)} vs {baseline}", numbers, _pairs(a, b)
+                yield f"N={int(n)} vs {baseline}", numbers, paired(a, b)
 
     return settings
 
@@ -55,7 +55,7 @@ def _grows(metric: str):
         high, low = table.xs(ns[-1], level="n_features"), table.xs(ns[0], level="n_features")
         for baseline in (b for b in BASELINES if b in table):
             up, down = high[EQUIVARIANT] - high[baseline], low[EQUIVARIANT] - low[baseline]
-            yield f"N={ns[-1]} vs N={ns[0]}, vs {baseline}", f"gap {_ms(up)} vs {_ms(down)}", _pairs(up, down)
+            yield f"N={ns[-1]} vs N={ns[0]}, vs {baseline}", f"gap {mean_se(up)} vs {mean_se(down)}", paired(up, down)
 
     return settings
 

@@ -16,7 +16,8 @@ tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae",
 code_r2 = []
 for path, (seed, model) in zip(snakemake.input.acts, snakemake.params.seed_models):
     data = read_activations(path)
-    code_r2.append(dict(seed=seed, base_model=model, r2=label_code_r2(data.acts, data.shapes, data.orientations)))
+    r2 = label_code_r2(data.acts, data.shapes, data.orientations)
+    code_r2.append(dict(seed=seed, base_model=model, r2=r2, unexplained=1 - r2))
 code_r2 = pd.DataFrame(code_r2)
 write_table(snakemake.output.code_r2, code_r2)
 settings = ClaimSettings.from_config(snakemake.params.claims)
