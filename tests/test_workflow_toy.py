@@ -44,8 +44,7 @@ def test_toy_tables_and_figures(toy):
 
 def test_toy_claims_against_every_baseline_with_the_seed_as_replicate(toy):
     from eqsae.claims import main
-    from eqsae.findings import toy_section
-    from eqsae.toy_claims import BASELINES, TOY_CLAIMS, decide_toy_folder
+    from eqsae.toy_claims import BASELINES, TOY_CLAIMS, toy_folder_section
 
     workdir, _ = toy
     claims = pd.read_csv(workdir / RUN / "tables/toy/toy_claims.csv")
@@ -54,8 +53,7 @@ def test_toy_claims_against_every_baseline_with_the_seed_as_replicate(toy):
     detect = claims[(claims.claim == "toy_detects_better") & claims.setting.str.startswith("N=")]
     assert len(detect) == 2 * 2 * len(BASELINES) and detect.setting.str.endswith("vs crosscoder").sum() == 4
     assert (detect.n == 2).all() and (detect.df == 1).all()  # two seeds: t on 1 degree of freedom
-    assert (workdir / RUN / "tables/toy/toy_findings.md").read_text() == toy_section(
-        decide_toy_folder(workdir / RUN / "tables"))
+    assert (workdir / RUN / "tables/toy/toy_findings.md").read_text() == toy_folder_section(workdir / RUN / "tables")
     readme = workdir / "x.md"
     from eqsae.findings import TOY_BEGIN, TOY_END
 

@@ -490,9 +490,9 @@ def folder_findings(folder, config_path="config/config.yaml") -> tuple[str, tupl
     config = yaml.safe_load(Path(config_path).read_text()) if Path(config_path).exists() else {}
     settings = ClaimSettings.from_config(config.get("claims"))
     if any((Path(folder) / name).exists() for name in TOY_SCORES):
-        from eqsae.toy_claims import decide_toy_folder
+        from eqsae.toy_claims import toy_folder_section
 
-        return findings.toy_section(decide_toy_folder(folder, settings)), (findings.TOY_BEGIN, findings.TOY_END)
+        return toy_folder_section(folder, settings), (findings.TOY_BEGIN, findings.TOY_END)
     return findings.section(decide_folder(folder, settings)), (findings.BEGIN, findings.END)
 
 

@@ -102,3 +102,14 @@ def decide_toy_folder(folder, settings: ClaimSettings | None = None) -> pd.DataF
     if path is None:
         raise FileNotFoundError(f"{folder}: no {' or '.join(TOY_SCORES)}")
     return toy_claims_table(read_table(path), settings)
+
+
+def toy_folder_section(folder, settings: ClaimSettings | None = None) -> str:
+    """The README's toy block from a folder: the claims, and the numbers where toy_summary.csv is beside."""
+    from pathlib import Path
+
+    from eqsae.findings import toy_section
+    from eqsae.io import read_table
+
+    summary = next((Path(folder) / n for n in ("toy_summary.csv", "toy/toy_summary.csv") if (Path(folder) / n).exists()), None)
+    return toy_section(decide_toy_folder(folder, settings), None if summary is None else read_table(summary))

@@ -167,7 +167,7 @@ def get_final_output():
     if config["reproduce"] == "orbits":
         return [f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")]
     if config["reproduce"] == "toy":
-        return [f"{R}/tables/toy/table3.csv", *expand(f"{R}/figures/toy/figure2_{{canonical}}.png",
+        return [f"{R}/tables/toy/table3.csv", f"{R}/tables/toy/toy_claims.csv", *expand(f"{R}/figures/toy/figure2_{{canonical}}.png",
                                                       canonical=config["toy"]["canonical"])]  # fmt: skip
     both = [
         f"{R}/tables/result1_m_fit.csv",
