@@ -58,11 +58,15 @@ def test_the_extra_seeds_add_their_replicates_at_k_16_only(tmp_path):
     assert "seed3" not in sliced.stdout  # no K = 16 in the slice: no extra seeds
 
 
-W_DEC_ATOL = 5e-3
+W_DEC_ATOL = 1.2e-2
 """`w_dec` is a signed sum of up to 8,192 x 256 weights that nearly cancel (mlp/standard/wide: -16.88 against an
 absolute sum of 113,545), so a relative tolerance on it is ill-conditioned. The order in which Adam's arithmetic
-is vectorised moves that sum by 1.8e-3 on an AMD EPYC with AVX-512 (CI's machines stayed within 1e-4); a learning
-rate 0.1% off moves it by 1.7e-2. The loss and metrics of the same SAE keep rtol 1e-4."""
+is vectorised moves that sum with the CPU's code path: by 1.8e-3 on one AMD EPYC with AVX-512, by 8.7e-3 on
+another 2-core AMD EPYC (cnn/standard/wide: 11.8834 against 11.8747; CI's machines once stayed within 1e-4); a
+learning rate 0.1% off moves it by 1.7e-2, still outside. The loss of the same SAE keeps rtol 1e-4."""
+RTOL = {"/metrics": 3e-4}
+"""The same drift moves the metrics of cnn/standard/wide (with and without M) by up to 1.7e-4 relative on that
+second machine (its latent invariance 0.017509 against 0.017512); every other number keeps rtol 1e-4."""
 
 
 def test_c4_numbers_are_unchanged():
@@ -74,5 +78,6 @@ def test_c4_numbers_are_unchanged():
         if isinstance(value, list) and value and isinstance(value[0], str):
             assert now[key] == value, key
         else:
-            np.testing.assert_allclose(np.asarray(now[key], float), np.asarray(value, float), rtol=1e-4,
+            rtol = next((r for suffix, r in RTOL.items() if key.endswith(suffix)), 1e-4)
+            np.testing.assert_allclose(np.asarray(now[key], float), np.asarray(value, float), rtol=rtol,
                                        atol=W_DEC_ATOL if key.endswith("/w_dec") else 1e-6, err_msg=key)  # fmt: skip
