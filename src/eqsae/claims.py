@@ -25,8 +25,8 @@ import pandas as pd
 
 from eqsae.io import NonFiniteError, check_finite
 from eqsae.shapes import N_POSITIONS
-from eqsae.stats import (EQUIVALENT, GREATER, NOT_ESTABLISHED, ONE_SEED, Comparison, average, counts, equivalent,
-                         every, greater, per_seed, standard_error)  # fmt: skip
+from eqsae.stats import (AVERAGE, EQUIVALENT, EVERY, GREATER, Comparison, average, counts, equivalent, every, greater,
+                         per_seed, standard_error)  # fmt: skip
 from eqsae.tables import best_on_other_seeds, best_per_task, xgboost_per_task
 
 EQUIVARIANT_TASKS = ("SO", "SP", "SPO")
@@ -34,7 +34,6 @@ R2_FLOOR = 0.98
 """The paper's conclusion: "a single matrix can explain more than 98% of the variance"."""
 MATCH_K = 32
 """The paper: the two-layer SAE matches the equivariant one "only at low sparsity (K = 32)"."""
-EVERY, AVERAGE = "every setting", "average over settings"
 NOT_RUN, NO_COMMON_SEED = "not run", "no seed in every setting"
 NOTHING = "nothing to compare: not in the grid, or (frontier) no overlap of spliced losses"
 PROBES = {"xgboost": xgboost_per_task, "best_on_other_seeds": best_on_other_seeds}
@@ -135,17 +134,22 @@ def _versus(frame: pd.DataFrame, sae: str, others, group: str | None = None, ks=
             yield _label(model, k, t, f"vs {other}"), numbers, paired(part[sae], part[other])
 
 
-def _m_floor(tables, practice, s):
+def _m_means(tables) -> Iterator[tuple[str, pd.DataFrame]]:
+    """RESULT 1's per-seed rows of the mean over the group elements, per base model."""
     mean = tables["result1"][tables["result1"].element.astype(str) == "mean"]
     for model, rows in mean.groupby("base_model", sort=True):
-        yield str(model), f"learned {mean_se(rows.r2_learned)}", rows.assign(d=rows.r2_learned - R2_FLOOR)[["seed", "d"]]
+        yield str(model), rows
+
+
+def _m_floor(tables, practice, s):
+    for model, rows in _m_means(tables):
+        yield model, f"learned {mean_se(rows.r2_learned)}", rows.assign(d=rows.r2_learned - R2_FLOOR)[["seed", "d"]]
 
 
 def _m_identity(tables, practice, s):
-    mean = tables["result1"][tables["result1"].element.astype(str) == "mean"]
-    for model, rows in mean.groupby("base_model", sort=True):
+    for model, rows in _m_means(tables):
         numbers = f"learned {mean_se(rows.r2_learned)}, identity {mean_se(rows.r2_identity)}"
-        yield str(model), numbers, rows.assign(d=rows.r2_learned - rows.r2_identity)[["seed", "d"]]
+        yield model, numbers, rows.assign(d=rows.r2_learned - rows.r2_identity)[["seed", "d"]]
 
 
 def _reconstructions_best(tables, practice, s):
@@ -393,8 +397,8 @@ def _numbers(c: Comparison) -> dict:
                 detectable=c.detectable)  # fmt: skip
 
 
-def claims_table(tables: dict[str, pd.DataFrame], practices: list[str], settings: ClaimSettings | None = None,
-                 claims: list[Claim] | None = None) -> pd.DataFrame:  # fmt: skip
+def claims_table(tables: dict[str, pd.DataFrame], practices: list[str], settings: ClaimSettings | None = None
+                 ) -> pd.DataFrame:  # fmt: skip
     """tables: result1 (RESULT 1 per seed), sae (sae_metrics per seed), probes (probe_scores, every seed),
     optionally atlas (the atlas census per seed; without it the atlas claims are "not run").
 
@@ -403,12 +407,13 @@ def claims_table(tables: dict[str, pd.DataFrame], practices: list[str], settings
     check_inputs(tables)
     s = settings or ClaimSettings()
     saes = tables["probes"][tables["probes"].sae != "base"]
+    f1 = {probe: pick(saes) for probe, pick in PROBES.items()}  # once, not per claim and practice
     rows = []
-    for claim in claims or CLAIMS:
+    for claim in CLAIMS:
         head = dict(claim=claim.id, result=claim.result, statement=claim.statement, rule=claim.rule, units=claim.units)
         for practice in practices:
-            for probe, pick in PROBES.items() if claim.uses_probes else [(None, None)]:
-                inputs = {**tables, "f1": pick(saes)} if pick else tables
+            for probe in f1 if claim.uses_probes else [None]:
+                inputs = {**tables, "f1": f1[probe]} if probe else tables
                 for row in decide(claim, inputs, practice, s):
                     rows.append({**head, "sae_training": practice, "probe": probe, **row})
     return pd.DataFrame(rows, columns=COLUMNS).astype({"n": "Int64", "df": "Int64"})
@@ -458,8 +463,8 @@ def label_code_r2(acts: np.ndarray, shapes: np.ndarray, orientations: np.ndarray
 TABLES = {"result1": "result1_m_fit_seeds.csv", "sae": "sae_metrics_seeds.csv", "probes": "probe_scores.parquet",
           "atlas": "atlas_census_seeds.csv", "code_r2": "label_code_r2_seeds.csv"}  # fmt: skip
 """The per-seed tables the claims are decided from, as named under results/<run>/tables/ and published/."""
-TOY_SCORES = ("toy_scores.csv", "toy/toy_scores.csv")
-"""The toy model's per-seed scores, in published/toy/ and under a toy run's tables/."""
+TOY_SCORES = "toy_scores.csv"
+"""The toy model's per-seed scores: in published/toy/, and in toy/ under a toy run's tables/."""
 
 
 def decide_folder(folder, settings: ClaimSettings | None = None) -> pd.DataFrame:
@@ -489,7 +494,9 @@ def folder_findings(folder, config_path="config/config.yaml") -> tuple[str, tupl
 
     config = yaml.safe_load(Path(config_path).read_text()) if Path(config_path).exists() else {}
     settings = ClaimSettings.from_config(config.get("claims"))
-    if any((Path(folder) / name).exists() for name in TOY_SCORES):
+    from eqsae.toy_claims import toy_file
+
+    if toy_file(folder, TOY_SCORES):
         from eqsae.toy_claims import toy_folder_section
 
         return toy_folder_section(folder, settings), (findings.TOY_BEGIN, findings.TOY_END)

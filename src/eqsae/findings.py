@@ -11,6 +11,8 @@ import math
 
 import pandas as pd
 
+from eqsae.stats import AVERAGE, EVERY
+
 BEGIN, END = "<!-- findings:begin (generated: python -m eqsae.claims published/paper) -->", "<!-- findings:end -->"
 TOY_BEGIN, TOY_END = "<!-- toy-findings:begin (generated: python -m eqsae.claims published/toy) -->", "<!-- toy-findings:end -->"
 PRIMARY_PROBE = "xgboost"
@@ -38,7 +40,7 @@ def _margin(row) -> str:
 
 def _claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
     """The summary rows of the primary probe (or no probe), one pair per claim and practice."""
-    head = claims[claims.setting.isin(["every setting", "average over settings"]) & (claims.result != "ceiling")]
+    head = claims[claims.setting.isin([EVERY, AVERAGE]) & (claims.result != "ceiling")]
     return head[head.probe.isna() | (head.probe == PRIMARY_PROBE)]
 
 
@@ -51,8 +53,8 @@ def findings(claims: pd.DataFrame) -> str:
         first = rows.iloc[0]
         primary = rows[rows.primary.astype(bool)].index[0]
         verdict = f"**{rows.loc[primary, 'verdict']}** ({primary}){_margin(rows.iloc[0])}"
-        average = rows.loc["average over settings"] if "average over settings" in rows.index else None
-        every = f"{rows.loc['every setting', 'verdict']}: {rows.loc['every setting', 'numbers']}"
+        average = rows.loc[AVERAGE] if AVERAGE in rows.index else None
+        every = f"{rows.loc[EVERY, 'verdict']}: {rows.loc[EVERY, 'numbers']}"
         effect = "-" if average is None else f"{_effect(average)} {first.units}"
         power = "-" if average is None or pd.isna(average.detectable) else f"{average.detectable:.3g}"
         lines.append(f"| {first.result}: {first.statement} | {practice} | {verdict} | {effect} | {every} | {power} "
@@ -70,13 +72,17 @@ def _secondary(claims: pd.DataFrame, claim: str, practice: str) -> str:
 
 def where(claims: pd.DataFrame) -> str:
     """Per claim and practice (primary probe): the settings in which it holds, fails, is not established."""
-    lines = ["| claim | practice | holds in | fails in | not established in |", "|---|---|---|---|---|"]
-    settings = claims[~claims.setting.isin(["every setting", "average over settings"]) & (claims.result != "ceiling")]
-    settings = settings[settings.probe.isna() | (settings.probe == PRIMARY_PROBE)]
-    for (claim, practice), rows in settings.groupby(["claim", "sae_training"], sort=False):
+    settings = claims[~claims.setting.isin([EVERY, AVERAGE]) & (claims.result != "ceiling")]
+    return _where(settings[settings.probe.isna() | (settings.probe == PRIMARY_PROBE)], "sae_training", "practice")
+
+
+def _where(settings: pd.DataFrame, context: str, title: str) -> str:
+    """A row per (claim, context): the settings, with their differences, by verdict."""
+    lines = [f"| claim | {title} | holds in | fails in | not established in |", "|---|---|---|---|---|"]
+    for (claim, where), rows in settings.groupby(["claim", context], sort=False):
         cells = [", ".join(f"{r.setting} ({_g(r.difference)})" for r in rows[rows.verdict == v].itertuples()) or "-"
                  for v in ("holds", "fails", "not established")]  # fmt: skip
-        lines.append(f"| {claim} | {practice} | {' | '.join(cells)} |")
+        lines.append(f"| {claim} | {where} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -110,23 +116,18 @@ def toy_section(claims: pd.DataFrame, summary: pd.DataFrame | None = None) -> st
 def _toy_claims(claims: pd.DataFrame) -> str:
     lines = ["| claim | representatives, \\|G\\| | verdict | average effect [95% CI] (n) | every setting | "
              "detectable at 80% power |", "|---|---|---|---|---|---|"]  # fmt: skip
-    head = claims[claims.setting.isin(["every setting", "average over settings"])]
+    head = claims[claims.setting.isin([EVERY, AVERAGE])]
     for (claim, canonical, order), rows in head.groupby(["claim", "canonical", "order"], sort=False):
         rows = rows.set_index("setting")
         first, primary = rows.iloc[0], rows[rows.primary.astype(bool)].index[0]
-        average = rows.loc["average over settings"]
+        average = rows.loc[AVERAGE]
         power = "-" if pd.isna(average.detectable) else f"{average.detectable:.3g}"
         lines.append(f"| {first.statement} | {canonical}, {order} | **{rows.loc[primary, 'verdict']}** ({primary}) | "
-                     f"{_effect(average)} {first.units} | {rows.loc['every setting', 'verdict']}: "
-                     f"{rows.loc['every setting', 'numbers']} | {power} |")  # fmt: skip
-    settings = claims[~claims.setting.isin(["every setting", "average over settings"])]
-    lines += ["", "Where each holds and where it does not (difference per setting):", "",
-              "| claim | representatives | holds in | fails in | not established in |", "|---|---|---|---|---|"]
-    for (claim, canonical), rows in settings.groupby(["claim", "canonical"], sort=False):
-        cells = [", ".join(f"{r.setting} ({_g(r.difference)})" for r in rows[rows.verdict == v].itertuples()) or "-"
-                 for v in ("holds", "fails", "not established")]  # fmt: skip
-        lines.append(f"| {claim} | {canonical} | {' | '.join(cells)} |")
-    return "\n".join(lines) + "\n"
+                     f"{_effect(average)} {first.units} | {rows.loc[EVERY, 'verdict']}: "
+                     f"{rows.loc[EVERY, 'numbers']} | {power} |")  # fmt: skip
+    settings = claims[~claims.setting.isin([EVERY, AVERAGE])]
+    where = _where(settings, "canonical", "representatives")
+    return "\n".join(lines) + f"\n\nWhere each holds and where it does not (difference per setting):\n\n{where}"
 
 
 def splice(readme: str, text: str, begin: str = BEGIN, end: str = END) -> str:

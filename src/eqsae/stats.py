@@ -35,6 +35,8 @@ POWER = 0.8
 HOLDS, NOT_ESTABLISHED, FAILS, ONE_SEED = "holds", "not established", "fails", "one seed: no interval"
 VERDICTS = (HOLDS, NOT_ESTABLISHED, FAILS, ONE_SEED)
 GREATER, EQUIVALENT = "greater", "equivalent"
+EVERY, AVERAGE = "every setting", "average over settings"
+"""The two summary rows of a claim: `every` and `average` over its settings."""
 
 
 def standard_error(values: Sequence[float] | np.ndarray | pd.Series) -> float:
@@ -72,12 +74,7 @@ def se_columns(table: pd.DataFrame) -> tuple[str, ...]:
 
 def per_seed(pairs: pd.DataFrame) -> pd.Series:
     """One difference per seed from rows (`seed`, `d`): the mean over each seed's rows (its tasks), each
-    row weighted equally. Non-finite differences are refused."""
-    d = pairs["d"].to_numpy(dtype=np.float64)
-    if len(d) == 0:
-        raise ValueError("no paired differences to compare")
-    if not np.isfinite(d).all():
-        raise ValueError(f"non-finite paired differences: {d[~np.isfinite(d)][:5]}")
+    row weighted equally (`greater` and `equivalent` refuse non-finite ones)."""
     return pairs.groupby("seed")["d"].mean()
 
 

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from eqsae.claims import AVERAGE, EVERY, Claim, ClaimSettings, decide, mean_se, paired
+from eqsae.claims import Claim, ClaimSettings, decide, mean_se, paired
 from eqsae.io import check_finite
+from eqsae.stats import AVERAGE, EVERY
 
 EQUIVARIANT = "equivariant_canonical"
 BASELINES = ("vanilla", "vanilla_wide", "archetypal", "archetypal_wide", "crosscoder")
@@ -31,15 +32,16 @@ def _wide(scores: pd.DataFrame, metric: str) -> pd.DataFrame:
     return rows.pivot_table(index=["n_features", "seed"], columns="sae", values=metric)
 
 
-def _gap(metric: str, sign: float = 1.0):
+def _gap(metric: str):
+    """Equivariant - each baseline, per N."""
+
     def settings(scores, _, s) -> Iterator[tuple[str, str, pd.DataFrame]]:
         table = _wide(scores, metric)
         for n, rows in table.groupby(level="n_features", sort=True):
             rows = rows.droplevel("n_features")
             for baseline in (b for b in BASELINES if b in rows):
                 numbers = f"{metric} equivariant {mean_se(rows[EQUIVARIANT])}, {baseline} {mean_se(rows[baseline])}"
-                a, b = (rows[EQUIVARIANT], rows[baseline]) if sign > 0 else (rows[baseline], rows[EQUIVARIANT])
-                yield f"N={int(n)} vs {baseline}", numbers, paired(a, b)
+                yield f"N={int(n)} vs {baseline}", numbers, paired(rows[EQUIVARIANT], rows[baseline])
 
     return settings
 
@@ -91,25 +93,28 @@ def toy_claims_table(scores: pd.DataFrame, settings: ClaimSettings | None = None
     return pd.DataFrame(rows, columns=COLUMNS).astype({"n": "Int64", "df": "Int64"})
 
 
-def decide_toy_folder(folder, settings: ClaimSettings | None = None) -> pd.DataFrame:
-    """The toy claims from a folder holding toy/toy_scores.csv (a toy run's tables/ or published/toy)."""
+def toy_file(folder, name: str):
+    """`name` in a folder of toy tables: published/toy/<name>, or tables/toy/<name> under a toy run; None if neither."""
     from pathlib import Path
 
+    return next((p for p in (Path(folder) / name, Path(folder) / "toy" / name) if p.exists()), None)
+
+
+def decide_toy_folder(folder, settings: ClaimSettings | None = None) -> pd.DataFrame:
+    """The toy claims from a folder of toy tables (a toy run's tables/ or published/toy)."""
     from eqsae.claims import TOY_SCORES
     from eqsae.io import read_table
 
-    path = next((Path(folder) / name for name in TOY_SCORES if (Path(folder) / name).exists()), None)
+    path = toy_file(folder, TOY_SCORES)
     if path is None:
-        raise FileNotFoundError(f"{folder}: no {' or '.join(TOY_SCORES)}")
+        raise FileNotFoundError(f"{folder}: no {TOY_SCORES} (nor toy/{TOY_SCORES})")
     return toy_claims_table(read_table(path), settings)
 
 
 def toy_folder_section(folder, settings: ClaimSettings | None = None) -> str:
     """The README's toy block from a folder: the claims, and the numbers where toy_summary.csv is beside."""
-    from pathlib import Path
-
     from eqsae.findings import toy_section
     from eqsae.io import read_table
 
-    summary = next((Path(folder) / n for n in ("toy_summary.csv", "toy/toy_summary.csv") if (Path(folder) / n).exists()), None)
+    summary = toy_file(folder, "toy_summary.csv")
     return toy_section(decide_toy_folder(folder, settings), None if summary is None else read_table(summary))
