@@ -169,7 +169,8 @@ def test_every_truncated_reconstruction_lies_in_its_span(equivariant):
     np.testing.assert_allclose(x @ basis @ basis.T, x, atol=1e-4 * np.abs(x).max())
     y = x @ basis
     np.testing.assert_allclose(np.linalg.norm(y[:50, None] - y[None, 50:], axis=-1),
-                               np.linalg.norm(x[:50, None] - x[None, 50:], axis=-1), rtol=1e-5)  # fmt: skip
+                               np.linalg.norm(x[:50, None] - x[None, 50:], axis=-1),
+                               rtol=1e-5, atol=1e-6 * np.abs(x).max())  # fmt: skip  # rows with no live id coincide
     rows = rng.normal(size=(d, d))
     assert reconstruction_span(rows[:63], bias) is None  # 64 generators of 64 features
     assert reconstruction_span(rows[:62], bias).shape == (d, d - 1)
