@@ -98,6 +98,7 @@ BAD_CONFIGS = [
     ({"truncations": [5000]}, "truncations"),
     ({"truncations": [0]}, "truncations.0"),
     ({"device": "tpu"}, "device"),
+    ({"cpu_code_path": "AVX512"}, "cpu_code_path"),
     ({"seed": -1}, "seeds.0"),  # the old single seed, read as seeds: [-1]
     ({"seeds": [2**33]}, "seeds.0"),
     ({"seeds": []}, "seeds"),

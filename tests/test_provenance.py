@@ -44,9 +44,21 @@ def test_a_copy_outside_git_has_no_commit_and_needs_no_torch(tmp_path):
     source, record, torch_loaded = json.loads(result.stdout)
     assert Path(source).is_relative_to(tmp_path)
     assert record["git"] == {"commit": None, "dirty": None}
-    assert record["seed"] is None and not torch_loaded
+    assert record["seed"] is None and not torch_loaded and record["cpu"]["torch_capability"] is None
 
 
 def test_no_git_binary_means_unknown_not_an_error(monkeypatch):
     monkeypatch.setenv("PATH", "")
     assert git_state() == {"commit": None, "dirty": None}
+
+
+def test_the_cpu_code_path_is_recorded_as_torch_took_it():
+    script = "import json, torch; from eqsae.provenance import cpu_state; torch.ones(3).sum(); print(json.dumps(cpu_state()))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
+    env.pop("ONEDNN_MAX_CPU_ISA", None)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["torch_capability"] == "DEFAULT"  # what torch dispatched to, not only what was asked
+    assert record["variables"] == {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": None, "MKL_CBWR": "COMPATIBLE"}
+    assert record["model"]

@@ -1,7 +1,9 @@
-"""A failed job's log file ends with the traceback of what failed, not at its last epoch."""
+"""Where a stage runs: a failed job's log ends with its traceback, OpenMP waits politely, the CPU code path."""
 
 import subprocess
 import sys
+
+import pytest
 
 JOB = """
 import logging, sys
@@ -31,6 +33,8 @@ def test_an_uncaught_exception_goes_to_the_log_file_and_to_stderr(tmp_path):
 def test_logging_to_stderr_restores_the_previous_hook(tmp_path):
     script = f"""
 import sys
+
+import pytest
 from eqsae.runtime import log_to
 log_to({str(tmp_path / "a.log")!r})
 assert sys.excepthook is not sys.__excepthook__
@@ -62,3 +66,12 @@ def test_an_explicit_wait_policy_is_left_alone(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY")
     runtime.wait_politely(2)
     assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_the_avx2_code_path_names_all_three_back_ends_and_native_none():
+    from eqsae.runtime import code_path_env
+
+    assert set(code_path_env("AVX2")) == {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR"}
+    assert code_path_env("native") == {}
+    with pytest.raises(ValueError, match="cpu_code_path.*'avx512'"):
+        code_path_env("avx512")

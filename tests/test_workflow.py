@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_workflow, jobs_run, snakemake
+from eqsae.runtime import code_path_env
 from eqsae.sae import load_sae
 
 pytestmark = pytest.mark.workflow
@@ -59,6 +60,7 @@ def test_smoke_run_builds_result1(smoke):
     provenance = cfg["provenance"]
     assert provenance["settings"]["epochs"] == 2 and provenance["seed"] == 0 and provenance["device"] == "cpu"
     assert provenance["packages"]["torch"].startswith("2.13.0") and "commit" in provenance["git"]
+    assert provenance["cpu"]["variables"] == code_path_env("AVX2")  # the default pin reaches every job
     assert json.loads((workdir / "results/smoke/seed1/base/cnn/heldout.json").read_text())["heldout_mse"] > 0
     assert json.loads((workdir / "results/smoke/seed1/base/cnn/cfg.json").read_text())["provenance"]["seed"] == 1
     log = (workdir / "results/smoke/logs/train_base/seed0/cnn.log").read_text()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import metadata
@@ -54,6 +56,30 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+CODE_PATH_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
+
+
+def cpu_state() -> dict[str, Any]:
+    """The CPU and the code path a result was computed on: numbers move with both (eqsae.reproduce)."""
+    model, flags = platform.processor() or None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in (None, platform.machine()):
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:  # not Linux
+        pass
+    torch = sys.modules.get("torch")  # never imported for this: a torch-free stage has no torch code path
+    return {
+        "model": model,
+        "widest_isa": next((isa for isa in ("avx512f", "avx2", "avx") if isa in flags), None),
+        "torch_capability": torch.backends.cpu.get_cpu_capability() if torch is not None else None,
+        "variables": {name: os.environ.get(name) for name in CODE_PATH_VARIABLES},
+    }
+
+
 def _plain(value: Any) -> Any:
     """JSON's types for what settings commonly hold: dataclasses, paths, numpy values; else their str."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -69,6 +95,7 @@ def collect(settings: Mapping[str, Any], *, seed: int | None, device: str, threa
         "git": git_state(),
         "packages": package_versions(),
         "platform": platform.platform(),
+        "cpu": cpu_state(),
         "device": str(device),
         "threads": threads,
         "seed": seed,

@@ -38,6 +38,24 @@ def wait_politely(threads: int) -> None:
         os.environ["OMP_WAIT_POLICY"] = policy
 
 
+CODE_PATHS: dict[str, dict[str, str]] = {
+    "AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+    "native": {},
+}
+"""The x86 CPU code paths a run can be held to, as the environment variables torch's three CPU back ends read
+when they first compute (torch's own kernels, oneDNN's convolutions, MKL's matrix products). Another CPU's
+vector units sum in another order, and training turns the last-bit difference into another trajectory; "AVX2"
+holds a machine with AVX-512 to the AVX2 kernels of the machines the published numbers were made on (on an AVX2
+machine it changes no bit); "native" lets each machine take its widest kernels."""
+
+
+def code_path_env(name: str) -> dict[str, str]:
+    """The environment variables that pin code path `name` (CODE_PATHS); set them before torch computes."""
+    if name not in CODE_PATHS:
+        raise ValueError(f"cpu_code_path must be one of {sorted(CODE_PATHS)}, got {name!r}")
+    return dict(CODE_PATHS[name])
+
+
 def setup(threads: int, device: Device = "auto") -> "torch.device":
     """Make torch use exactly `threads` CPU threads and return the device to compute on."""
     import torch
