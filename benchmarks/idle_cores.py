@@ -6,7 +6,7 @@ its input and output files).
 
 Idle core time = cores x makespan - the sum of threads x duration over jobs. A job's wait = its start - the
 latest finish among the jobs that made its inputs in this run (inputs from earlier runs count as ready at the
-start). A core idle while a gating job waits is the cost issue 16 asks to measure; the tail of a run, where
+start). A core idle while a gating job waits is the cost this script measures; the tail of a run, where
 fewer jobs remain than cores, is idle by necessity and is reported apart.
 """
 

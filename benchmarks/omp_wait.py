@@ -8,7 +8,7 @@ images from `generate`); `sae` = epochs of 100 steps of SAE training (`train_sae
 batch 64, 1 thread, Gaussian rows). Scenarios: alone; `twins` = two identical jobs side by side (what the
 workflow does with --cores 2 and several ready jobs); `spinner` = beside one busy pure-Python loop.
 libgomp reads the policy when it loads, so every measurement is a fresh child process with the policy in its
-environment (and the glibc allocator settings of notes/cpu-costs.md); jobs in a scenario start together
+environment (and fixed glibc allocator settings, ALLOCATOR below); jobs in a scenario start together
 after their imports and set-up. Policies are interleaved within each repeat (A/B/A/B); each child's first
 epoch is warm-up and dropped. The load average is printed before each scenario: figures taken under a high
 one are noise. Reports median/min/max seconds per epoch and the ratio of each policy's median to the default's.

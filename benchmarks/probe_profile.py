@@ -1,4 +1,4 @@
-"""Where a probe job's time goes, before issue 16 and after, per step, in one process: every sampled task runs
+"""Where a probe job's time goes, before sharing and after, per step, in one process: every sampled task runs
 both ways (alternating which goes first, so machine load falls on both alike) and their predictions must be
 identical; per-task seconds are scaled to the job's 180 (|tasks|) tasks.
 
@@ -89,7 +89,7 @@ def fit_xgboost(cfg, dtrain, y_train, x_test, clock: Clock) -> np.ndarray:
 
 
 def before(probes: Probes, x_train, y_train, x_test, clock: Clock, dtrain=None) -> dict[str, np.ndarray]:
-    """A task as the job fitted it before issue 16 (eqsae.probe at commit baaca00), step by step."""
+    """A task as the job fitted it before sharing (eqsae.probe at commit baaca00), step by step."""
     cfg = probes.cfg
     knn = KNeighborsClassifier(cfg.knn_neighbors, algorithm="brute", n_jobs=cfg.threads)
     sgd = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=cfg.logreg_lr, alpha=cfg.logreg_l2,

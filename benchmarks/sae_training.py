@@ -7,7 +7,7 @@ trained variant, and what that makes of the paper grid's training time.
 Plain: dense TopK latents, dense decoder matmul, autograd's dense encoder gradient, default Adam.
 eqsae: backward through the K active encoder rows only, embedding_bag decoder, DictionaryAdam (dense Adam's
 updates on the latents in use, PyTorch's fused kernel). Both at batch 64, lr 1e-3, glibc allocator settings
-fixed (notes/cpu-costs.md), on the real CNN activations by default: which latents stay in use is what the
+fixed (ALLOCATOR below), on the real CNN activations by default: which latents stay in use is what the
 fast path's cost follows, and random data would not show it.
 """
 
@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from eqsae.sae import PRACTICES, VARIANTS, variant_config  # noqa: E402
 from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
 
-# Seconds per epoch on 2 threads (notes/cpu-costs.md): plain and sparsify + fused Adam (fastest peer).
+# Seconds per epoch on 2 threads, measured earlier: plain and sparsify + fused Adam (fastest peer).
 PEER = {2048: (0.58, 0.27), 8192: (2.30, 0.87)}
 GRID = 2 * 3 * 500  # per variant: 2 base models x 3 K x 500 epochs (every K timed at --k)
 
@@ -67,7 +67,7 @@ def main() -> None:
         print(f"{variant:10} {cfg.d_latent:7d} {p:7.3f} {o:7.3f} {p / o:5.2f}x  {p_loss:.5f} / {o_loss:.5f}")
         if cfg.d_latent in PEER and variant in ("regular", "wide") and args.practice == "paper":
             plain_peer, fastest = PEER[cfg.d_latent]
-            print(f"{'':10} peers (notes, 2 threads): plain {plain_peer} s, fastest {fastest} s: "
+            print(f"{'':10} peers (measured earlier, 2 threads): plain {plain_peer} s, fastest {fastest} s: "
                   f"eqsae takes {o / fastest:4.2f}x the fastest's time")  # fmt: skip
     if len(args.variants.split(",")) == len(VARIANTS):
         print(f"paper grid (24 SAEs x 500 epochs, one at a time): plain {totals[0] / 3600:.2f} h, "

@@ -31,14 +31,20 @@ def test_imports_for_type_checkers_only_do_not_count(tmp_path):
     assert library_modules(script, package) == ["typed"]
 
 
-def test_the_digest_follows_code_not_comments(tmp_path):
+def test_the_digest_follows_code_not_comments_or_docstrings(tmp_path):
     script, package = make_package(tmp_path)
     before = code_digest(script, package)
     (package / "c.py").write_text("# a comment\nX = 1  # the same code\n")
     assert code_digest(script, package) == before
     (package / "unused.py").write_text("Y = 4\n")  # no stage imports it
     assert code_digest(script, package) == before
+    (package / "c.py").write_text('"""Why X."""\n\nX = 1\n"""X\'s meaning."""\n\n\ndef f():\n    """Doc."""\n')
+    with_f = code_digest(script, package)
+    (package / "c.py").write_text('"""Reworded."""\n\nX = 1\n\n\ndef f():\n    """Other words."""\n')
+    assert code_digest(script, package) == with_f != before  # docstrings compute nothing; a new function counts
     (package / "c.py").write_text("X = 2\n")
+    assert code_digest(script, package) != before
+    (package / "c.py").write_text('X = "1"\n')  # a string that is a value, not a docstring
     assert code_digest(script, package) != before
 
 

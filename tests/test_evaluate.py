@@ -27,7 +27,7 @@ def test_invariant_sae_latents_agree_across_an_orbit():
     """Eight canonical points and their orbits under a planted order-4 map. The invariance loss (Eq. 2) makes
     the SAE's output the canonical point for every rotation, and its latents agree across an orbit far more
     than an SAE trained on augmented data (measured: mean cosine 0.49 vs 0.18). They need not agree exactly:
-    the loss constrains only what the latents decode to (SPEC.md saw the same on the real activations)."""
+    the loss constrains only what the latents decode to (an earlier prototype saw the same on the real activations)."""
     rng = np.random.default_rng(0)
     m0 = planted_order4_map(16, rng)
     canonical = 3 * rng.normal(size=(8, 16))

@@ -1,6 +1,6 @@
-"""The jobs that gate a branch start first and fit beside a running 1-thread job (issue 16: a 2-thread fit_m
-waited behind a stream of SAE and probe jobs in a --cores 2 run, a core idle while the equivariant branch
-waited for M)."""
+"""The jobs that gate a branch start first and fit beside a running 1-thread job (in an earlier
+--cores 2 run a 2-thread fit_m waited behind a stream of SAE and probe jobs, a core idle while the equivariant
+branch waited for M)."""
 
 import re
 from dataclasses import replace

@@ -48,7 +48,7 @@ def test_labels_of_rotated_image_follow_the_geometry(small_set, p):
 
 
 def test_rotation_moves_quadrants_clockwise_in_position_order():
-    """SPEC.md: after p rotations, position q (TL, TR, BR, BL) holds canonical quadrant (q + p) mod 4."""
+    """After p rotations, position q (TL, TR, BR, BL) holds canonical quadrant (q + p) mod 4."""
     canonical = np.array([[0, 2, 3, 4]])
     image = compose(canonical)
     for p in range(ORDER):

@@ -1,4 +1,4 @@
-"""The feature atlas (paper Figures 1 and 5, right; ../shared/atlas.md): which SAE features are invariant,
+"""The feature atlas (paper Figures 1 and 5, right): which SAE features are invariant,
 which rotate, and what each one draws.
 
 The group acts on a dictionary through the base model's M: feature i moves to M^p d_i. Its symmetry profile
@@ -290,7 +290,7 @@ def latent_column(values: np.ndarray, indices: np.ndarray, latent: int) -> np.nd
 
 
 def examples(column: np.ndarray, n_top: int, n_other: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Rows to show for a feature (atlas.md): its `top` rows, rows from the lower `quantiles` of its active
+    """Rows to show for a feature: its `top` rows, rows from the lower `quantiles` of its active
     values (do weak activations mean the same?) and `random` active rows; each image once, at its most
     activating rotation (an invariant latent would otherwise show one image four times)."""
     active = np.flatnonzero(column != 0)

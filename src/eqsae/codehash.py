@@ -29,13 +29,27 @@ def library_modules(script: str | Path, package: str | Path | None = None) -> li
 
 def code_digest(script: str | Path, package: str | Path | None = None) -> str:
     """A short hash of the code of the eqsae modules a stage script runs, as a Snakemake param: editing that
-    code re-runs the stage and what depends on it. Hashes the syntax tree, so comments and layout do not count."""
+    code re-runs the stage and what depends on it. Hashes the syntax tree, so comments, docstrings and layout
+    do not count."""
     package = Path(package) if package is not None else Path(__file__).parent
     digest = hashlib.sha256()
     for name in library_modules(script, package):
-        tree = ast.parse((package / f"{name}.py").read_text())
+        tree = _without_docstrings(ast.parse((package / f"{name}.py").read_text()))
         digest.update(f"{name}\n{ast.dump(tree)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """The tree less its statement-level strings (docstrings, attribute docs): they compute nothing, so
+    rewording them re-runs no stage."""
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            body = getattr(node, field, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                kept = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                                and isinstance(s.value.value, str))]  # fmt: skip
+                setattr(node, field, kept or [ast.Pass()])
+    return tree
 
 
 def _exports(init: Path) -> dict[str, str]:

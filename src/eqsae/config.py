@@ -16,7 +16,7 @@ Objective = Literal["augmented", "invariant", "latent", "output"]
 invariant = canonical (v1 Eq. 2: reconstruct psi(x) from psi(g x)), latent (L_SAE(psi(x)) + lambda
 ||E(psi(x)) - E(psi(g x))||^2), output (L_SAE(psi(x)) + lambda ||D(E(psi(x))) - D(E(psi(g x)))||^2)."""
 
-# SPEC.md: the variants are configurations of one TopK SAE plus a training objective. v1: regular, wide,
+# Our reading: the variants are configurations of one TopK SAE plus a training objective. v1: regular, wide,
 # twolayer, invariant (-> equivariant). v2 adds the two-layer baselines (twolayer = v2's "vanilla", and its 4x
 # wide twin), the archetypal SAE (Fel et al. 2025) narrow and wide, and the latent and output invariance losses.
 # An `equivariant*` variant trains nothing: it is its invariant SAE with M^p R^q applied to its reconstruction.
@@ -79,7 +79,7 @@ class MFitConfig:
     batch_size: int = 32
     """Canonical images per step; each brings its whole orbit (reading: 64 leaves the MLP unconverged)."""
     lr: float = 1e-3
-    """Adam learning rate (SPEC.md reading)."""
+    """Adam learning rate (our reading)."""
     init: Literal["identity", "lstsq"] = "identity"
     """identity: the paper's start; lstsq: the closed-form least-squares fit of p = 1 (off for the paper)."""
     order_penalty: float = 0.0

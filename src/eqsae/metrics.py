@@ -1,4 +1,4 @@
-"""R^2 between true and predicted activations, in the three readings SPEC.md reports (the paper is silent).
+"""R^2 between true and predicted activations, in the three readings we report (the paper is silent).
 
 All take (n, d) arrays: n samples, d activation coordinates.
 """

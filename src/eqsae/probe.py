@@ -171,7 +171,7 @@ class Probes:
         return knn.fit(x_train, y_train).predict(x_test)
 
     def _logreg(self, x_train, y_train, x_test, scaled=None, basis=None) -> np.ndarray:
-        """Reading (SPEC.md): SGD on the log loss, constant lr, L2 penalty; features standardised on the
+        """Our reading: SGD on the log loss, constant lr, L2 penalty; features standardised on the
         training split so one learning rate fits every representation's scale."""
         from sklearn.linear_model import SGDClassifier
 

@@ -4,7 +4,7 @@ z = TopK(W_E h + b_E) with h = x (linear encoder) or h = ReLU(W_1 x + b_1) (two-
 x_hat = W_D z + b_D with unit-norm dictionary rows. Latents are kept sparse as (values, indices) pairs:
 the fast path decodes only the K active rows and sends the encoder's gradient only to them.
 A practice chooses between the paper's equations (`paper`) and what SAE libraries do (`standard`:
-x - b_D enters the encoder, W_E starts as W_D^T); SPEC.md keeps both because they change the results.
+x - b_D enters the encoder, W_E starts as W_D^T); we keep both because they change the results.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ class TopKSAE(nn.Module):
         d_enc = cfg.d_hidden if cfg.encoder == "twolayer" else cfg.d_in
         self.hidden = nn.Sequential(nn.Linear(cfg.d_in, cfg.d_hidden), nn.ReLU()) if cfg.encoder == "twolayer" else None
         self.encoder = nn.Linear(d_enc, cfg.d_latent)
-        # PyTorch's default init of Linear(d_latent, d_in), stored as dictionary rows (SPEC.md: paper reading).
+        # PyTorch's default init of Linear(d_latent, d_in), stored as dictionary rows (our reading of the paper).
         self.W_dec = nn.Parameter(nn.Linear(cfg.d_latent, cfg.d_in).weight.detach().T.contiguous())
         self.b_dec = nn.Parameter(torch.zeros(cfg.d_in))
         self.normalize_decoder()

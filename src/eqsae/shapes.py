@@ -1,7 +1,7 @@
 """The synthetic shapes dataset (paper Section 4, Appendix C.1): eight OpenCV shapes, one per quadrant.
 
 A generated image is canonical: every shape sits in its canonical orientation, and orientation arises only
-from rotating the whole image (SPEC.md reading). Labels are never assumed: `read_labels` recovers shape and
+from rotating the whole image (our reading). Labels are never assumed: `read_labels` recovers shape and
 orientation of every quadrant from the pixels, so rotated images are labelled by what they show.
 """
 
@@ -44,7 +44,7 @@ def _half_disc() -> np.ndarray:
 
 
 # Paper Figure 6: none is rotation-invariant; the rectangle and the diagonal have 2 orientations under C4, the
-# other six have 4. The six are our reading (SPEC.md): clearly distinct, no rotational symmetry.
+# other six have 4. The six are our reading: clearly distinct, no rotational symmetry.
 _DRAW = {
     "rectangle": _rectangle,
     "diagonal": lambda: _polygon((5, 5), (9, 5), (26, 22), (26, 26), (22, 26), (5, 9)),

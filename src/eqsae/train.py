@@ -1,6 +1,6 @@
 """Training a TopK SAE on orbits of activations: MSE on augmented inputs, or one of v2's invariance losses.
 
-SPEC.md reading: an epoch passes once over the images, each entering with one random group element g; the
+Our reading: an epoch passes once over the images, each entering with one random group element g; the
 augmented objective reconstructs psi(g x) itself; the canonical invariance loss (v1 Eq. 2, objective
 `invariant`) reconstructs psi(x) from psi(g x); v2's `latent` and `output` losses reconstruct psi(x) from
 psi(x) and pull E(psi(g x)) (latent) or D(E(psi(g x))) (output) towards the canonical one, weighted by lambda.

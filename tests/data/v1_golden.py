@@ -1,5 +1,5 @@
 """Numbers of the C4 pipeline on a tiny input, computed by the code as it stood before groups of two generators
-(issue 14) and stored in v1_golden.json; tests/test_v1_unchanged.py recomputes them with today's code.
+and stored in v1_golden.json; tests/test_v1_unchanged.py recomputes them with today's code.
 
 Run from the repository root to regenerate (only when a C4 number is meant to change): python tests/data/v1_golden.py
 """

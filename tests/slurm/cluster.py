@@ -3,7 +3,7 @@
 Everything it writes (configs, state, spool, logs, the MariaDB data directory, the munge key and socket) lies
 under one scratch directory, and it listens on free ports it picks itself, so two test sessions on one
 machine do not collide and nothing under /etc or /run is touched. Daemons are started by hand (no systemd
-needed) and stopped by the PIDs in their pid files. Facts and traps: notes "slurm-on-localhost".
+needed) and stopped by the PIDs in their pid files.
 
     with SlurmCluster(tmp_dir) as cluster:          # or cluster.start() ... cluster.stop()
         run(["sbatch", "--wrap", "hostname"], env=cluster.env, timeout=30)

@@ -1,4 +1,4 @@
-# The feature atlas (../shared/atlas.md): per SAE, which features are invariant, which turn, and what each
+# The feature atlas: per SAE, which features are invariant, which turn, and what each
 # one draws. The per-latent tables run for every seed (their census gets error bars); cards, galleries,
 # scatter plots and M's diagnostics are drawn for the first seed only, to keep the report readable. C4 only.
 

@@ -1,4 +1,4 @@
-# The paper's later version (../shared/v2): its tables beside ours, with v2's published numbers shipped in the
+# The paper's later version (v2): its tables beside ours, with v2's published numbers shipped in the
 # package (eqsae/data/paper_v2). Made by `all` under `reproduce: v2` (config/v2.yaml).
 
 
