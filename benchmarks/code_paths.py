@@ -6,8 +6,9 @@ M and RESULT 1's R^2, under the code paths torch's CPU back ends can be told to 
     python benchmarks/code_paths.py run aten ATEN_CPU_CAPABILITY=default      # torch's unvectorised kernels
     python benchmarks/code_paths.py cross default mkl_m MKL_CBWR=COMPATIBLE   # M alone re-fitted on default's psi
     python benchmarks/code_paths.py compare default mkl aten mkl_m            # the stage-by-stage table
+    python benchmarks/code_paths.py table published/code_paths/r2.csv         # every run's R^2, one csv
 
-Each run writes results/cp_<name>/ (the paper's config, seed 0, one base model); a variable set here
+Each run writes results/cp_<name>/ (the paper's config, seed 0 or --seed, one base model); a variable set here
 replaces the pipeline's pin (eqsae.runtime.CODE_PATHS), since the shell's value wins.
 """
 
@@ -29,13 +30,10 @@ from eqsae.io import read_activations
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def target(name: str, model: str) -> str:
-    return f"results/cp_{name}/seed0/m/{model}/r2.csv"
-
-
-def snakemake(name: str, model: str, variables: list[str], *extra: str) -> None:
+def snakemake(name: str, model: str, variables: list[str], *extra: str, seed: int = 0) -> None:
     env = {**os.environ, **dict(v.split("=", 1) for v in variables)}
-    command = ["snakemake", "--cores", "1", target(name, model), "--config", f"run=cp_{name}", *extra]
+    target = f"results/cp_{name}/seed{seed}/m/{model}/r2.csv"
+    command = ["snakemake", "--cores", "1", target, "--config", f"run=cp_{name}", *extra]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
 
 
@@ -90,9 +88,25 @@ def compare(reference: str, others: list[str], model: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def table(root: Path) -> pd.DataFrame:
+    """Every run's RESULT 1 row per element and seed, with its base and M fit losses: the published study."""
+    rows = []
+    for r2 in sorted(root.glob("results/cp_*/seed*/m/*/r2.csv")):
+        seed_dir, name, model = r2.parents[2], r2.parents[3].name.removeprefix("cp_"), r2.parent.name
+        base = seed_dir / "base" / model / "cfg.json"
+        frame = pd.read_csv(r2).assign(
+            code_path=name.removesuffix("_m"),
+            stage="M alone, on the default's psi" if name.endswith("_m") else "whole seed",
+            base_train_mse=json.loads(base.read_text())["final_train_mse"] if base.exists() else None,
+            m_fit_loss=json.loads((r2.parent / "fit.json").read_text())["final_loss"])  # fmt: skip
+        rows.append(frame[frame.element != "std"])
+    return pd.concat(rows, ignore_index=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
+    parser.add_argument("--seed", type=int, default=0, help="run: which seed (compare and cross use seed 0)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("name")
@@ -104,11 +118,15 @@ def main() -> None:
     c = sub.add_parser("compare")
     c.add_argument("reference")
     c.add_argument("others", nargs="*")
+    t = sub.add_parser("table", help="every run's R^2 per seed and element as one csv")
+    t.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.command == "run":
-        snakemake(args.name, args.model, args.variables)
+        snakemake(args.name, args.model, args.variables, seed=args.seed)
     elif args.command == "cross":
         cross(args.source, args.name, args.model, args.variables)
+    elif args.command == "table":
+        table(ROOT).to_csv(args.out, index=False, float_format="%.6g")
     else:
         print(compare(args.reference, args.others, args.model).to_markdown(index=False, floatfmt=".4g"))
 

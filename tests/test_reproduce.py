@@ -87,3 +87,22 @@ def test_a_table_the_run_lacks_is_named(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError, match="toy_scores.csv"):
         compare_folders(TOY, tmp_path / "run")
+
+
+def test_the_readme_quotes_the_published_code_path_study():
+    """The README's code-path numbers and its RESULT 1 verdicts are those of published/code_paths/r2.csv."""
+    from eqsae.stats import greater
+
+    root = TOY.parents[1]
+    readme = (root / "README.md").read_text()
+    r2 = pd.read_csv(root / "published/code_paths/r2.csv")
+    mean = r2[r2.element == "mean"].set_index(["code_path", "stage", "seed"]).r2_learned
+    whole = "whole seed"
+    for path in ("default", "mkl", "aten", "both"):
+        assert f"**{mean[path, whole, 0]:.3f}** |" in readme, path
+    seeds = [mean["default", whole, s] for s in range(5)]
+    assert " / ".join(f"{v:.3f}" for v in seeds) in readme
+    assert f"{np.std(seeds, ddof=1):.4f}" in readme
+    assert greater(seeds, 0.98).verdict == "holds" and f"mean {np.mean(seeds):.3f}" in readme
+    swapped = greater([mean["aten", whole, 0], *seeds[1:]], 0.98)
+    assert swapped.verdict == "not established" and f"({swapped.low:.3f}-{swapped.high:.3f})" in readme
