@@ -99,6 +99,9 @@ BAD_CONFIGS = [
     ({"truncations": [0]}, "truncations.0"),
     ({"device": "tpu"}, "device"),
     ({"cpu_code_path": "AVX512"}, "cpu_code_path"),
+    ({"sae": {"lr": float("nan")}}, "sae.lr"),  # YAML's .nan: a number to the schema, no setting's value
+    ({"base": {"lr": float("inf")}}, "base.lr"),
+    ({"topk": [16, float("inf")]}, "topk.1"),
     ({"seed": -1}, "seeds.0"),  # the old single seed, read as seeds: [-1]
     ({"seeds": [2**33]}, "seeds.0"),
     ({"seeds": []}, "seeds"),

@@ -19,7 +19,7 @@ from torch import nn
 
 from eqsae.config import BaseModel, BaseTrainConfig
 from eqsae.group import C4, Group, get_group
-from eqsae.io import NonFiniteError, read_json, reading, write_json
+from eqsae.io import DivergedError, NonFiniteError, read_json, reading, write_json
 from eqsae.shapes import IMAGE_SIZE
 
 D_ACT = 256
@@ -87,6 +87,20 @@ def stop_if_diverged(loss: float, what: str, epoch: int, settings) -> None:
         raise NonFiniteError(f"{what} {loss} at epoch {epoch}/{settings.epochs} with {settings!r}")
 
 
+FAR_ABOVE = 2.0
+"""A training whose last epoch's loss is more than this many times its start diverged, though it stayed finite."""
+
+
+def stop_if_worse(history: list[EpochRecord], what: str, settings, start: float | None = None) -> None:
+    """End a training that diverged and stayed finite (a learning rate far too high ends at 1e25, not NaN):
+    its last loss against `start` (default: the first epoch's mean loss), naming the numbers and settings."""
+    start = history[0].loss if start is None else start
+    end = history[-1].loss
+    if end > FAR_ABOVE * start:
+        raise DivergedError(f"{what} ended at {end:.6g} after {len(history)} epochs, {end / start:.3g} times where "
+                            f"it started ({start:.6g}), with {settings!r}: lower the learning rate")  # fmt: skip
+
+
 def train_autoencoder(
     images: np.ndarray, cfg: BaseTrainConfig, device: torch.device | str = "cpu"
 ) -> tuple[BaseAutoencoder, list[EpochRecord]]:
@@ -104,6 +118,7 @@ def train_autoencoder(
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, loss, history[-1].seconds)
         stop_if_diverged(loss, f"base autoencoder {cfg.model}: training loss", epoch, cfg)
+    stop_if_worse(history, f"base autoencoder {cfg.model}: training loss", cfg)
     return model.eval(), history
 
 

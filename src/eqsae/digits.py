@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eqsae.autoencoders import EpochRecord, save_autoencoder, stop_if_diverged
+from eqsae.autoencoders import EpochRecord, save_autoencoder, stop_if_diverged, stop_if_worse
 from eqsae.config import _positive
 from eqsae.group import Group, get_group
 from eqsae.io import read_json, reading
@@ -136,6 +136,7 @@ def train_digits_autoencoder(
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, loss, history[-1].seconds)
         stop_if_diverged(loss, "digits autoencoder: training loss", epoch, cfg)
+    stop_if_worse(history, "digits autoencoder: training loss", cfg)
     return model.eval(), history
 
 

@@ -37,6 +37,10 @@ class NonFiniteError(ValueError):
     """NaN or an infinity where a number must be finite: a diverged training, a broken table."""
 
 
+class DivergedError(ValueError):
+    """A training or fit whose loss ended far above where it started: finite, and still no model."""
+
+
 def _read_errors() -> tuple[type[BaseException], ...]:
     """What readers raise on a bad file (pyarrow's base error only if pyarrow is loaded: it is heavy)."""
     errors = (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, zipfile.BadZipFile, zlib.error,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from eqsae.autoencoders import EpochRecord, stop_if_diverged
+from eqsae.autoencoders import EpochRecord, stop_if_diverged, stop_if_worse
 from eqsae.optim import DictionaryAdam
 from eqsae.sae import Latents, Objective, SAEConfig, TopKSAE, build_sae
 
@@ -151,6 +151,7 @@ def train_sae(*args, **kwargs) -> tuple[TopKSAE, list[EpochRecord]]:
         stop_if_diverged(loss, f"{what} reconstruction loss", epoch, train)
         stop_if_diverged(aux, f"{what} AuxK loss", epoch, train)
         stop_if_diverged(inv, f"{what} invariance loss", epoch, train)
+    stop_if_worse(history, f"SAE {cfg!r}, {objective} objective: reconstruction loss", train)
     return run.sae.eval(), history
 
 

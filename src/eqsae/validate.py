@@ -7,6 +7,7 @@ Kept apart from `eqsae.config` (the stages' settings) so that editing these chec
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,6 +39,7 @@ def validate_config(
     _migrate(config, warn)
     schema = yaml.safe_load(Path(schema_path).read_text())
     _coerce_numbers(config, schema)
+    _check_finite(config)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -193,6 +195,16 @@ def _check_orbits(config: Mapping[str, Any]) -> None:
     if len(elements) and int(elements.max()) + 1 != order:
         raise ConfigError(f"config key orbits.group: {orbits['group']} has {order} elements but {path} counts "
                           f"{int(elements.max()) + 1}")  # fmt: skip
+
+
+def _check_finite(value: Any, where: str = "") -> None:
+    """NaN and infinity are numbers to a JSON schema (YAML's .nan, .inf), but no setting means them: a job
+    would stop on them only after every stage before it ran."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key {where}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        _check_finite(item, f"{where}.{key}" if where else str(key))
 
 
 def _coerce_numbers(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
