@@ -217,3 +217,24 @@ def test_the_checked_dictionary_sizes_are_the_saes():
 
     for variant in ("regular", "wide", "twolayer", "invariant", "equivariant", "twolayer_wide", "equivariant_latent"):
         assert dictionary_size(variant) == variant_config(TRAINED_BY.get(variant, variant), 4)[0].d_latent
+
+
+def test_k_and_t_are_checked_against_the_orbit_dictionary_at_start_up(tmp_path):
+    """On the orbits branch the dictionary is orbits.expansion x d, not the Shapes SAE's 2,048."""
+    import numpy as np
+
+    from eqsae.orbit_table import write_orbit_table
+
+    digits = layered("digits_smoke.yaml")  # d_act 16 x expansion 2 = 32 latents
+    size = digits["orbits"]["expansion"] * digits["orbits"]["digits"]["d_act"]
+    with pytest.raises(ConfigError, match=rf"config key topk: K = {size + 1} exceeds the {size} latents .*orbits.expansion"):
+        validate_config({**copy.deepcopy(digits), "topk": [size + 1]}, SCHEMA)
+    orbits = np.random.default_rng(0).normal(size=(40, 4, 2)).astype(np.float32)
+    write_orbit_table(tmp_path / "mine.parquet", orbits, {"turn": np.tile(np.arange(4), (40, 1))})
+    mine = {**copy.deepcopy(digits), "orbits": {**digits["orbits"], "source": "file", "expansion": 8, "labels": [],
+                                                 "activations": str(tmp_path / "mine.parquet")}}  # fmt: skip
+    validate_config({**copy.deepcopy(mine), "topk": [16], "truncations": [16]}, SCHEMA)  # 8 x 2 = 16 latents
+    with pytest.raises(ConfigError, match=r"config key truncations: T = 100 exceeds the 16 latents .*d = 2"):
+        validate_config({**copy.deepcopy(mine), "topk": [4], "truncations": [100]}, SCHEMA)
+    with pytest.raises(ConfigError, match=r"config key orbits.held_out: 0.999 of 40 orbits .* leaves 1 to train"):
+        validate_config({**copy.deepcopy(mine), "orbits": {**mine["orbits"], "held_out": 0.999}}, SCHEMA)

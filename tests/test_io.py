@@ -162,3 +162,10 @@ def test_allow_missing_and_non_float_columns_may_be_empty(tmp_path):
     with pytest.raises(NonFiniteError, match="probes: column 'truncation'"):
         check_finite(table, "probes", allow_missing=("k",))
     check_finite(table.assign(f1=[np.nan, 0.8]), "probes", ("k", "truncation"), columns=["k", "truncation"])
+
+
+def test_a_damaged_file_says_how_to_make_it_again(tmp_path):
+    path = tmp_path / "cut.npy"
+    path.write_bytes(b"\x93NUMPY")
+    with pytest.raises(UnreadableFileError, match=r"cut\.npy: cannot read it .* delete it, or rerun with --forcerun"):
+        read_matrix(path)

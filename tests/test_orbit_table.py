@@ -81,3 +81,11 @@ def test_the_stages_run_on_exactly_equivariant_orbits():
     assert set(scores.task_group) == {"big", "turn"} and set(scores.representation) == {"latents", "reconstructions"}
     base = probe_orbits(None, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))
     assert base.representation.unique().tolist() == ["activations"]
+
+
+@pytest.mark.parametrize("column", [np.full((30, 4), "circle"), np.zeros((30, 4), bool), np.ones((30, 4), bool)],
+                         ids=["constant", "all False", "all True"])  # fmt: skip
+def test_a_label_with_one_value_is_named_not_scored(column):
+    """A constant column would be one all-positive task (F1 = 1 for every probe) or, as bools, no task at all."""
+    with pytest.raises(ValueError, match=r"label column 'kind' takes one value .* on all 120 held-out rows"):
+        label_tasks({"kind": column, "shape": np.arange(120).reshape(30, 4) % 3})

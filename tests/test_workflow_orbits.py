@@ -67,3 +67,9 @@ def test_a_users_own_orbit_table(tmp_path):
     (workdir / "mine.yaml").write_text(yaml.safe_dump({**config, "run": "other", "orbits": {"activations": "no.pq"}}))
     result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
     assert result.returncode != 0 and "config key orbits.activations: 'no.pq' is not a file" in result.stdout + result.stderr
+    bad = {**config, "run": "few", "orbits": {**config["orbits"], "held_out": 0.999}}  # one orbit left to train on
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(bad))
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
+    assert result.returncode != 0
+    assert "config key orbits.held_out: 0.999 of 120 orbits" in result.stdout + result.stderr and "leaves 1 to train" in (
+        result.stdout + result.stderr)

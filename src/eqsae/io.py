@@ -57,7 +57,9 @@ def reading(path: str | Path) -> Iterator[None]:
     except (UnreadableFileError, NonFiniteError):
         raise
     except _read_errors() as e:
-        raise UnreadableFileError(f"{path}: cannot read it ({type(e).__name__}: {e})") from e
+        raise UnreadableFileError(f"{path}: cannot read it ({type(e).__name__}: {e}). If an earlier job "
+                                  "wrote it, a rerun keeps it (it is newer than its inputs): delete it, or rerun "
+                                  "with --forcerun <that job's rule>") from e  # fmt: skip
 
 
 def _atomic(path: str | Path, write) -> None:

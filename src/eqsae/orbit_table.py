@@ -120,13 +120,18 @@ class LabelTask:
 
 
 def label_tasks(labels: dict[str, np.ndarray], columns: list[str] | None = None) -> tuple[list[LabelTask], np.ndarray]:
-    """Tasks (one per value of each label column) and their (rows, n_tasks) bool labels, rows orbit-major."""
+    """Tasks (one per value of each label column) and their (rows, n_tasks) bool labels, rows orbit-major. A
+    column must take at least two values on these rows (a bool column: True on some, False on others)."""
     tasks, matrix = [], []
     for name in labels if columns is None else columns:
         if name not in labels:
             raise KeyError(f"label column {name!r} is not in the orbit table (columns: {sorted(labels)})")
         values = labels[name].ravel()
         distinct = np.unique(values)
+        if len(distinct) < 2:  # every row positive (F1 = 1 for any probe) or none: nothing to find
+            raise ValueError(f"label column {name!r} takes one value ({distinct[0] if len(distinct) else 'none'}) "
+                             f"on all {len(values)} held-out rows: a probing task needs rows with and without "
+                             "it; drop the column from orbits.labels or label orbits that differ")  # fmt: skip
         if values.dtype == bool:  # a yes/no concept is one task; its complement would repeat it
             distinct = distinct[distinct]
         if len(distinct) > MAX_VALUES:

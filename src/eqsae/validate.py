@@ -103,12 +103,16 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
     order = min(GROUPS[name].order for name in config["groups"])  # rows per image of the smallest group
 
     smallest = min(config["variants"], key=dictionary_size)
-    size = dictionary_size(smallest)
+    size, why = dictionary_size(smallest), "config key variants"
+    width = _orbit_width(config) if config["reproduce"] == "orbits" else None
+    if width is not None:  # a user's or the digits' psi: expansion x d latents (a wide dictionary 4x)
+        size = dictionary_size(smallest) // dictionary_size("regular") * config["orbits"]["expansion"] * width
+        why = f"orbits.expansion = {config['orbits']['expansion']} x d = {width}"
     for key, name in (("topk", "K"), ("truncations", "T")):
         for value in config[key]:
             if value > size:
                 raise ConfigError(f"config key {key}: {name} = {value} exceeds the {size} latents of the {smallest} "
-                                  "SAE (config key variants)")  # fmt: skip
+                                  f"SAE ({why})")  # fmt: skip
     n_probe, probe = config["data"]["n_probe"], config["probe"]
     try:
         n_train, _ = split_sizes(n_probe, probe["test_fraction"])
@@ -167,11 +171,15 @@ def _check_toy(toy: Mapping[str, Any]) -> None:
                           f"{toy['n_train'] * min(toy['orders'])} rows (toy.n_train x |G|)")  # fmt: skip
 
 
+MIN_ORBITS = 10
+"""Orbits on each side of a user's split: fewer trains an SAE and M on almost nothing, or probes almost nothing."""
+
+
 def _check_orbits(config: Mapping[str, Any]) -> None:
     """Your orbit table exists and has the columns, labels and group order the config names; K and T fit the
     smallest dictionary."""
     from eqsae.group import get_group
-    from eqsae.orbit_table import REQUIRED
+    from eqsae.orbit_table import REQUIRED, split_orbits
 
     orbits = config["orbits"]
     if orbits["source"] != "file":
@@ -195,6 +203,31 @@ def _check_orbits(config: Mapping[str, Any]) -> None:
     if len(elements) and int(elements.max()) + 1 != order:
         raise ConfigError(f"config key orbits.group: {orbits['group']} has {order} elements but {path} counts "
                           f"{int(elements.max()) + 1}")  # fmt: skip
+    n = len(elements) // order
+    n_out = split_orbits(n, orbits["held_out"], 0).sum() if n > 1 else n
+    if min(n - n_out, n_out) < MIN_ORBITS:
+        raise ConfigError(f"config key orbits.held_out: {orbits['held_out']} of {n} orbits in {path} leaves {n - n_out} "
+                          f"to train the SAEs and M on and {n_out} to probe; each side needs at least {MIN_ORBITS} "
+                          "orbits (change orbits.held_out or give more orbits)")  # fmt: skip
+
+
+def _orbit_width(config: Mapping[str, Any]) -> int | None:
+    """d, the width of psi on the orbits branch, where start-up can know it: the digits network's d_act, or the
+    activation column of a user's table; None for a user's model (its layer is only run in the job)."""
+    orbits = config["orbits"]
+    if orbits["source"] == "digits":
+        return int(orbits["digits"]["d_act"])
+    path = Path(orbits["activations"] or "")
+    if orbits["source"] != "file" or not path.is_file():
+        return None  # _check_orbits names the missing file
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        kind = pq.read_schema(path).field("activation").type
+    except Exception:  # noqa: BLE001 (_check_orbits names a bad file)
+        return None
+    return kind.list_size if isinstance(kind, pa.FixedSizeListType) else None
 
 
 def _check_finite(value: Any, where: str = "") -> None:
