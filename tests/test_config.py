@@ -238,3 +238,24 @@ def test_k_and_t_are_checked_against_the_orbit_dictionary_at_start_up(tmp_path):
         validate_config({**copy.deepcopy(mine), "topk": [4], "truncations": [100]}, SCHEMA)
     with pytest.raises(ConfigError, match=r"config key orbits.held_out: 0.999 of 40 orbits .* leaves 1 to train"):
         validate_config({**copy.deepcopy(mine), "orbits": {**mine["orbits"], "held_out": 0.999}}, SCHEMA)
+
+
+@pytest.mark.parametrize(("rows", "named"), [
+    ([(0, e) for e in range(4)] + [(1, e) for e in (0, 1, 2, 3, 3)], "orbit_id 1 does not"),  # an element twice
+    ([(0, e) for e in range(4)] + [(1, e) for e in (0, 1, 3)], "orbit_id 1 does not"),  # an element missing
+    ([(-1, e) for e in range(4)], "column 'orbit_id' has a negative value"),
+    ([], "has no rows"),
+], ids=["twice", "missing", "negative", "empty"])  # fmt: skip
+def test_an_orbit_table_with_bad_elements_stops_at_start_up(tmp_path, rows, named):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"orbit_id": pa.array([r[0] for r in rows], pa.int64()),
+                      "element": pa.array([r[1] for r in rows], pa.int64()),
+                      "activation": pa.array([[0.5, 1.0]] * len(rows), pa.list_(pa.float32(), 2))})  # fmt: skip
+    pq.write_table(table, tmp_path / "bad.parquet")
+    config = layered("digits_smoke.yaml")
+    config["orbits"] = {**config["orbits"], "source": "file", "labels": [], "group": "C4",
+                        "activations": str(tmp_path / "bad.parquet")}  # fmt: skip
+    with pytest.raises(ConfigError, match=rf"config key orbits.activations: .*bad.parquet: .*{named}"):
+        validate_config(config, SCHEMA)

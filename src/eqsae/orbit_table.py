@@ -54,6 +54,28 @@ def write_orbit_table(path: str | Path, acts: np.ndarray, labels: dict[str, np.n
     _atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
+def check_elements(path: str | Path, ids: np.ndarray, element: np.ndarray, order: int | None = None) -> int:
+    """The group's order, after checking that the table has rows, no negative id or element, and every orbit
+    each element 0..order-1 exactly once; else an UnreadableFileError naming the file and the first culprit."""
+    if not len(ids):
+        raise UnreadableFileError(f"{path}: the orbit table has no rows")
+    for name, values in (("orbit_id", ids), ("element", element)):
+        if values.min() < 0:
+            raise UnreadableFileError(f"{path}: column {name!r} has a negative value ({values.min()})")
+    n_order = int(element.max()) + 1
+    if order is not None and n_order != order:
+        raise UnreadableFileError(f"{path}: elements 0..{n_order - 1}, but the group has {order} elements")
+    rows = np.lexsort((element, ids))
+    unique_ids, counts = np.unique(ids, return_counts=True)
+    expected = np.tile(np.arange(n_order), len(unique_ids))
+    if len(ids) != len(unique_ids) * n_order or not np.array_equal(element[rows], expected):
+        bad = unique_ids[counts != n_order]
+        culprit = bad[0] if len(bad) else ids[rows][np.flatnonzero(element[rows] != expected)[0]]
+        raise UnreadableFileError(f"{path}: every orbit_id needs each element 0..{n_order - 1} exactly once; "
+                                  f"orbit_id {culprit} does not")  # fmt: skip
+    return n_order
+
+
 def read_orbit_table(path: str | Path, order: int | None = None) -> OrbitTable:
     """An orbit table, checked: a missing column, an orbit without every element once, a group of another
     order, or an activation that is not a finite float list is an UnreadableFileError naming the file."""
@@ -65,14 +87,9 @@ def read_orbit_table(path: str | Path, order: int | None = None) -> OrbitTable:
     if missing:
         raise UnreadableFileError(f"{path}: missing column(s) {missing}; an orbit table has {REQUIRED} and labels")
     ids, element = table["orbit_id"].to_numpy(), table["element"].to_numpy()
-    n_order = int(element.max()) + 1 if len(element) else 0
-    if order is not None and n_order != order:
-        raise UnreadableFileError(f"{path}: elements 0..{n_order - 1}, but the group has {order} elements")
+    n_order = check_elements(path, ids, element, order)
     rows = np.lexsort((element, ids))
     unique_ids = np.unique(ids)
-    expected = np.tile(np.arange(n_order), len(unique_ids))
-    if len(ids) != len(unique_ids) * n_order or not np.array_equal(element[rows], expected):
-        raise UnreadableFileError(f"{path}: every orbit_id needs each element 0..{n_order - 1} exactly once")
     acts = _activation_rows(path, table["activation"].combine_chunks())[rows].reshape(len(unique_ids), n_order, -1)
     if not np.isfinite(acts).all():
         raise UnreadableFileError(f"{path}: column 'activation' has non-finite values")

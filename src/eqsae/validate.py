@@ -179,7 +179,8 @@ def _check_orbits(config: Mapping[str, Any]) -> None:
     """Your orbit table exists and has the columns, labels and group order the config names; K and T fit the
     smallest dictionary."""
     from eqsae.group import get_group
-    from eqsae.orbit_table import REQUIRED, split_orbits
+    from eqsae.io import UnreadableFileError
+    from eqsae.orbit_table import REQUIRED, check_elements, split_orbits
 
     orbits = config["orbits"]
     if orbits["source"] != "file":
@@ -198,11 +199,16 @@ def _check_orbits(config: Mapping[str, Any]) -> None:
     if missing:
         raise ConfigError(f"config key orbits.activations: {path} lacks column(s) {missing} (orbits.labels and "
                           f"{list(REQUIRED)} must be there)")  # fmt: skip
-    elements = pq.read_table(path, columns=["element"])["element"].to_numpy()
+    columns = pq.read_table(path, columns=["orbit_id", "element"])
+    elements = columns["element"].to_numpy()
     order = get_group(orbits["group"]).order
     if len(elements) and int(elements.max()) + 1 != order:
         raise ConfigError(f"config key orbits.group: {orbits['group']} has {order} elements but {path} counts "
                           f"{int(elements.max()) + 1}")  # fmt: skip
+    try:
+        check_elements(path, columns["orbit_id"].to_numpy(), elements, order)
+    except UnreadableFileError as e:
+        raise ConfigError(f"config key orbits.activations: {e}") from e
     n = len(elements) // order
     n_out = split_orbits(n, orbits["held_out"], 0).sum() if n > 1 else n
     if min(n - n_out, n_out) < MIN_ORBITS:
