@@ -126,10 +126,10 @@ def test_a_training_that_ends_far_above_its_start_stops_naming_the_numbers():
     from eqsae.autoencoders import EpochRecord, stop_if_worse
     from eqsae.io import DivergedError
 
-    history = [EpochRecord(1, 0.5, 1.0), EpochRecord(2, 0.2, 1.0), EpochRecord(3, 0.9, 1.0)]
+    history = [EpochRecord(1, 0.5, 1.0), EpochRecord(2, 0.2, 1.0), EpochRecord(3, 90.0, 1.0)]
     stop_if_worse(history, "base autoencoder mlp: training loss", BaseTrainConfig("mlp"))  # worse, not diverged
     history.append(EpochRecord(4, 6.5e25, 1.0))
     with pytest.raises(DivergedError, match=r"base autoencoder mlp: training loss ended at 6\.5e\+25 after 4 epochs"):
         stop_if_worse(history, "base autoencoder mlp: training loss", BaseTrainConfig("mlp"))
-    with pytest.raises(DivergedError, match=r"2\.5 times where it started \(0\.2\)"):
-        stop_if_worse(history[:2] + [EpochRecord(3, 0.5, 1.0)], "x", BaseTrainConfig("mlp"), start=0.2)
+    with pytest.raises(DivergedError, match=r"2\.5e\+03 times where it started \(0\.2\)"):
+        stop_if_worse(history[:2] + [EpochRecord(3, 500.0, 1.0)], "x", BaseTrainConfig("mlp"), start=0.2)
