@@ -4,7 +4,7 @@ import torch
 from sklearn.metrics import r2_score
 
 from eqsae.config import MFitConfig
-from eqsae.io import DivergedError, NonFiniteError
+from eqsae.io import NonFiniteError
 from eqsae.metrics import r2_flat, r2_pooled, r2_uniform
 from eqsae.transform import fit_m, order_penalty, orbit_loss, r2_per_element, result1_table
 
@@ -174,10 +174,3 @@ def test_elements_act_by_the_products_the_fit_trained():
     r2 = r2_per_element([m, r], orbits, D4)
     np.testing.assert_allclose(r2.pooled, [r2_pooled(orbits[:, e], orbits[:, 0] @ mats[e].T) for e in range(1, 8)])
 
-
-def test_a_fit_that_diverges_and_stays_finite_fails_with_its_numbers():
-    orbits = np.random.default_rng(0).normal(size=(200, 4, 16)).astype(np.float32)
-    with pytest.raises(DivergedError, match=r"fit M: training loss \(start: M = I.s\) ended at .* times where it started .*lr=10\.0"):
-        fit_m(orbits, MFitConfig(epochs=5, batch_size=32, lr=10.0))  # ends near 1e13, finite
-    m, history = fit_m(orbits, MFitConfig(epochs=5, batch_size=32))
-    assert history[-1].loss < history[0].loss

@@ -88,9 +88,9 @@ def stop_if_diverged(loss: float, what: str, epoch: int, settings) -> None:
 
 
 FAR_ABOVE = 1000.0
-"""A training whose last epoch's loss is more than this many times its start diverged, though it stayed finite
-(a learning rate far too high: 1e12 to 1e25 times). Not less: from a start that already fits (M = I on a barely
-trained smoke network) Adam's first steps can wander 60-fold above it and still be a fit, not a divergence."""
+"""A training whose last epoch's loss is more than this many times its first epoch's diverged, though it stayed
+finite (a learning rate far too high ends 1e12 to 1e25 times above). Not less: from a start that already fits,
+Adam's first steps can wander tens of times above it and still be a fit, not a divergence."""
 
 
 def stop_if_worse(history: list[EpochRecord], what: str, settings, start: float | None = None) -> None:

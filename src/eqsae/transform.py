@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eqsae.autoencoders import EpochRecord, stop_if_diverged, stop_if_worse
+from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.config import MFitConfig
 from eqsae.group import C4, ORDER, Group
 from eqsae.io import NonFiniteError
@@ -121,10 +121,6 @@ def fit_generators(
     mats = [torch.nn.Parameter(start.to(device))]
     mats += [torch.nn.Parameter(torch.eye(d, device=device)) for _ in group.orders[1:]]
     opt = torch.optim.Adam(mats, lr=cfg.lr, fused=True)
-    with torch.no_grad():  # no fit at all, M = R = I: a fit that ends far above it diverged
-        eye = [torch.eye(d, device=device) for _ in group.orders]
-        identity_loss = sum(group_orbit_loss(eye, data[i : i + 4096], group).item() * len(data[i : i + 4096])
-                            for i in range(0, n, 4096)) / n  # fmt: skip
     gen, history = torch.Generator().manual_seed(cfg.seed), []
     for epoch in range(1, cfg.epochs + 1):
         t0, total = time.perf_counter(), torch.zeros((), device=device)
@@ -142,7 +138,6 @@ def fit_generators(
         history.append(record)
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, record.loss, record.seconds)
         stop_if_diverged(record.loss, "fit M: training loss", epoch, cfg)
-    stop_if_worse(history, "fit M: training loss (start: M = I's)", cfg, start=identity_loss)
     fitted = [x.detach().cpu().numpy() for x in mats]
     for name, x in zip("MR", fitted):
         if not np.isfinite(x).all():  # the order penalty is not in the logged loss and can diverge alone
