@@ -29,7 +29,7 @@ def test_shipped_configs_are_valid():
     assert config["run"] == "paper"
     assert config["base"] == {"epochs": 100, "batch_size": 64, "lr": 0.001}
     assert config["m_fit"]["epochs"] == 150 and config["m_fit"]["init"] == "identity"
-    assert config["data"] == {"n_base": 10000, "n_sae": 10000, "n_probe": 2500}
+    assert config["data"] == {"n_base": 10000, "n_sae": 10000, "n_probe": 2500, "orientation": "image"}
     assert validate_config(smoke_config(), SCHEMA)["run"] == "smoke"
     v2 = layered("v2.yaml", "v2_smoke.yaml")
     assert validate_config(v2, SCHEMA)["run"] == "v2-smoke" and v2["groups"] == ["D4"]

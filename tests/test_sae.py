@@ -265,3 +265,40 @@ def test_a_non_finite_auxk_loss_stops_training(monkeypatch):
     train = SAETrainConfig(epochs=3, batch_size=8, auxk_alpha=1 / 32, k_aux=4)
     with pytest.raises(NonFiniteError, match=r"AuxK loss inf at epoch 1/3 with SAETrainConfig\("):
         train_sae(orbits, SAEConfig(k=2, d_in=8, d_latent=16), "augmented", train)
+
+
+def test_relu_topk_gives_no_negative_latent_where_signed_does():
+    torch.manual_seed(0)
+    x = torch.randn(200, 16)
+    signed, relu = build_sae(), build_sae(topk_activation="relu")
+    relu.load_state_dict(signed.state_dict())
+    with torch.no_grad():
+        signed.encoder.bias.fill_(-3.0), relu.encoder.bias.fill_(-3.0)  # most kept pre-activations negative
+    kept, rectified = signed.encode(x), relu.encode(x)
+    assert (kept.values < 0).any()
+    assert (rectified.values >= 0).all() and torch.equal(rectified.indices, kept.indices)
+    torch.testing.assert_close(rectified.values, kept.values.clamp_min(0))
+    assert set(relu.fired(rectified).tolist()) < set(signed.fired(kept).tolist())
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_relu_topk_fast_path_equals_plain_path_in_gradients(encoder):
+    torch.manual_seed(0)
+    sae = build_sae(encoder=encoder, d_latent=128, k=8, topk_activation="relu").double()
+    x = torch.randn(32, 16, dtype=torch.float64)
+    grads = {}
+    for fast in (True, False):
+        sae.zero_grad()
+        x_hat, _ = sae(x, fast)
+        sae_loss(x_hat, x).backward()
+        grads[fast] = {n: p.grad.to_dense() for n, p in sae.named_parameters()}
+    for name in grads[False]:
+        torch.testing.assert_close(grads[True][name], grads[False][name], msg=name)
+
+
+def test_relu_topk_setting_survives_save_and_load(tmp_path):
+    sae = build_sae(topk_activation="relu")
+    save_sae(sae, tmp_path)
+    assert load_sae(tmp_path).cfg.topk_activation == "relu"
+    with pytest.raises(ValueError, match="topk_activation"):
+        build_sae(topk_activation="abs")

@@ -79,3 +79,32 @@ def test_image_sets_are_seeded():
     assert not np.array_equal(a.images, c.images)
     assert a.images.dtype == np.uint8 and a.images.shape == (50, 64, 64)
     assert a.shapes.shape == a.orientations.shape == (50, ORDER, 4)
+
+
+def test_image_orientation_draws_what_it_drew_before_shape_orientation_existed():
+    drawn = generate(40, np.random.default_rng([5, 0]), orientation="image").images
+    ids = np.random.default_rng([5, 0]).integers(0, N_SHAPES, size=(40, 4))
+    np.testing.assert_array_equal(drawn, compose(ids))
+
+
+@pytest.mark.parametrize("group_name", ["C4", "D4"])
+def test_under_shape_orientation_a_shapes_orientation_is_not_a_function_of_the_group_element(group_name):
+    """Read from the pixels: under `image` every placed shape's orientation is fixed by the element (p mod its
+    orbit size under C4); under `shape` each element sees every orientation of every shape."""
+    from eqsae.group import get_group
+
+    group = get_group(group_name)
+    sizes = np.array([orbit_size(tile, group) for tile in shape_tiles()])
+    for orientation, function_of_element in (("image", True), ("shape", False)):
+        data = generate(300, np.random.default_rng(1), group, orientation)
+        shapes, turns = read_labels(group.orbit(data.images), group)
+        np.testing.assert_array_equal(shapes, data.shapes)
+        np.testing.assert_array_equal(turns, data.orientations)
+        for e in range(group.order):
+            for s in range(N_SHAPES):
+                seen = set(turns[:, e][shapes[:, e] == s].tolist())
+                assert (len(seen) == 1) == function_of_element, (orientation, e, SHAPES[s], seen)
+                if not function_of_element:
+                    assert seen == set(range(sizes[s]))
+    with pytest.raises(ValueError, match="orientation"):
+        generate(2, np.random.default_rng(0), orientation="quadrant")

@@ -46,6 +46,7 @@ class OrbitSAESettings:
     relax_delta: float = 1.0
     invariance_lambda: float = 1.0
     seed: int = 0
+    topk_activation: str = "signed"
 
 
 def orbit_sae_config(variant: str, k: int, d: int, s: OrbitSAESettings, n_anchors: int = 0) -> tuple[SAEConfig, str]:
@@ -56,7 +57,7 @@ def orbit_sae_config(variant: str, k: int, d: int, s: OrbitSAESettings, n_anchor
         arch["d_hidden"] = s.d_hidden
     if arch.get("dictionary") == "archetypal":
         arch |= dict(n_anchors=n_anchors, relax_delta=s.relax_delta)
-    return SAEConfig(k=k, d_in=d, **arch, **PRACTICES[s.practice]), objective
+    return SAEConfig(k=k, d_in=d, **arch, **PRACTICES[s.practice], topk_activation=s.topk_activation), objective
 
 
 def fit_orbit_generators(
@@ -124,4 +125,5 @@ def sae_settings(sae: dict, orbits: dict, seed: int) -> OrbitSAESettings:
     """OrbitSAESettings from the workflow's `sae` and `orbits` sections."""
     return OrbitSAESettings(orbits["expansion"], sae["epochs"], sae["batch_size"], sae["lr"], sae["d_hidden"],
                             n_anchors=sae["anchors"], relax_delta=sae["relax_delta"],
-                            invariance_lambda=sae["invariance_lambda"], seed=seed)  # fmt: skip
+                            invariance_lambda=sae["invariance_lambda"], seed=seed,
+                            topk_activation=sae.get("topk_activation", "signed"))  # fmt: skip

@@ -22,6 +22,7 @@ from eqsae.config import PRACTICES, TRAINED_BY, VARIANTS, Objective  # noqa: F40
 
 Encoder = Literal["linear", "twolayer"]
 Dictionary = Literal["free", "archetypal"]
+TopKActivation = Literal["signed", "relu"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,16 @@ class SAEConfig:
     """Rows of C, the archetypal dictionary's anchors (KMeans centroids); 0 for the free dictionary."""
     relax_delta: float = 0.0
     """Bound on the norm of each row of the archetypal relaxation Lambda; 0 for the free dictionary."""
+    topk_activation: TopKActivation = "signed"
+    """signed: the K largest pre-activations as they are (the paper's TopK, which names no ReLU; a latent may be
+    negative); relu: ReLU applied to the K kept values (SAELens' order), so a kept negative pre-activation gives a
+    zero latent, passes no gradient, and counts as not firing (AuxK's dead-latent clock)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.k <= self.d_latent:
             raise ValueError(f"k must be in 1..d_latent={self.d_latent}, got {self.k}")
+        if self.topk_activation not in ("signed", "relu"):
+            raise ValueError(f"topk_activation must be 'signed' or 'relu', got {self.topk_activation!r}")
         if self.encoder not in ("linear", "twolayer"):
             raise ValueError(f"encoder must be 'linear' or 'twolayer', got {self.encoder!r}")
         match self.dictionary:
@@ -217,14 +224,25 @@ class TopKSAE(nn.Module):
     def topk(
         self, h: torch.Tensor, fast: bool = True, among: torch.Tensor | None = None, k: int | None = None
     ) -> Latents:
-        """The k (default K) largest of W_E h + b_E, or of those latents the mask `among` keeps (AuxK's dead)."""
-        k, weight, bias = self.cfg.k if k is None else k, self.encoder.weight, self.encoder.bias
+        """The k (default K) largest of W_E h + b_E, or of those latents the mask `among` keeps (AuxK's dead);
+        under `topk_activation="relu"` their values through a ReLU."""
+        k = self.cfg.k if k is None else k
         if fast:
-            return self._fast_topk(h, k, among)
-        pre = self.encoder(h)
-        if among is not None:
-            pre = pre.masked_fill(~among, float("-inf"))
-        return Latents(*pre.topk(k, dim=-1, sorted=True))
+            latents = self._fast_topk(h, k, among)
+        else:
+            pre = self.encoder(h)
+            if among is not None:
+                pre = pre.masked_fill(~among, float("-inf"))
+            latents = Latents(*pre.topk(k, dim=-1, sorted=True))
+        if self.cfg.topk_activation == "relu":
+            return Latents(F.relu(latents.values), latents.indices)
+        return latents
+
+    def fired(self, latents: Latents) -> torch.Tensor:
+        """The latent ids that fired in a batch (AuxK's clock): every kept one, or under ReLU the positive ones."""
+        if self.cfg.topk_activation == "relu":
+            return latents.indices[latents.values > 0]
+        return latents.indices.reshape(-1)
 
     def _fast_topk(self, h: torch.Tensor, k: int, among: torch.Tensor | None) -> Latents:
         weight, bias, training = self.encoder.weight, self.encoder.bias, torch.is_grad_enabled()

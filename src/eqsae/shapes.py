@@ -1,14 +1,18 @@
 """The synthetic shapes dataset (paper Section 4, Appendix C.1): eight OpenCV shapes, one per quadrant.
 
-A generated image is canonical: every shape sits in its canonical orientation, and orientation arises only
-from rotating the whole image (our reading). Labels are never assumed: `read_labels` recovers shape and
-orientation of every quadrant from the pixels, so rotated images are labelled by what they show.
+A generated image is canonical (the identity element of its orbit). Where the paper is silent, two readings of
+how its shapes are oriented: `image` (the default) draws every shape in its canonical orientation, so orientation
+arises only from turning the whole image and a shape's orientation in g^p x is p (mod its orbit size); `shape`
+draws each shape in a seeded random one of its orientations, so orientation is a property of the shape, not a
+function of the group element. Labels are never assumed: `read_labels` recovers shape and orientation of every
+quadrant from the pixels, so every image is labelled by what it shows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -19,6 +23,8 @@ IMAGE_SIZE = 64
 TILE = IMAGE_SIZE // 2
 N_POSITIONS = 4
 POSITIONS = ("TL", "TR", "BR", "BL")  # clockwise, so one 90-degree rotation shifts the position index by one
+Orientation = Literal["image", "shape"]
+ORIENTATIONS: tuple[str, ...] = ("image", "shape")
 
 
 def _tile() -> np.ndarray:
@@ -116,9 +122,20 @@ def quadrants(images: np.ndarray) -> np.ndarray:
     )
 
 
-def compose(shapes: np.ndarray) -> np.ndarray:
-    """Canonical images from shape ids per position: (n, 4) -> (n, 64, 64) uint8."""
-    tiles = shape_tiles()[shapes]  # (n, 4, TILE, TILE)
+@cache
+def oriented_tiles(group: Group = C4) -> np.ndarray:
+    """(n_shapes, |G|, TILE, TILE): each shape's tile in orientation o at [s, o], for o below its orbit size (the
+    rest repeat orientation 0)."""
+    tiles = np.stack([np.stack([group.act(tile, row.tolist().index(o) if o in row else 0) for o in range(group.order)])
+                      for tile, row in zip(shape_tiles(), orientation_table(group))])  # fmt: skip
+    tiles.flags.writeable = False
+    return tiles
+
+
+def compose(shapes: np.ndarray, orientations: np.ndarray | None = None, group: Group = C4) -> np.ndarray:
+    """Images from shape ids (n, 4) per position, each shape in its canonical orientation or, with
+    `orientations` (n, 4), in that orientation under the group: (n, 64, 64) uint8."""
+    tiles = shape_tiles()[shapes] if orientations is None else oriented_tiles(group)[shapes, orientations]
     images = np.empty((len(shapes), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     images[:, :TILE, :TILE], images[:, :TILE, TILE:] = tiles[:, 0], tiles[:, 1]
     images[:, TILE:, TILE:], images[:, TILE:, :TILE] = tiles[:, 2], tiles[:, 3]
@@ -146,7 +163,7 @@ class ShapeSet:
     """Canonical images with the labels of their whole orbit under the group (C4: the four rotations)."""
 
     images: np.ndarray
-    """(n, 64, 64) uint8 in {0, 255}, canonical orientation."""
+    """(n, 64, 64) uint8 in {0, 255}: the canonical images (the identity element of each orbit)."""
     shapes: np.ndarray
     """(n, element, position) int8: shape id at each position of g^p h^q x."""
     orientations: np.ndarray
@@ -156,12 +173,19 @@ class ShapeSet:
         return len(self.images)
 
 
-def generate(n: int, rng: np.random.Generator, group: Group = C4) -> ShapeSet:
-    """n random canonical images (a uniformly random shape in each quadrant), labelled for every group element
-    from the pixels of the transformed image."""
+def generate(n: int, rng: np.random.Generator, group: Group = C4, orientation: Orientation = "image") -> ShapeSet:
+    """n random canonical images (a uniformly random shape in each quadrant; under `orientation="shape"` each in
+    a uniformly random one of its orientations), labelled for every group element from the pixels of the
+    transformed image. `image` draws exactly what it drew before `shape` existed."""
     if n < 1:
         raise ValueError(f"number of images must be positive, got {n}")
-    images = compose(rng.integers(0, N_SHAPES, size=(n, N_POSITIONS)))
+    if orientation not in ORIENTATIONS:
+        raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation!r}")
+    shapes = rng.integers(0, N_SHAPES, size=(n, N_POSITIONS))
+    turns = None
+    if orientation == "shape":
+        turns = rng.integers(0, np.array(orbit_sizes(group))[shapes])
+    images = compose(shapes, turns, group)
     shapes, orientations = read_labels(group.orbit(images), group)
     return ShapeSet(images, shapes, orientations)
 

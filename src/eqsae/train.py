@@ -211,7 +211,7 @@ def train_sae_epoch(
             total_inv += inv.detach() * len(x)
         if since is not None:
             since += len(x)
-            since[latents.indices.reshape(-1)] = 0
+            since[sae.fired(latents)] = 0
             if aux is not None:
                 total_aux += aux.detach() * len(x)
     return total.item() / n, total_aux.item() / n, total_inv.item() / n

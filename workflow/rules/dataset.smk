@@ -9,6 +9,7 @@ rule generate_dataset:
         n=lambda wc: config["data"][f"n_{wc.image_set}"],
         seed=lambda wc: [int(wc.seed), IMAGE_SETS.index(wc.image_set)],
         group=group_of,
+        orientation=config["data"]["orientation"],
         code=get_code("generate_dataset.py"),
     resources:
         mem_mb=1000,

@@ -47,6 +47,9 @@ rule train_sae:
         if VARIANTS[wc.variant][1] in ("latent", "output") else {},
         architecture=lambda wc: {"d_hidden": config["sae"]["d_hidden"]}
         | ({"relax_delta": config["sae"]["relax_delta"]} if uses_anchors(wc.variant) else {}),
+        # the default (signed) adds nothing, so runs made before the setting existed stay cached
+        activation=lambda wc: {} if config["sae"]["topk_activation"] == "signed"
+        else {"topk_activation": config["sae"]["topk_activation"]},
         group=group_of,
         seed=seed_of,
         code=get_code("train_sae.py"),

@@ -13,6 +13,6 @@ from eqsae.io import write_shapeset  # noqa: E402
 from eqsae.shapes import generate  # noqa: E402
 
 p = snakemake.params
-data = generate(p.n, np.random.default_rng(p.seed), get_group(p.group))
+data = generate(p.n, np.random.default_rng(p.seed), get_group(p.group), p.orientation)
 write_shapeset(snakemake.output[0], data)
-logging.info("%d images, seed %s -> %s", len(data), snakemake.params.seed, snakemake.output[0])
+logging.info("%d images, seed %s, shapes oriented by %s -> %s", len(data), p.seed, p.orientation, snakemake.output[0])

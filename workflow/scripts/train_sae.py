@@ -21,7 +21,7 @@ p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 orbits = read_activations(snakemake.input.acts).acts
 anchors = np.load(snakemake.input.anchors) if "anchors" in snakemake.input.keys() else None
-architecture = dict(p.architecture) | ({} if anchors is None else {"n_anchors": len(anchors)})
+architecture = dict(p.architecture) | dict(p.activation) | ({} if anchors is None else {"n_anchors": len(anchors)})
 cfg, objective = variant_config(wc.variant, int(wc.k), d_in=orbits.shape[-1], practice=wc.training, **architecture)
 train = SAETrainConfig(p.epochs, p.batch_size, p.lr, p.seed, **p.auxk, **p.paired)
 logging.info("%s %s (%s practice, %s) on %s, %d threads: %s, %s, %s", wc.model, wc.variant, wc.training, p.group,
