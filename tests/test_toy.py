@@ -41,7 +41,7 @@ def test_cyclic_permutation_orders():
         assert not np.allclose(np.linalg.matrix_power(p, order // 2), np.eye(d))
 
 
-@pytest.mark.parametrize("canonical", ["fixed", "random"])
+@pytest.mark.parametrize("canonical", ["fixed", "random", "orientation"])
 def test_orbits_move_inputs_by_m_and_keep_coefficients(canonical):
     cfg = ToyConfig(16, 4, n_train=200, n_test=50, canonical=canonical, seed=3)
     data = make_toy(cfg)
@@ -51,13 +51,26 @@ def test_orbits_move_inputs_by_m_and_keep_coefficients(canonical):
     x = data.present_train.astype(float) @ data.features  # the generated input, whose features are canonical
     shifts = [min(range(4), key=lambda r: np.abs(row[0] - np.linalg.matrix_power(data.m, r) @ xi).max())
               for row, xi in zip(data.train, x)]  # fmt: skip
-    assert set(shifts) == ({0} if canonical == "fixed" else {0, 1, 2, 3})
+    assert set(shifts) == ({0, 1, 2, 3} if canonical == "random" else {0})
     by_orbit = {}  # random: one representative per orbit (set of present features), whichever row holds it
     for row, r in zip(data.present_train, shifts):
         assert by_orbit.setdefault(row.tobytes(), r) == r
     assert abs(data.present_train.mean() - 1 / 16) < 0.01
     again = make_toy(cfg)
     assert np.array_equal(again.train, data.train) and np.array_equal(again.present_test, data.present_test)
+
+
+def test_orientation_representatives_turn_each_feature_once_for_the_whole_dataset():
+    """Each true feature is the fixed reading's, turned by its own M^(r_i); the turns differ across features, and
+    every input of the dataset holds the features in that one frame."""
+    fixed, turned = (make_toy(ToyConfig(16, 4, n_train=100, n_test=20, canonical=c, seed=2))
+                     for c in ("fixed", "orientation"))  # fmt: skip
+    powers = [np.linalg.matrix_power(fixed.m, r) for r in range(4)]
+    turns = [next(r for r in range(4) if np.allclose(powers[r] @ v, u, atol=1e-9))
+             for v, u in zip(fixed.features, turned.features)]  # fmt: skip
+    assert len(set(turns)) > 1
+    np.testing.assert_array_equal(turned.present_train, fixed.present_train)
+    np.testing.assert_allclose(turned.train[:, 0], turned.present_train @ turned.features, atol=1e-5)
 
 
 def test_invariant_features_are_fixed_by_m():
@@ -109,6 +122,10 @@ def test_every_toy_sae_trains_and_scores():
     assert table[~table.sae.str.startswith("equivariant")].transformation.isna().all()
     for metric in ("reconstruction_mse", "feature_recovery", "detection_top1", "detection_top4", "class_agreement"):
         assert np.isfinite(table[metric]).all(), metric
+    data = make_toy(toy)
+    energy = np.square(data.test.astype(np.float64)).sum(-1).mean()
+    np.testing.assert_allclose(table.reconstruction_fvu, table.reconstruction_mse / energy)
+    np.testing.assert_allclose(table.reconstruction_mse_per_coordinate, table.reconstruction_mse / 16)
     assert ((table.feature_recovery <= 1) & (table.detection_top4 <= 1)).all()
 
 
@@ -122,4 +139,5 @@ def test_summary_se_and_table3_beside_the_paper():
     assert summary.reconstruction_mse_std.item() == pytest.approx(np.std(mse, ddof=1))
     t3 = table3(summary)
     assert len(t3) == 1 and t3.loss.item() == "latent" and t3.paper_feature_recovery.item() == 0.825
+    assert t3.canonical.item() == "random"
     assert t3.feature_recovery_diff.item() == pytest.approx(0.8 - 0.825)

@@ -6,7 +6,11 @@ orthonormal for N <= d, a low-coherence unit-norm frame beyond); c_i ~ Bernoulli
 with Q a random rotation and P a permutation of the coordinates in cycles of length |G| (for |G| <= d dividing
 d; a signed d-cycle, order 2d, for |G| = 2d), so M is orthogonal with M^|G| = I and moves a generic feature to
 |G| distinct directions. An orbit is {M^p x0 : p < |G|} around its canonical representative x0: the generated
-x itself (`fixed`) or M^r x with r a random function of the orbit (`random`, v2's Table 3). With binary
+x itself (`fixed`), M^r x with r a random function of the orbit (`random`, v2's Table 3), or the x made of the
+features each in a seeded random orientation M^(r_i) v_i, drawn once per dataset (`orientation`: one
+representative per orbit in a consistent frame, where under `random` each feature appears in the canonical
+inputs in all |G| orientations while recovery is scored against the unturned ones). Under `orientation` the
+true features are the turned ones, as the canonical inputs hold them. With binary
 coefficients an orbit is its set of present features, so r is drawn once per such set (a seeded hash of it):
 the same orbit always has the same representative, which the input determines. Drawing r afresh for every
 sample instead would make the target unidentifiable (the best reconstruction would be the orbit's mean, an MSE
@@ -23,7 +27,8 @@ import numpy as np
 
 from eqsae.group import Group
 
-Canonical = Literal["fixed", "random"]
+Canonical = Literal["fixed", "random", "orientation"]
+CANONICAL: tuple[str, ...] = ("fixed", "random", "orientation")
 FRAME_ITERATIONS = 100
 """Alternating projections towards a unit-norm tight frame (over-complete features only)."""
 
@@ -51,8 +56,8 @@ class ToyConfig:
         if not 0 <= self.invariant_features <= min(fixed_dim, self.n_features):
             raise ValueError(f"invariant_features must be in 0..{min(fixed_dim, self.n_features)} (M's fixed "
                              f"subspace has dimension {fixed_dim}), got {self.invariant_features}")  # fmt: skip
-        if self.canonical not in ("fixed", "random"):
-            raise ValueError(f"canonical must be 'fixed' or 'random', got {self.canonical!r}")
+        if self.canonical not in CANONICAL:
+            raise ValueError(f"canonical must be one of {CANONICAL}, got {self.canonical!r}")
 
     @property
     def group(self) -> Group:
@@ -63,7 +68,8 @@ class ToyConfig:
 @dataclass(frozen=True)
 class ToyData:
     features: np.ndarray
-    """(N, d) the canonical true features v_i, unit norm."""
+    """(N, d) the true features as the canonical inputs hold them, unit norm: v_i (under `orientation`
+    M^(r_i) v_i)."""
     m: np.ndarray
     """(d, d) the true transformation, orthogonal, M^|G| = I."""
     train: np.ndarray
@@ -135,6 +141,15 @@ def representatives(present: np.ndarray, order: int, seed: int) -> np.ndarray:
     return np.array([zlib.crc32(salt + row.tobytes()) % order for row in packed], dtype=np.int64)
 
 
+def turned(features: np.ndarray, m: np.ndarray, turns: np.ndarray) -> np.ndarray:
+    """Each feature v_i turned to M^(turns_i) v_i."""
+    out = features.copy()
+    for i, r in enumerate(turns):
+        for _ in range(int(r)):
+            out[i] = m @ out[i]
+    return out
+
+
 def _orbits(cfg: ToyConfig, features: np.ndarray, m: np.ndarray, n: int, rng: np.random.Generator):
     present = rng.random((n, cfg.n_features)) < 1 / cfg.n_features
     x = present.astype(np.float64) @ features
@@ -155,6 +170,9 @@ def make_toy(cfg: ToyConfig) -> ToyData:
     rng = np.random.default_rng([cfg.seed, cfg.n_features, cfg.order])
     m, fixed = toy_transformation(cfg.d, cfg.order, rng)
     features = toy_features(cfg, m, fixed, rng)
+    if cfg.canonical == "orientation":  # its own stream: the same orbits as `fixed`, features turned
+        turns = np.random.default_rng([cfg.seed, cfg.n_features, cfg.order, 1]).integers(0, cfg.order, len(features))
+        features = turned(features, m, turns)
     train, present_train = _orbits(cfg, features, m, cfg.n_train, rng)
     test, present_test = _orbits(cfg, features, m, cfg.n_test, rng)
     return ToyData(features, m, train, test, present_train, present_test)

@@ -87,7 +87,8 @@ def _mse(orbits: np.ndarray, x_hat: np.ndarray, transforms: list | None = None) 
 
 
 def score(name: str, sae: TopKSAE, data: ToyData, toy: ToyConfig, generators: dict) -> list[dict]:
-    """Rows for one trained SAE: MSE (per transformation for the equivariant ones), recovery, detection."""
+    """Rows for one trained SAE: MSE (per transformation for the equivariant ones) per row, as the fraction of
+    variance unexplained (MSE / E||x||^2) and per coordinate (MSE / d), recovery, detection."""
     if name == "crosscoder":
         z_train, _ = encode(sae, crosscoder_inputs(data.train))
         z_test, x_hat = encode(sae, crosscoder_inputs(data.test))
@@ -107,7 +108,9 @@ def score(name: str, sae: TopKSAE, data: ToyData, toy: ToyConfig, generators: di
         common[f"detection_top{m}"] = float(detection_f1(z_train, y_train, z_test, y_test, m, toy.seed).mean())
     if toy.order == ORDER:  # the atlas's symmetry profile is written for four elements
         common["class_agreement"] = class_agreement(data.features, atoms, data.m)[0]
-    return [dict(sae=name, transformation=how, reconstruction_mse=mse, **common) for how, mse in mses.items()]
+    energy = float(np.square(data.test.astype(np.float64)).sum(-1).mean())  # E||x||^2 over test rows
+    return [dict(sae=name, transformation=how, reconstruction_mse=mse, reconstruction_fvu=mse / energy,
+                 reconstruction_mse_per_coordinate=mse / toy.d, **common) for how, mse in mses.items()]
 
 
 def run_toy(data: ToyData, toy: ToyConfig, s: ToySAESettings, saes=TOY_SAES) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from eqsae.paper_v2 import paper_table3  # noqa: E402
 from eqsae.stats import over_seeds  # noqa: E402
 from eqsae.toy_experiment import LOSSES, TOY_SAES  # noqa: E402
 
-METRICS = ("reconstruction_mse", "feature_recovery", "detection_top1", "detection_top4", "class_agreement")
+METRICS = ("reconstruction_mse", "reconstruction_fvu", "reconstruction_mse_per_coordinate", "feature_recovery", "detection_top1", "detection_top4", "class_agreement")
 KEYS = ["canonical", "order", "n_features", "sae", "transformation"]
 PAPER_COLUMNS = {"reconstruction_mse": "mse_std", "feature_recovery": "recovery_std", "detection_top1": "top1_std",
                  "detection_top4": "top4_std"}  # fmt: skip
@@ -36,19 +36,27 @@ def summarize_toy(scores: pd.DataFrame) -> pd.DataFrame:
     return out.merge(std, on=KEYS, how="left")
 
 
+TABLE3_CANONICAL = ("random", "orientation")
+"""v2's Table 3 setting (random representatives), and our consistent-frame reading of one representative per
+orbit beside it."""
+
+
 def table3(summary: pd.DataFrame) -> pd.DataFrame:
-    """Ours in v2's Table 3 layout (random representatives, |G| = 4, equivariant SAEs), v2's mean and std
-    beside each metric, and ours - v2. Empty where our config ran no such setting."""
-    ours = summary[(summary.canonical == "random") & (summary.order == 4) & summary.sae.isin(list(LOSSES))].copy()
+    """Ours in v2's Table 3 layout (|G| = 4, equivariant SAEs; random representatives and, where run, the
+    per-feature orientation reading), v2's mean and std beside each metric, and ours - v2; our FVU and
+    per-coordinate MSE beside. Empty where our config ran no such setting."""
+    ours = summary[summary.canonical.isin(TABLE3_CANONICAL) & (summary.order == 4) & summary.sae.isin(list(LOSSES))]
+    ours = ours.copy()
     ours["loss"] = ours.sae.str.removeprefix("equivariant_")
     paper = paper_table3().rename(columns={m: f"paper_{m}" for m in PAPER_COLUMNS})
     paper = paper.rename(columns={std: f"paper_{m}_std" for m, std in PAPER_COLUMNS.items()})
     out = ours.merge(paper, on=["loss", "n_features"], how="left")
-    columns = ["loss", "n_features", "transformation", "n_seeds"]
+    columns = ["canonical", "loss", "n_features", "transformation", "n_seeds"]
     for metric in PAPER_COLUMNS:
         out[f"{metric}_diff"] = out[f"{metric}_mean"] - out[f"paper_{metric}"]
         columns += [f"{metric}_mean", f"{metric}_std", f"paper_{metric}", f"paper_{metric}_std", f"{metric}_diff"]
-    return out[columns].sort_values(["loss", "transformation", "n_features"], ignore_index=True)
+    columns += [f"{m}_mean" for m in ("reconstruction_fvu", "reconstruction_mse_per_coordinate") if f"{m}_mean" in out]
+    return out[columns].sort_values(["canonical", "loss", "transformation", "n_features"], ignore_index=True)
 
 
 def toy_figure(summary: pd.DataFrame, canonical: str) -> plt.Figure:

@@ -16,7 +16,7 @@ rule toy_run:
     benchmark:
         benchmark_path("toy_run", "{canonical}/g{order}/n{n}/seed{seed}")
     wildcard_constraints:
-        canonical="fixed|random",
+        canonical="fixed|random|orientation",
         order=r"\d+",
         n=r"\d+",
     params:
