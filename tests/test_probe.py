@@ -122,8 +122,9 @@ def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
     cfg = ProbeConfig(xgb_trees=5)
     table = probe_sae(z, decoder, bias, rotations, labels, tasks, [2, 4], cfg,
                       transforms=element_matrices([-np.eye(d, dtype=np.float32)]))
-    assert len(table) == 2 * 2 * len(tasks) * len(PROBES)
+    assert len(table) == (2 * 2 + 1) * len(tasks) * len(PROBES)  # and the reconstruction at T = 0
     assert set(table.representation) == {"latents", "reconstructions"}
+    assert set(table[table.truncation == 0].representation) == {"reconstructions"}
     assert (table.n_test == round(0.2 * n) * ORDER).all()
     assert table.f1.between(0, 1).all()
 
@@ -135,6 +136,37 @@ def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
     for p in range(ORDER):
         rows = rotations == p
         assert np.allclose(turned[rows], plain[rows] @ np.linalg.matrix_power(turn, p).T, rtol=1e-4, atol=1e-4)
+
+
+def test_the_leak_rows_are_probes_on_the_bias_turned_by_each_element_and_on_the_element_alone(small_set):
+    """T = 0 rows: every task on T_e b_D, nothing else; the group-element rows: on the one-hot element."""
+    from eqsae.probe import GROUP_ELEMENT, LEAK_T, probe_group_element, run_tasks, settings_only
+
+    tasks = make_tasks()
+    n, d = len(small_set), 6
+    rng = np.random.default_rng(1)
+    z = np.maximum(rng.normal(size=(n * ORDER, 12)), 0).astype(np.float32)
+    decoder, bias = rng.normal(size=(12, d)).astype(np.float32), rng.normal(size=d).astype(np.float32)
+    turn = np.linalg.qr(rng.normal(size=(d, d)))[0].astype(np.float32)
+    transforms, elements = element_matrices([turn]), np.tile(np.arange(ORDER), n)
+    labels = orbit_labels(small_set.shapes, small_set.orientations, tasks)
+    cfg = ProbeConfig(xgb_trees=5)
+    table = probe_sae(z, decoder, bias, elements, labels, tasks, [2], cfg, transforms)
+    leak = table[table.truncation == LEAK_T].drop(columns="truncation").reset_index(drop=True)
+    x = np.stack([bias @ np.linalg.matrix_power(turn, p).T for p in range(ORDER)])[elements].astype(np.float32)
+    is_test = split_by_image(n, ORDER, cfg.test_fraction, cfg.seed)
+    direct = pd.DataFrame(run_tasks({"reconstructions": lambda i: x}, labels, is_test, tasks, cfg))
+    pd.testing.assert_frame_equal(leak[direct.columns], direct, check_exact=False, atol=1e-9)
+    planted = labels.copy()
+    planted[:, 0] = elements == 1  # a task that is the turn itself: the one-hot element finds it exactly
+    turn_alone = probe_group_element((n, ORDER), planted, tasks, cfg)
+    assert set(turn_alone.representation) == {GROUP_ELEMENT} and len(turn_alone) == len(tasks) * len(PROBES)
+    assert (turn_alone[turn_alone.task == tasks[0].name].f1 == 1.0).all()
+    # a shape task is not a function of the turn: no probe gets it from the element alone
+    shapes = turn_alone[(turn_alone.task_group == "S") & (turn_alone.task != tasks[0].name)]
+    assert len(shapes) and (shapes.f1 < 0.9).all()
+    both = pd.concat([table.assign(sae="regular"), turn_alone.assign(sae=GROUP_ELEMENT, truncation=np.nan)])
+    assert set(settings_only(both).truncation) == {2}
 
 
 def test_summary_takes_the_best_probe_per_task_and_adds_all():

@@ -143,7 +143,8 @@ def test_a_probe_table_of_other_tasks_is_not_copied(sae_inputs):
     cfg = ProbeConfig(xgb_trees=5, probes=("knn",))
     table = probe_sae(*sae_inputs, [2], cfg)
     tasks = sae_inputs[-1]
-    assert latent_rows(table, 2, tasks, cfg).equals(table[table.representation == "latents"].drop(columns="truncation"))
+    assert latent_rows(table, 2, tasks, cfg).equals(
+        table[table.representation == "latents"].drop(columns="truncation").reset_index(drop=True))
     for other_tasks, other_cfg, t in [(tasks[:-1], cfg, 2), (tasks, ProbeConfig(probes=("knn", "logreg")), 2),
                                       (tasks, cfg, 4)]:  # fmt: skip
         with pytest.raises(ValueError, match="other latent rows at T = "):

@@ -95,6 +95,39 @@ def test_r2_readings_match_their_definitions():
     assert r2_pooled(y, y) == r2_flat(y, y) == r2_uniform(y, y) == 1.0
 
 
+def test_mean_shift_share_splits_the_residual_into_offset_and_covariance():
+    from eqsae.metrics import mean_shift_share
+
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(300, 5))
+    assert mean_shift_share(y, y + np.array([1.0, -2, 0, 0, 3])) == pytest.approx(1.0)  # only an offset
+    noise = rng.normal(size=y.shape)
+    assert mean_shift_share(y, y + noise - noise.mean(0)) == pytest.approx(0.0, abs=1e-12)  # only covariance
+    offset = np.full(5, 0.5)
+    ss_res = ((y - (y + noise + offset)) ** 2).sum()
+    shifted = len(y) * ((noise.mean(0) + offset) ** 2).sum()
+    assert mean_shift_share(y, y + noise + offset) == pytest.approx(shifted / ss_res)
+
+
+def test_result1_reports_the_shift_share_and_the_readings_after_the_relu(planted):
+    from eqsae.tables import beside_paper, identity_reading, result1_over_seeds
+
+    m, _, orbits = planted
+    table = result1_table(m, orbits, "mlp", post_relu=True)
+    relu = [c for c in table.columns if "_relu" in c]
+    assert relu == ["r2_learned_relu", "r2_identity_relu", "r2_learned_relu_flat", "r2_identity_relu_flat",
+                    "r2_learned_relu_uniform", "r2_identity_relu_uniform"]  # fmt: skip
+    row = table.iloc[0]
+    moved = np.maximum(orbits[:, 1], 0)
+    assert row.r2_identity_relu == pytest.approx(r2_pooled(moved, np.maximum(orbits[:, 0], 0)))
+    assert 0 <= row.shift_share_identity <= 1 and "r2_learned_relu" not in result1_table(m, orbits, "mlp")
+    summary = beside_paper(result1_over_seeds(table.assign(seed=0)))
+    mean = summary[summary.element == "mean"]
+    assert mean.paper_r2_identity.item() == 0.49 and summary[summary.element != "mean"].paper_r2_identity.isna().all()
+    sentence = identity_reading(summary, "shapes oriented by image")
+    assert sentence.startswith("M = I (shapes oriented by image): the paper's 0.49 for the MLP is nearest our")
+
+
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="epochs"):
         MFitConfig(epochs=0)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eqsae.io import NonFiniteError, check_finite
+from eqsae.probe import settings_only
 from eqsae.shapes import N_POSITIONS
 from eqsae.stats import (AVERAGE, EQUIVALENT, EVERY, GREATER, Comparison, average, counts, equivalent, every, greater,
                          per_seed, standard_error)  # fmt: skip
@@ -406,7 +407,7 @@ def claims_table(tables: dict[str, pd.DataFrame], practices: list[str], settings
     NonFiniteError naming the table and column."""
     check_inputs(tables)
     s = settings or ClaimSettings()
-    saes = tables["probes"][tables["probes"].sae != "base"]
+    saes = settings_only(tables["probes"][tables["probes"].sae != "base"])
     f1 = {probe: pick(saes) for probe, pick in PROBES.items()}  # once, not per claim and practice
     rows = []
     for claim in CLAIMS:

@@ -34,3 +34,13 @@ def r2_uniform(y: np.ndarray, y_hat: np.ndarray) -> float:
 
 def r2_all(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
     return {"pooled": r2_pooled(y, y_hat), "flat": r2_flat(y, y_hat), "uniform": r2_uniform(y, y_hat)}
+
+
+def mean_shift_share(y: np.ndarray, y_hat: np.ndarray) -> float:
+    """The share of SS_res that is the shift between the means, n ||mean(y) - mean(y_hat)||^2 / SS_res; the
+    rest is the covariance part, the residual of the centred predictions. A prediction that is right up to a
+    constant offset has a share of 1."""
+    y, y_hat = np.asarray(y, np.float64), np.asarray(y_hat, np.float64)
+    ss_res = ((y - y_hat) ** 2).sum()
+    shift = len(y) * ((y.mean(axis=0) - y_hat.mean(axis=0)) ** 2).sum()
+    return float(shift / ss_res) if ss_res else 0.0

@@ -20,6 +20,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from eqsae.config import V2_NAMES  # noqa: E402  (our variant -> v2's column; regular, wide, invariant* have none)
+from eqsae.probe import settings_only  # noqa: E402
 from eqsae.stats import over_seeds, se_columns  # noqa: E402
 from eqsae.tasks import TASK_GROUPS  # noqa: E402
 
@@ -100,7 +101,7 @@ def tables45(scores: pd.DataFrame) -> pd.DataFrame:
     per seed, then (per model, and averaged over the models present per seed) mean, SE and n over seeds,
     beside v2's number. Averaging tasks, then models, then seeds weighs each model equally and keeps the
     seed as the replicate. Task group `all` is the unweighted mean of the four groups (Figure 3)."""
-    rows = scores[(scores.probe == "xgboost") & (scores.representation == "reconstructions")]
+    rows = settings_only(scores[(scores.probe == "xgboost") & (scores.representation == "reconstructions")])
     rows = rows[rows.sae.isin(list(V2_NAMES))]
     rows = rows.assign(sae=rows.sae.map(V2_NAMES), topk=rows.k.astype(int), truncation=rows.truncation.astype(int))
     keys = ["seed", "base_model", "sae_training", *CELL, "sae"]

@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from eqsae.probe import GROUP_ELEMENT, LEAK_T  # noqa: E402
 from eqsae.tasks import TASK_GROUPS  # noqa: E402
 
 VARIANT_ORDER = ["regular", "wide", "twolayer", "invariant", "equivariant", "twolayer_wide", "archetypal",
@@ -59,7 +60,7 @@ def figure4(metrics: pd.DataFrame) -> plt.Figure:
         ax.xaxis.set_major_locator(MaxNLocator(5))  # the losses' long decimals otherwise collide
         ax.set_xlabel("spliced reconstruction loss (image MSE)")
         ax.set_ylabel("mean L1 of latents")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = axes[-1, 0].get_legend_handles_labels()
     fig.legend(handles, labels, title=f"variant\n(K = {', '.join(str(int(k)) for k in ks)})", fontsize=8,
                loc="center left", bbox_to_anchor=(1.0, 0.5))  # fmt: skip
     fig.suptitle(f"Sparsity / reconstruction of SAEs (Figure 4); crosses: {_over(int(metrics['n_seeds'].min()))}")
@@ -73,9 +74,13 @@ GROUP_ORDER = [*TASK_GROUPS, "all"]
 def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> plt.Figure:
     """Figures 3 and 7: mean F1 (best probe per task) per task group, a bar per SAE with its standard error
     over seeds, a column per K, a row per representation (truncated latents, reconstructions from them);
-    dashed: the base activations."""
+    dashed: the base activations; dotted: the one-hot group element alone; a black tick on a reconstruction bar:
+    that SAE's reconstruction from no latent (T = 0), the leaks."""
     panel = summary[(summary.base_model == model) & (summary.sae_training == training) & (summary.truncation == t)]
-    base = summary[(summary.base_model == model) & (summary.sae == "base")].set_index("task_group")["f1_best_mean"]
+    here = summary[summary.base_model == model]
+    base = here[here.sae == "base"].set_index("task_group")["f1_best_mean"]
+    turn = here[here.sae == GROUP_ELEMENT].set_index("task_group")["f1_best_mean"]
+    leak = here[(here.sae_training == training) & (here.truncation == LEAK_T)]
     if panel.empty:
         raise ValueError(f"probe_summary has no rows for {training} SAEs on {model} at T={t}")
     order = [v for v in VARIANT_ORDER if v in set(panel["sae"])]
@@ -92,17 +97,24 @@ def probing_figure(summary: pd.DataFrame, training: str, model: str, t: int) -> 
             x = np.arange(len(GROUP_ORDER)) - 0.4 + width * (n + 0.5)
             ax.bar(x, mean, width, yerr=_se(cell["f1_best_se"].reindex(keys)), color=colors[sae], label=sae,
                    error_kw=dict(elinewidth=0.8, capsize=1.5))  # fmt: skip
+            if representation == "reconstructions":
+                at_zero = leak[(leak.k == k) & (leak.sae == sae)].set_index("task_group")["f1_best_mean"]
+                ax.scatter(x, at_zero.reindex(GROUP_ORDER), marker="_", s=40, c="k", lw=1.2, zorder=3,
+                           label="T = 0" if n == 0 else None)  # fmt: skip
         for x, group in enumerate(GROUP_ORDER):
             if group in base:
                 ax.hlines(base[group], x - 0.45, x + 0.45, colors="k", linestyles="--", lw=1)
+            if group in turn:
+                ax.hlines(turn[group], x - 0.45, x + 0.45, colors="0.4", linestyles=":", lw=1.2)
         ax.set_xticks(range(len(GROUP_ORDER)), GROUP_ORDER)
         ax.set_ylim(0, 1.02)
         ax.set_title(f"{representation}, K = {k}", fontsize=9)
         ax.set_xlabel("task group" if i == len(rows) - 1 else "")
         ax.set_ylabel("mean F1 (best probe)" if j == 0 else "")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = axes[-1, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"Probing, {model.upper()}, T = {t}, {training} SAEs (dashed: base activations; bars: "
+    fig.suptitle(f"Probing, {model.upper()}, T = {t}, {training} SAEs (dashed: base activations; dotted: group "
+                 f"element alone; ticks: reconstruction at T = 0; bars: "
                  f"{_over(int(panel['n_seeds'].min()))})", fontsize=10)  # fmt: skip
     fig.tight_layout()
     return fig

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 PROBES = ("knn", "logreg", "xgboost")
 REPRESENTATIONS = ("latents", "reconstructions")
+LEAK_T = 0
+"""The leak baseline's truncation: the reconstruction from no latent, b_D alone (T_e b_D for the equivariant SAE,
+which is handed the group element): what a probe on a reconstruction gets before any latent says anything."""
+GROUP_ELEMENT = "group_element"
+"""The `sae` (and representation) of the probe on the one-hot group element alone: how much of each task group
+the turn alone gives."""
 
 
 def split_sizes(n_images: int, test_fraction: float) -> tuple[int, int]:
@@ -340,6 +346,22 @@ def probe_base(acts: np.ndarray, labels: np.ndarray, tasks: list[Task], cfg: Pro
     return pd.DataFrame(rows)
 
 
+def probe_group_element(shape: tuple[int, int], labels: np.ndarray, tasks: list[Task], cfg: ProbeConfig) -> pd.DataFrame:
+    """The turn alone: every task on the one-hot group element of each row (rows image-major, shape = (images,
+    |G|)), with the split of every other probe."""
+    n_images, order = shape
+    x = np.tile(np.eye(order, dtype=np.float32), (n_images, 1))
+    is_test = split_by_image(n_images, order, cfg.test_fraction, cfg.seed)
+    rows = run_tasks({GROUP_ELEMENT: lambda i: x}, labels, is_test, tasks, cfg, feature_key=lambda i: None)
+    return pd.DataFrame(rows)
+
+
+def settings_only(scores: pd.DataFrame) -> pd.DataFrame:
+    """Probe rows without the baselines (T = 0, the group element): the paper's settings, what claims decide on."""
+    baseline = (scores.sae == GROUP_ELEMENT) | (scores.truncation == LEAK_T).fillna(False).astype(bool)
+    return scores[~baseline]
+
+
 def probe_sae(
     z: np.ndarray,
     decoder: np.ndarray,
@@ -352,7 +374,8 @@ def probe_sae(
     transforms: list | None = None,
     latent_scores: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every task on an SAE's T truncated latents and on its reconstruction from those T latents only.
+    """Every task on an SAE's T truncated latents and on its reconstruction from those T latents only, and the
+    leak baseline: the reconstruction at T = 0 (LEAK_T), b_D alone or T_e b_D.
 
     z: (rows, d_latent) dense latents, image-major with |G| rows per image; decoder: (d_latent, d) rows;
     elements: (rows,) group element of each row. With T_e = M^p R^q, the reconstruction of a row of element
@@ -362,16 +385,19 @@ def probe_sae(
     order = int(elements.max()) + 1
     is_test = split_by_image(len(z) // order, order, cfg.test_fraction, cfg.seed)
     frames = []
-    for t in truncations:
-        chosen = truncate(z[~is_test], labels[~is_test], t)
+    for t in (LEAK_T, *truncations):
+        if t == LEAK_T and "reconstructions" not in cfg.representations:
+            continue
+        chosen = truncate(z[~is_test], labels[~is_test], t) if t else np.zeros((len(tasks), 0), np.int64)
         sets = np.sort(chosen, axis=1)
         reps = {
             "latents": lambda i: z[:, chosen[i]],
             "reconstructions": lambda i: truncated_reconstruction(z, sets[i], decoder, bias, elements, transforms),
         }
-        reused = "latents" in cfg.representations and latent_scores is not None
+        reused = "latents" in cfg.representations and latent_scores is not None and t != LEAK_T
         parts = [latent_rows(latent_scores, t, tasks, cfg)] if reused else []
         fitted = [name for name in cfg.representations if not (reused and name == "latents")]
+        fitted = fitted if t != LEAK_T else ["reconstructions"]  # no latent to probe at T = 0
         if fitted:
             # Tasks whose truncation picks the same ids see the same latents (in that order: a tree's ties between
             # columns go to the first) and the same reconstructions (in any order).

@@ -20,7 +20,7 @@ def result1_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
     mean and standard error over seeds (v2's +-). The spread over elements, the paper's v1 +-, stays as its own
     column `<reading>_element_std` on the `mean` row: each seed's std over the elements, averaged over seeds."""
     seeds = seeds.assign(element=seeds["element"].astype(str))
-    readings = [c for c in seeds.columns if c.startswith("r2_")]
+    readings = [c for c in seeds.columns if c.startswith(("r2_", "shift_share_"))]
     table = over_seeds(seeds[seeds.element != "std"], readings)
     keys = [c for c in ("base_model", "group") if c in seeds]
     spread = seeds[seeds.element == "std"].groupby(keys, sort=False)[readings].mean()
@@ -29,6 +29,45 @@ def result1_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
     for reading in readings:
         table.loc[on_mean_row, f"{reading}_element_std"] = spread[reading].reindex(index).to_numpy()
     return table
+
+
+PAPER_RESULT1 = {"cnn": {"r2_learned": (0.987, 0.001), "r2_identity": (0.05, 0.08)},
+                 "mlp": {"r2_learned": (0.987, 0.001), "r2_identity": (0.49, 0.03)}}  # fmt: skip
+"""The paper's RESULT 1 (C4): R^2 as mean +- std over the transformations; the learned M's over both models."""
+IDENTITY_READINGS = {"r2_identity": "pooled", "r2_identity_flat": "flat", "r2_identity_uniform": "uniform",
+                     "r2_identity_relu": "pooled after the ReLU", "r2_identity_relu_flat": "flat after the ReLU",
+                     "r2_identity_relu_uniform": "uniform after the ReLU"}  # fmt: skip
+
+
+def beside_paper(table: pd.DataFrame) -> pd.DataFrame:
+    """The paper's RESULT 1 numbers (`paper_<column>` and `paper_<column>_std`) on the C4 `mean` rows of the
+    table over seeds, beside our every reading."""
+    out = table.copy()
+    rows = (out.element == "mean") & (out.group == "C4") & out.base_model.isin(list(PAPER_RESULT1))
+    for column in ("r2_learned", "r2_identity"):
+        for i, suffix in ((0, ""), (1, "_std")):
+            paper = out.base_model.map({m: v[column][i] for m, v in PAPER_RESULT1.items()})
+            out[f"paper_{column}{suffix}"] = paper.where(rows)
+    return out
+
+
+def identity_reading(table: pd.DataFrame, context: str = "") -> str:
+    """One sentence, per base model: which R^2 reading of M = I comes nearest the paper's, and whether it lies
+    within the paper's +- std (over transformations). `table`: RESULT 1 over seeds (`_mean` columns)."""
+    parts = []
+    for model, (paper, std) in ((m, v["r2_identity"]) for m, v in PAPER_RESULT1.items()):
+        row = table[(table.element == "mean") & (table.group == "C4") & (table.base_model == model)]
+        found = {} if row.empty else {name: float(row[f"{c}_mean"].iloc[0]) for c, name in IDENTITY_READINGS.items()
+                                       if f"{c}_mean" in row}  # fmt: skip
+        if not found:
+            continue
+        name, ours = min(found.items(), key=lambda item: abs(item[1] - paper))
+        within = "within" if abs(ours - paper) <= std else "outside"
+        parts.append(f"the paper's {paper:g} for the {model.upper()} is nearest our {name} reading ({ours:.3g}, "
+                     f"{within} the paper's +-{std:g})")  # fmt: skip
+    if not parts:
+        return ""
+    return f"M = I{f' ({context})' if context else ''}: " + "; ".join(parts) + "."
 
 
 def sae_metrics_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:

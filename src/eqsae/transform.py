@@ -18,7 +18,7 @@ from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.config import MFitConfig
 from eqsae.group import C4, ORDER, Group
 from eqsae.io import NonFiniteError
-from eqsae.metrics import r2_all
+from eqsae.metrics import mean_shift_share, r2_all
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +146,13 @@ def fit_generators(
     return fitted, history
 
 
-def r2_per_element(generators: Sequence[np.ndarray], orbits: np.ndarray, group: Group = C4) -> pd.DataFrame:
+def r2_per_element(
+    generators: Sequence[np.ndarray], orbits: np.ndarray, group: Group = C4, post_relu: bool = False
+) -> pd.DataFrame:
     """R^2 of M^p R^q psi(x) against psi(g^p h^q x) for every element but the identity on held-out orbits, in
-    every R^2 reading; exponents as the fit trained them (Group.fitted_exponents)."""
+    every R^2 reading, and the share of SS_res that is the shift between the means (`shift`); with post_relu,
+    the readings again on ReLU of both sides (`relu_<reading>`: what a decoder that starts with a ReLU sees).
+    Exponents as the fit trained them (Group.fitted_exponents)."""
     t = torch.as_tensor(orbits, dtype=torch.float64)
     mats = [torch.as_tensor(x, dtype=torch.float64) for x in generators]
     rows = []
@@ -158,27 +162,35 @@ def r2_per_element(generators: Sequence[np.ndarray], orbits: np.ndarray, group: 
         for x, times in ((mats[-1], q), (mats[0], p)):  # R^q first, then M^p, one product at a time as in v1
             for _ in range(times):
                 predicted = predicted @ x.T
-        rows.append({"element": e, **r2_all(t[:, e].numpy(), predicted.numpy())})
+        y, y_hat = t[:, e].numpy(), predicted.numpy()
+        rows.append({"element": e, **r2_all(y, y_hat), "shift": mean_shift_share(y, y_hat)})
+        if post_relu:
+            rows[-1] |= {f"relu_{k}": v for k, v in r2_all(np.maximum(y, 0), np.maximum(y_hat, 0)).items()}
     return pd.DataFrame(rows)
 
 
 def result1_table(
-    generators: np.ndarray | Sequence[np.ndarray], orbits: np.ndarray, base_model: str, group: Group = C4
-) -> pd.DataFrame:
+    generators: np.ndarray | Sequence[np.ndarray], orbits: np.ndarray, base_model: str, group: Group = C4,
+    post_relu: bool = False,
+) -> pd.DataFrame:  # fmt: skip
     """RESULT 1 (v2 Table 1) for one base model: the learned M (and R) against M = R = I, per group element,
     then mean and std over elements.
 
     Columns base_model, group, element, r2_learned, r2_identity (pooled, the primary reading), then the same
-    for the flat and uniform readings; rows e = 1..|G|-1, then 'mean' and 'std' (population std over elements).
+    for the flat and uniform readings, `shift_share_learned` / `_identity` (the share of SS_res that is the
+    shift between the means) and, with post_relu, `r2_learned_relu[_flat|_uniform]` and the identity's on ReLU
+    of both sides; rows e = 1..|G|-1, then 'mean' and 'std' (population std over elements).
     """
     generators = as_generators(generators)
-    learned = r2_per_element(generators, orbits, group)
-    identity = r2_per_element([np.eye(len(generators[0]))] * len(generators), orbits, group)
+    learned = r2_per_element(generators, orbits, group, post_relu)
+    identity = r2_per_element([np.eye(len(generators[0]))] * len(generators), orbits, group, post_relu)
     table = pd.DataFrame({"element": learned["element"].astype(str)})
-    for kind in ("pooled", "flat", "uniform"):
-        suffix = "" if kind == "pooled" else f"_{kind}"
+    kinds = [(kind, "" if kind == "pooled" else f"_{kind}") for kind in ("pooled", "flat", "uniform")]
+    kinds += [(f"relu_{kind}", f"_relu{suffix}") for kind, suffix in kinds] if post_relu else []
+    for kind, suffix in kinds:
         table[f"r2_learned{suffix}"] = learned[kind]
         table[f"r2_identity{suffix}"] = identity[kind]
+    table["shift_share_learned"], table["shift_share_identity"] = learned["shift"], identity["shift"]
     values = table.drop(columns="element")
     summary = pd.DataFrame([values.mean(), values.std(ddof=0)]).assign(element=["mean", "std"])
     table = pd.concat([table, summary], ignore_index=True)

@@ -12,8 +12,9 @@ from eqsae.io import read_activations, read_generators, write_table  # noqa: E40
 from eqsae.transform import result1_table  # noqa: E402
 
 generators = read_generators(snakemake.input.m, snakemake.input.get("r"))
+# psi is a pre-activation whose decoder starts with a ReLU: R^2 after that ReLU too
 table = result1_table(generators, read_activations(snakemake.input.heldout).acts, snakemake.wildcards.model,
-                      get_group(snakemake.params.group))  # fmt: skip
+                      get_group(snakemake.params.group), post_relu=True)  # fmt: skip
 table.insert(0, "seed", int(snakemake.wildcards.seed))
 write_table(snakemake.output[0], table)
 logging.info("R^2:\n%s", table.to_string(index=False))

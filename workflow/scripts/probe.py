@@ -1,5 +1,6 @@
-"""Every probing task of the group (180 under C4) for one representation source: the base activations, or one
-SAE at one K (every truncation T, latents and/or reconstructions), in one process so the data is loaded once."""
+"""Every probing task of the group (180 under C4) for one representation source: the base activations (and the
+one-hot group element beside them), or one SAE at one K (every truncation T, latents and/or reconstructions, and
+the reconstruction at T = 0), in one process so the data is loaded once."""
 
 from eqsae.runtime import log_to, setup, wait_politely
 
@@ -17,7 +18,9 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from eqsae.evaluate import reconstruct  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, read_generators, read_table, write_table  # noqa: E402
-from eqsae.probe import ProbeConfig, probe_base, probe_sae  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from eqsae.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae  # noqa: E402
 from eqsae.sae import Latents, load_sae  # noqa: E402
 from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
@@ -33,8 +36,10 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
     labels = orbit_labels(data.shapes, data.orientations, tasks)
     keys = dict(seed=int(wc.seed), base_model=wc.model, group=group.name)
     if snakemake.rule == "probe_base":
-        table = probe_base(data.acts, labels, tasks, cfg)
-        keys |= dict(sae_training=None, sae="base", k=None, truncation=None)
+        base, turn = probe_base(data.acts, labels, tasks, cfg), probe_group_element(data.acts.shape[:2], labels, tasks, cfg)
+        table = pd.concat([base, turn], ignore_index=True)
+        keys |= dict(sae_training=None, sae=np.repeat(["base", GROUP_ELEMENT], [len(base), len(turn)]), k=None,
+                     truncation=None)  # fmt: skip
     else:
         sae = load_sae(Path(snakemake.input.sae).parent)
         transforms = None

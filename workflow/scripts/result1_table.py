@@ -10,11 +10,12 @@ import pandas as pd  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
 from eqsae.stats import se_columns  # noqa: E402
-from eqsae.tables import result1_over_seeds  # noqa: E402
+from eqsae.tables import beside_paper, identity_reading, result1_over_seeds  # noqa: E402
 
 seeds = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 write_table(snakemake.output.seeds, seeds)
-table = result1_over_seeds(seeds)
-spread = tuple(c for c in table.columns if c.endswith("_element_std"))  # on the `mean` rows only
+table = beside_paper(result1_over_seeds(seeds))
+spread = tuple(c for c in table.columns if c.endswith("_element_std") or c.startswith("paper_"))  # `mean` rows only
 write_table(snakemake.output.table, table, allow_missing=(*se_columns(table), *spread))
 logging.info("\n%s", table.to_string(index=False))
+logging.info("%s", identity_reading(table, f"shapes oriented by {snakemake.config['data']['orientation']}"))
