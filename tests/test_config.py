@@ -38,6 +38,14 @@ def test_shipped_configs_are_valid():
     toy = validate_config(layered("toy.yaml"), SCHEMA)
     assert toy["reproduce"] == "toy" and toy["seeds"] == [0, 1, 2, 3, 4] and toy["toy"]["epochs"] == 256
     assert validate_config(layered("toy_smoke.yaml"), SCHEMA)["run"] == "toy-smoke"
+    readings = {files[-1]: validate_config(layered(*files), SCHEMA) for files in (
+        ("orientation_shape.yaml",), ("topk_relu.yaml",), ("v2.yaml", "v2_orientation_shape.yaml"),
+        ("toy.yaml", "toy_orientation.yaml"))}  # fmt: skip
+    assert readings["orientation_shape.yaml"]["data"]["orientation"] == "shape"
+    assert readings["topk_relu.yaml"]["sae"]["topk_activation"] == "relu"
+    assert readings["v2_orientation_shape.yaml"]["reproduce"] == "v2"
+    assert readings["toy_orientation.yaml"]["toy"]["canonical"] == ["orientation"]
+    assert len({c["run"] for c in readings.values()}) == 4
     for name in ("digits.yaml", "digits_smoke.yaml"):
         digits = validate_config(layered(name), SCHEMA)
         assert digits["reproduce"] == "orbits" and digits["orbits"]["source"] == "digits"
