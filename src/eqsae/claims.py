@@ -485,8 +485,9 @@ def decide_folder(folder, settings: ClaimSettings | None = None) -> pd.DataFrame
 
 
 def folder_findings(folder, config_path="config/config.yaml") -> tuple[str, tuple[str, str]]:
-    """The findings block for a folder of per-seed tables (the toy model's where it holds toy scores) under the
-    `claims` margins of a config, and the README markers it goes between."""
+    """The findings block for a folder of per-seed tables (the toy model's where it holds toy scores; several
+    toy folders, a list, are taken together) under the `claims` margins of a config, and the README markers it
+    goes between."""
     from pathlib import Path
 
     import yaml
@@ -497,24 +498,27 @@ def folder_findings(folder, config_path="config/config.yaml") -> tuple[str, tupl
     settings = ClaimSettings.from_config(config.get("claims"))
     from eqsae.toy_claims import toy_file
 
-    if toy_file(folder, TOY_SCORES):
+    folders = [folder] if isinstance(folder, (str, Path)) else list(folder)
+    if toy_file(folders[0], TOY_SCORES):
         from eqsae.toy_claims import toy_folder_section
 
-        return toy_folder_section(folder, settings), (findings.TOY_BEGIN, findings.TOY_END)
-    return findings.section(decide_folder(folder, settings)), (findings.BEGIN, findings.END)
+        return toy_folder_section(folders, settings), (findings.TOY_BEGIN, findings.TOY_END)
+    if len(folders) > 1:
+        raise ValueError(f"several folders are taken together for the toy model only, got {folders}")
+    return findings.section(decide_folder(folders[0], settings)), (findings.BEGIN, findings.END)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m eqsae.claims FOLDER [--readme README.md]`: re-decide every claim from a folder of per-seed
-    tables (published/paper, published/toy, or a run's tables/) and print the findings, or write them
-    between the README's markers."""
+    """`python -m eqsae.claims FOLDER [FOLDER ...] [--readme README.md]`: re-decide every claim from a folder of
+    per-seed tables (published/paper, published/toy, or a run's tables/; toy folders of other representatives
+    may follow) and print the findings, or write them between the README's markers."""
     import argparse
     from pathlib import Path
 
     from eqsae.findings import splice
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("folder")
+    parser.add_argument("folder", nargs="+")
     parser.add_argument("--readme", help="write the findings between this file's findings markers")
     parser.add_argument("--config", default="config/config.yaml", help="the config whose `claims` margins to use")
     args = parser.parse_args(argv)

@@ -91,17 +91,23 @@ def section(claims: pd.DataFrame) -> str:
     return f"{findings(claims)}\nWhere each claim holds and where it does not (difference per setting):\n\n{where(claims)}"
 
 
-TOY_METRICS = ("reconstruction_mse", "feature_recovery", "detection_top1", "detection_top4")
+TOY_METRICS = ("reconstruction_mse", "reconstruction_fvu", "feature_recovery", "detection_top1", "detection_top4")
+
+
+def _mean_se(row, metric: str) -> str:
+    """`mean ± SE`; `-` where the metric was not recorded (FVU joined the toy tables later)."""
+    mean = getattr(row, f"{metric}_mean", float("nan"))
+    return "-" if pd.isna(mean) else f"{mean:.3f} ± {getattr(row, metric + '_se'):.3f}"
 
 
 def toy_numbers(summary: pd.DataFrame) -> str:
     """Mean +- SE over seeds per (representatives, |G|, N, SAE type); the equivariant SAE with the fitted M."""
     rows = summary[(summary.sae != "equivariant_canonical") | (summary.transformation == "fitted")]
     rows = rows[~rows.sae.isin(["equivariant_latent", "equivariant_output"])]
-    lines = ["| representatives, \\|G\\| | N | SAE | MSE | recovery | detection top-1 | top-4 | seeds |",
-             "|---|--:|---|---|---|---|---|--:|"]  # fmt: skip
+    lines = ["| representatives, \\|G\\| | N | SAE | MSE | FVU | recovery | detection top-1 | top-4 | seeds |",
+             "|---|--:|---|---|---|---|---|---|--:|"]  # fmt: skip
     for r in rows.sort_values(["canonical", "order", "n_features"], kind="stable").itertuples():
-        cells = [f"{getattr(r, m + '_mean'):.3f} ± {getattr(r, m + '_se'):.3f}" for m in TOY_METRICS]
+        cells = [_mean_se(r, m) for m in TOY_METRICS]
         lines.append(f"| {r.canonical}, {r.order} | {r.n_features} | {r.sae} | {' | '.join(cells)} | {r.n_seeds} |")
     return "\n".join(lines) + "\n"
 

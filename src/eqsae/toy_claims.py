@@ -101,20 +101,26 @@ def toy_file(folder, name: str):
 
 
 def decide_toy_folder(folder, settings: ClaimSettings | None = None) -> pd.DataFrame:
-    """The toy claims from a folder of toy tables (a toy run's tables/ or published/toy)."""
-    from eqsae.claims import TOY_SCORES
+    """The toy claims from a folder of toy tables (a toy run's tables/ or published/toy), or from several
+    (each a kind of representatives, e.g. published/toy and published/toy_orientation) taken together."""
+    return toy_claims_table(_toy_tables(folder, "toy_scores.csv"), settings)
+
+
+def _toy_tables(folders, name: str, required: bool = True) -> pd.DataFrame | None:
+    """`name` from one folder or several, rows stacked; None where not required and no folder has it."""
     from eqsae.io import read_table
 
-    path = toy_file(folder, TOY_SCORES)
-    if path is None:
-        raise FileNotFoundError(f"{folder}: no {TOY_SCORES} (nor toy/{TOY_SCORES})")
-    return toy_claims_table(read_table(path), settings)
+    folders = [folders] if isinstance(folders, (str, bytes)) or not hasattr(folders, "__iter__") else list(folders)
+    paths = [toy_file(folder, name) for folder in folders]
+    if required and None in paths:
+        raise FileNotFoundError(f"{folders[paths.index(None)]}: no {name} (nor toy/{name})")
+    found = [read_table(path) for path in paths if path is not None]
+    return pd.concat(found, ignore_index=True) if found else None
 
 
 def toy_folder_section(folder, settings: ClaimSettings | None = None) -> str:
-    """The README's toy block from a folder: the claims, and the numbers where toy_summary.csv is beside."""
+    """The README's toy block from a folder (or several): the claims, and the numbers where toy_summary.csv is
+    beside."""
     from eqsae.findings import toy_section
-    from eqsae.io import read_table
 
-    summary = toy_file(folder, "toy_summary.csv")
-    return toy_section(decide_toy_folder(folder, settings), None if summary is None else read_table(summary))
+    return toy_section(decide_toy_folder(folder, settings), _toy_tables(folder, "toy_summary.csv", required=False))
