@@ -1,4 +1,6 @@
 import copy
+import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -216,6 +218,21 @@ def test_a_config_file_without_its_own_run_is_refused(tmp_path):
     assert result.returncode != 0 and "config key run: none of mine.yaml sets it" in result.stdout + result.stderr
     result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml", "--config", "run=mine")
     assert result.returncode == 0 and "results/mine/" in result.stdout + result.stderr
+    (workdir / "twice.yaml").write_text("run: twice\nseeds: [0]\nseeds: [1]\n")
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "twice.yaml")
+    assert result.returncode != 0
+    assert "twice.yaml, line 3: config key seeds is given twice" in result.stdout + result.stderr
+
+
+def test_another_kind_of_config_cannot_write_into_a_run_folder(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "--cores", "1", "results/smoke/seed0/data/probe.npz", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0 and (workdir / "results/smoke/run_identity.json").exists(), result.stderr[-2000:]
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "config/v2_smoke.yaml", "--config",
+                       "run=smoke")  # fmt: skip
+    assert result.returncode != 0
+    assert "results/smoke/ holds a run of {'reproduce': 'v1'}" in result.stdout + result.stderr
+    assert "Job stats" not in result.stdout + result.stderr
 
 
 def test_the_checked_dictionary_sizes_are_the_saes():
@@ -267,3 +284,47 @@ def test_an_orbit_table_with_bad_elements_stops_at_start_up(tmp_path, rows, name
                         "activations": str(tmp_path / "bad.parquet")}  # fmt: skip
     with pytest.raises(ConfigError, match=rf"config key orbits.activations: .*bad.parquet: .*{named}"):
         validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("run: mine\nsae:\n  lr: 0.01\n  lr: 0.1\n", "mine.yaml, line 4: config key lr is given twice (first on line 3)"),
+    ("run: mine\nrun: other\n", "mine.yaml, line 2: config key run is given twice"),
+    ("", "mine.yaml: the config file is empty"),
+    ("- run\n- mine\n", "mine.yaml: the config file is a list, not a mapping"),
+    ("run: [mine\n", "mine.yaml: not valid YAML"),
+])  # fmt: skip
+def test_a_config_file_is_read_strictly_naming_the_file_and_line(tmp_path, text, named):
+    from eqsae.validate import ConfigError, read_config_file
+
+    (tmp_path / "mine.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        read_config_file(tmp_path / "mine.yaml")
+
+
+def test_seed_beside_seeds_is_refused_wherever_each_is_given(tmp_path):
+    from eqsae.validate import ConfigError, check_config_files
+
+    (tmp_path / "a.yaml").write_text("run: a\nseed: 1\n")
+    (tmp_path / "b.yaml").write_text("run: b\nseeds: [0, 1]\n")
+    with pytest.raises(ConfigError, match="seed and seeds are both given"):
+        check_config_files([], [tmp_path / "a.yaml"], {"seeds": [2]})
+    with pytest.raises(ConfigError, match="seed and seeds are both given"):
+        check_config_files([], [tmp_path / "a.yaml", tmp_path / "b.yaml"], {})
+    check_config_files([], [tmp_path / "a.yaml"], {})  # either alone is fine
+    check_config_files([], [tmp_path / "b.yaml"], {"seeds": [2]})
+
+
+def test_a_run_folder_made_by_another_kind_of_config_is_refused(tmp_path):
+    from eqsae.validate import IDENTITY, ConfigError, check_run_identity
+
+    folder = tmp_path / "results" / "smoke"
+    v1, v2 = validate_config({"run": "smoke"}, SCHEMA), validate_config({"run": "smoke", "reproduce": "v2"}, SCHEMA)
+    check_run_identity(folder, v1, write=False)
+    assert not folder.exists()  # a dry run records nothing
+    check_run_identity(folder, v1, write=True)
+    assert json.loads((folder / IDENTITY).read_text()) == {"reproduce": "v1"}
+    check_run_identity(folder, validate_config({"run": "smoke", "topk": [8]}, SCHEMA), write=True)  # a setting
+    with pytest.raises(ConfigError, match=r"holds a run of \{'reproduce': 'v1'\}.*reuse_run=true"):
+        check_run_identity(folder, v2, write=True)
+    check_run_identity(folder, {**v2, "reuse_run": True}, write=True)
+    assert json.loads((folder / IDENTITY).read_text()) == {"reproduce": "v2"}

@@ -72,21 +72,84 @@ def _migrate(config: dict[str, Any], warn: Callable[[str], None]) -> None:
 
 
 def check_config_files(argv: list[str], configfiles: list[str | Path], cli_config: Mapping[str, Any]) -> None:
-    """Refuse what Snakemake would do silently: a second --configfile flag drops the first flag's files, and a
-    config file that does not name its run would write into the paper's results (`run` defaults to paper)."""
+    """Refuse what Snakemake would do silently: a second --configfile flag drops the first flag's files; a file
+    with a key twice keeps the last value; a config file that does not name its run would write into the paper's
+    results (`run` defaults to paper); `seed` beside `seeds` would win silently. Each file is read here with
+    its name and line in every message."""
     import os
-
-    import yaml
 
     flags = [arg.split("=")[0] for arg in argv if arg.split("=")[0] in ("--configfile", "--configfiles")]
     if len(flags) > 1:
         raise ConfigError(f"--configfile given {len(flags)} times: Snakemake keeps only the last flag's files. "
                           "Give every file after one flag, in order: --configfile config/smoke.yaml extra.yaml")
-    if configfiles and "run" not in cli_config:
-        if not any("run" in (yaml.safe_load(Path(f).read_text()) or {}) for f in configfiles):
-            files = ", ".join(os.path.relpath(f) for f in configfiles)
-            raise ConfigError(f"config key run: none of {files} sets it. Every config writes under results/<run>/; "
-                              "give your config its own `run: <name>` so it cannot write into another's results")
+    layers = [read_config_file(f) for f in configfiles]
+    if configfiles and "run" not in cli_config and not any("run" in layer for layer in layers):
+        files = ", ".join(os.path.relpath(f) for f in configfiles)
+        raise ConfigError(f"config key run: none of {files} sets it. Every config writes under results/<run>/; "
+                          "give your config its own `run: <name>` so it cannot write into another's results")
+    given = [key for layer in [*layers, cli_config] for key in ("seed", "seeds") if key in layer]
+    if "seed" in given and "seeds" in given:
+        raise ConfigError("config keys seed and seeds are both given (seed would silently win): give seeds only, "
+                          "e.g. seeds: [0, 1, 2]")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """One config file, read strictly: a YAML error, a key given twice, or a file that is not a mapping of keys is
+    a ConfigError naming the file (and line)."""
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise ConfigError(f"{path}, line {key_node.start_mark.line + 1}: config key {key} is given twice "
+                                      f"(first on line {seen[key]}); YAML would keep the last silently")  # fmt: skip
+                seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep)
+
+    try:
+        text = Path(path).read_text()
+        data = yaml.load(text, Loader=Strict)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror}") from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}, not a mapping of config keys"
+        raise ConfigError(f"{path}: the config file is {kind}; write keys such as `run: mine`")
+    return data
+
+
+IDENTITY = "run_identity.json"
+"""What made a run folder, written on its first run (results/<run>/run_identity.json)."""
+
+
+def run_identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run folder holds the results of: the paper version (or source) it reproduces. Two configs with the
+    same identity differ in settings only, and re-running one after the other is the normal workflow."""
+    identity: dict[str, Any] = {"reproduce": config["reproduce"]}
+    if config["reproduce"] == "orbits":
+        identity["orbits_source"] = config["orbits"]["source"]
+    return identity
+
+
+def check_run_identity(folder: str | Path, config: Mapping[str, Any], write: bool) -> None:
+    """Refuse a run into a folder that another kind of config made (a v2 config named like a v1 run would replace
+    its tables beside the v1 claims), unless `reuse_run` says so; record the identity on a folder's first run."""
+    import json
+
+    path = Path(folder) / IDENTITY
+    ours = run_identity(config)
+    if path.exists() and not config.get("reuse_run"):
+        recorded = json.loads(path.read_text())
+        if recorded != ours:
+            raise ConfigError(f"config key run: {folder}/ holds a run of {recorded}, this config is {ours}. Give this "
+                              f"config its own `run: <name>`, or `--config reuse_run=true` to write into it anyway")
+    if write and (config.get("reuse_run") or not path.exists()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(ours, indent=1) + "\n")
 
 
 def dictionary_size(variant: str) -> int:
