@@ -328,3 +328,18 @@ def test_a_run_folder_made_by_another_kind_of_config_is_refused(tmp_path):
         check_run_identity(folder, v2, write=True)
     check_run_identity(folder, {**v2, "reuse_run": True}, write=True)
     assert json.loads((folder / IDENTITY).read_text()) == {"reproduce": "v2"}
+
+
+def test_a_dictionary_too_large_for_this_machine_is_refused_at_start_up_naming_the_expansion():
+    from eqsae.validate import SAE_MEMORY_FLOOR_MB, check_sae_memory, orbit_sae_memory_mb
+
+    digits = layered("digits_smoke.yaml")
+    wide = {**copy.deepcopy(digits), "variants": ["regular", "wide"]}
+    wide["orbits"]["digits"]["d_act"] = 20_000
+    # the wide SAE: 4 x 2 x 20,000 = 160,000 latents of 20,000: 2 matrices x 4 (grad, Adam's moments) x 4 bytes
+    assert orbit_sae_memory_mb(wide, "wide") == SAE_MEMORY_FLOOR_MB + -(-4 * 2 * 160_000 * 20_000 * 4 // 2**20)
+    with pytest.raises(ConfigError, match=r"config key orbits.expansion: 2 x d = 20000 gives the wide SAE 160000 "
+                                          r"latents, whose training needs about 99,657 MB; this machine has 24,000"):
+        check_sae_memory(wide, available_mb=24_000)
+    check_sae_memory(digits, available_mb=24_000)  # the smoke digits: 32 latents of 16
+    assert orbit_sae_memory_mb(digits, "regular") == SAE_MEMORY_FLOOR_MB + 1

@@ -152,6 +152,48 @@ def check_run_identity(folder: str | Path, config: Mapping[str, Any], write: boo
         path.write_text(json.dumps(ours, indent=1) + "\n")
 
 
+SAE_MEMORY_FLOOR_MB = 2000
+"""An orbits SAE job's memory request where its estimate is smaller (the data, torch and the probes' share)."""
+
+
+def sae_memory_mb(d: int, latents: int) -> int:
+    """Memory an SAE training of `latents` x d needs, estimated: encoder and decoder (2 L d float32 numbers), each
+    with its gradient and Adam's two moments (x 4), and the floor for everything else. A job's `mem_mb`."""
+    return SAE_MEMORY_FLOOR_MB + math.ceil(4 * 2 * latents * d * 4 / 2**20)
+
+
+def machine_memory_mb() -> int:
+    """Physical memory of this machine."""
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+
+
+def orbit_sae_memory_mb(config: Mapping[str, Any], variant: str) -> int:
+    """The memory an orbits SAE job of this variant requests: the estimate where start-up knows d, else the floor."""
+    width = _orbit_width(config)
+    if width is None:
+        return SAE_MEMORY_FLOOR_MB
+    return sae_memory_mb(width, dictionary_size(variant) // dictionary_size("regular") * config["orbits"]["expansion"]
+                         * width)  # fmt: skip
+
+
+def check_sae_memory(config: Mapping[str, Any], available_mb: int | None = None) -> None:
+    """A user's activation width and orbits.expansion give the dictionary; its training must fit the memory of the
+    machine that runs the jobs (here, for a local run), else every SAE job would die on allocation."""
+    width = _orbit_width(config) if config["reproduce"] == "orbits" else None
+    if width is None:
+        return
+    largest = max(config["variants"], key=dictionary_size)
+    latents = dictionary_size(largest) // dictionary_size("regular") * config["orbits"]["expansion"] * width
+    needed, available = orbit_sae_memory_mb(config, largest), available_mb or machine_memory_mb()
+    if needed > available:
+        raise ConfigError(f"config key orbits.expansion: {config['orbits']['expansion']} x d = {width} gives the "
+                          f"{largest} SAE {latents} latents, whose training needs about {needed:,} MB; this machine "
+                          f"has {available:,} MB. Lower orbits.expansion, drop wide variants, or run the jobs where "
+                          "they fit (a cluster job requests this estimate as mem_mb)")  # fmt: skip
+
+
 def dictionary_size(variant: str) -> int:
     """Latents of a variant's dictionary (an equivariant SAE uses its invariant SAE's)."""
     arch, _ = VARIANTS[TRAINED_BY.get(variant, variant)]

@@ -13,7 +13,8 @@ from eqsae.codehash import code_digest
 from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
 from eqsae.runtime import code_path_env
-from eqsae.validate import check_config_files, check_run_identity, validate_config
+from eqsae.validate import (check_config_files, check_run_identity, check_sae_memory, orbit_sae_memory_mb,
+                            validate_config)
 
 
 # Checked before any job: an unknown key, a wrong type, an out-of-range value or values that cannot work
@@ -25,6 +26,8 @@ validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema
 R = f"results/{config['run']}"  # every output of this run; another run name never touches it
 if workflow.is_main_process:  # a folder made by another kind of config is refused; a real run records ours
     check_run_identity(R, config, write=not workflow.dryrun)
+    if workflow.local_exec:  # jobs run here: a user's dictionary must fit this machine's memory
+        check_sae_memory(config)
 # One replicate of one group: everything seeded (images, inits, batches, probe split) from its seed. C4, v1's
 # group, keeps v1's layout (results/<run>/seed<s>/); any other group has its own folder (results/<run>/D4/seed<s>/).
 S = f"{R}/{{gdir}}seed{{seed}}"

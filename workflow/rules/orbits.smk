@@ -125,7 +125,7 @@ rule orbits_sae:
         seed=seed_of,
         code=get_code("orbits_sae.py"),
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant),  # the dictionary's estimate (eqsae.validate)
         runtime=60,
     threads: config["threads"]["train_sae"]
     priority: PRIORITY["train_sae"]
