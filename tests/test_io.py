@@ -169,3 +169,41 @@ def test_a_damaged_file_says_how_to_make_it_again(tmp_path):
     path.write_bytes(b"\x93NUMPY")
     with pytest.raises(UnreadableFileError, match=r"cut\.npy: cannot read it .* delete it, or rerun with --forcerun"):
         read_matrix(path)
+
+
+@pytest.mark.parametrize("failure", ["enospc", "torch"])
+def test_a_full_disk_is_named_with_the_path_and_leaves_no_file(tmp_path, monkeypatch, failure):
+    """torch reports a full disk as 'iostream error' without an errno: the free space decides then."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import torch
+
+    from eqsae.io import UnwritableFileError, write_array, write_state
+
+    def no_space(*args, **kwargs):
+        if failure == "enospc":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0: basic_ios::clear")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
+    monkeypatch.setattr(torch, "save", no_space)
+    monkeypatch.setattr(np, "save", no_space)
+    for path, write in ((tmp_path / "sae.pt", lambda p: write_state(p, {"w": torch.zeros(2)})),
+                        (tmp_path / "M.npy", lambda p: write_array(p, np.eye(2)))):  # fmt: skip
+        with pytest.raises(UnwritableFileError, match=rf"^{re.escape(str(path))}: cannot write it: disk full \(0 MiB"):
+            write(path)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_with_space_left_names_the_path_without_calling_the_disk_full(tmp_path, monkeypatch):
+    from eqsae.io import UnwritableFileError, atomic_write
+
+    def denied(tmp):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.raises(UnwritableFileError, match=r"out.json: cannot write it \(PermissionError") as caught:
+        atomic_write(tmp_path / "out.json", denied)
+    assert "disk full" not in str(caught.value)

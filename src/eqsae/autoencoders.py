@@ -19,7 +19,7 @@ from torch import nn
 
 from eqsae.config import BaseModel, BaseTrainConfig
 from eqsae.group import C4, Group, get_group
-from eqsae.io import DivergedError, NonFiniteError, read_json, reading, write_json
+from eqsae.io import DivergedError, NonFiniteError, read_json, reading, write_json, write_state
 from eqsae.shapes import IMAGE_SIZE
 
 D_ACT = 256
@@ -169,7 +169,7 @@ def orbit_activations(
 def save_autoencoder(model: BaseAutoencoder, directory: Path, cfg: BaseTrainConfig, summary: dict) -> None:
     """A directory with `model.pt` (state dict) and `cfg.json` (settings, sizes, final losses)."""
     directory.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), directory / "model.pt")
+    write_state(directory / "model.pt", model.state_dict())
     write_json(directory / "cfg.json", {"config": asdict(cfg), "d_act": D_ACT, **summary})
 
 

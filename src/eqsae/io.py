@@ -62,15 +62,56 @@ def reading(path: str | Path) -> Iterator[None]:
                                   "with --forcerun <that job's rule>") from e  # fmt: skip
 
 
-def _atomic(path: str | Path, write) -> None:
+class UnwritableFileError(OSError):
+    """A file that could not be written (disk full, no permission); the message starts with its path."""
+
+
+FULL_BELOW = 64 * 2**20
+"""Free bytes under which a failed write is called a full disk: torch and some writers lose the errno."""
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """`write(tmp)` to a temporary file beside `path`, then an atomic rename: every writer of a job's outputs goes
+    through here, so an interrupted job leaves no half file, and a failure names the path and says when the
+    disk is full (torch's "iostream error", numpy's short write)."""
+    import errno
+    import shutil
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         write(tmp)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        if getattr(e, "errno", None) == errno.ENOSPC or free < FULL_BELOW:
+            raise UnwritableFileError(f"{path}: cannot write it: disk full ({free / 2**20:.0f} MiB free on its file "
+                                      f"system; {type(e).__name__}: {e}). Free space and rerun") from e  # fmt: skip
+        raise UnwritableFileError(f"{path}: cannot write it ({type(e).__name__}: {e})") from e
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_atomic = atomic_write
+
+
+def write_array(path: str | Path, array: np.ndarray) -> None:
+    """One .npy file (M, R, anchors), written atomically."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npy" to the temp name
+            np.save(f, array)
+
+    atomic_write(path, write)
+
+
+def write_state(path: str | Path, state: dict) -> None:
+    """A torch state dict (`model.pt`, `sae.pt`), written atomically."""
+    import torch
+
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def _first_non_finite(data: Any, key: str = "") -> tuple[str, float] | None:

@@ -321,11 +321,10 @@ def build_sae(cfg: SAEConfig, anchors: np.ndarray | torch.Tensor | None = None) 
 def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
     """A directory with `sae.pt` (state dict) and `cfg.json` (architecture, package version, extras)."""
     from eqsae import __version__
-    from eqsae.io import write_json
+    from eqsae.io import write_json, write_state
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    torch.save(sae.state_dict(), directory / "sae.pt")
+    write_state(directory / "sae.pt", sae.state_dict())
     write_json(directory / "cfg.json", {"sae": asdict(sae.cfg), "eqsae_version": __version__, **extra})
 
 

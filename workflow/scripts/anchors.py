@@ -8,11 +8,10 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 import time  # noqa: E402
 
-import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.archetypal import kmeans_anchors  # noqa: E402
-from eqsae.io import read_activations  # noqa: E402
+from eqsae.io import read_activations, write_array  # noqa: E402
 
 p = snakemake.params
 setup(snakemake.threads, "cpu")
@@ -20,6 +19,6 @@ acts = read_activations(snakemake.input[0]).acts
 start = time.perf_counter()
 with threadpool_limits(snakemake.threads):
     anchors = kmeans_anchors(acts.reshape(-1, acts.shape[-1]), p.n_anchors, p.seed, snakemake.threads)
-np.save(snakemake.output[0], anchors)
+write_array(snakemake.output[0], anchors)
 logging.info("%d anchors from %d rows in %.0f s -> %s", len(anchors), acts.shape[0] * acts.shape[1],
              time.perf_counter() - start, snakemake.output[0])  # fmt: skip

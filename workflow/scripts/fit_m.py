@@ -9,11 +9,10 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 from eqsae.config import MFitConfig  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, write_json  # noqa: E402
+from eqsae.io import read_activations, write_array, write_json  # noqa: E402
 from eqsae.provenance import collect  # noqa: E402
 from eqsae.transform import fit_generators, order_norms  # noqa: E402
 
@@ -32,5 +31,5 @@ write_json(
      "provenance": collect(dict(p.items()), seed=p.seed, device=str(device), threads=snakemake.threads)},
 )  # fmt: skip
 for key, x in zip(("m", "r"), generators):
-    np.save(snakemake.output[key], x)
+    write_array(snakemake.output[key], x)
 logging.info("done: final loss %.6g, %s", history[-1].loss, orders)

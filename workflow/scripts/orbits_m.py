@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 
 from eqsae.config import MFitConfig  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_table  # noqa: E402
+from eqsae.io import write_array, write_table  # noqa: E402
 from eqsae.orbit_pipeline import fit_orbit_generators, read_split  # noqa: E402
 
 p = snakemake.params
@@ -21,7 +21,7 @@ table, held_out = read_split(snakemake.input[0], group, p.orbits["held_out"], p.
 m = p.m_fit
 cfg = MFitConfig(m["epochs"], m["batch_size"], m["lr"], m["init"], m["order_penalty"], p.seed)
 generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], cfg, group)
-np.save(snakemake.output.generators, np.stack(generators))
+write_array(snakemake.output.generators, np.stack(generators))
 write_table(snakemake.output.r2, r2.assign(seed=p.seed))
 logging.info("%d training / %d held-out orbits of %s\n%s", (~held_out).sum(), held_out.sum(), group.name,
              r2.to_string(index=False))  # fmt: skip
