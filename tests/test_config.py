@@ -343,3 +343,22 @@ def test_a_dictionary_too_large_for_this_machine_is_refused_at_start_up_naming_t
         check_sae_memory(wide, available_mb=24_000)
     check_sae_memory(digits, available_mb=24_000)  # the smoke digits: 32 latents of 16
     assert orbit_sae_memory_mb(digits, "regular") == SAE_MEMORY_FLOOR_MB + 1
+
+
+@pytest.mark.parametrize(("orbits", "named"), [
+    ({"labels": ["digit", "parity"]}, r"config key orbits.labels: \['parity'\] are not labels of the digits"),
+    ({"digits": {"n": 5000}}, r"config key orbits.digits.n: 5000 images, but scikit-learn's digits are 1797"),
+    ({"held_out": 0.97}, r"config key orbits.held_out: 0.97 of 200 orbits of the digits leaves"),
+])  # fmt: skip
+def test_the_digits_labels_size_and_split_are_checked_at_start_up(orbits, named):
+    digits = layered("digits_smoke.yaml")
+    edited = {**digits["orbits"], **orbits, "digits": {**digits["orbits"]["digits"], **orbits.get("digits", {})}}
+    with pytest.raises(ConfigError, match=named):
+        validate_config({**copy.deepcopy(digits), "orbits": edited}, SCHEMA)
+
+
+def test_the_probe_split_and_knn_are_checked_against_the_held_out_orbits():
+    digits = layered("digits_smoke.yaml")  # 200 digits, a quarter held out: 50 orbits, 40 to train the probes on
+    with pytest.raises(ConfigError, match=r"config key probe.knn_neighbors: 200 neighbours but the probes' training "
+                                          r"split has only 160 rows \(the held-out orbits"):
+        validate_config({**copy.deepcopy(digits), "probe": {**digits["probe"], "knn_neighbors": 200}}, SCHEMA)

@@ -24,6 +24,8 @@ from eqsae.group import Group, get_group
 from eqsae.io import read_json, reading
 
 N_DIGITS = 1797
+DIGIT_LABELS = ("digit", "digit_orientation")
+"""The label columns `digits_labels` writes: what `orbits.labels` may name on the digits."""
 """Images in scikit-learn's digits set."""
 SIDE = 8
 """Height and width of a digit image."""

@@ -218,14 +218,17 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
             if value > size:
                 raise ConfigError(f"config key {key}: {name} = {value} exceeds the {size} latents of the {smallest} "
                                   f"SAE ({why})")  # fmt: skip
-    n_probe, probe = config["data"]["n_probe"], config["probe"]
+    n_probe, probe, probed = config["data"]["n_probe"], config["probe"], "data.n_probe"
+    if config["reproduce"] == "orbits" and (held_out := _check_orbits(config)) is not None:
+        n_probe, probed, order = held_out, f"the held-out orbits (orbits.held_out = {config['orbits']['held_out']})", \
+            GROUPS[config["orbits"]["group"]].order  # fmt: skip
     try:
         n_train, _ = split_sizes(n_probe, probe["test_fraction"])
     except ValueError as e:
-        raise ConfigError(f"config key probe.test_fraction: {e} (data.n_probe = {n_probe})") from e
+        raise ConfigError(f"config key probe.test_fraction: {e} ({probed} = {n_probe})") from e
     if "knn" in probe["probes"] and probe["knn_neighbors"] > n_train * order:
         raise ConfigError(f"config key probe.knn_neighbors: {probe['knn_neighbors']} neighbours but the probes' "
-                          f"training split has only {n_train * order} rows (data.n_probe = {n_probe}, "
+                          f"training split has only {n_train * order} rows ({probed} = {n_probe}, "
                           f"probe.test_fraction = {probe['test_fraction']})")  # fmt: skip
     archetypal = [v for v in config["variants"] if uses_anchors(v)]
     rows = config["data"]["n_sae"] * order
@@ -234,8 +237,6 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
                           f"the SAE set has only {rows} rows (data.n_sae = {config['data']['n_sae']})")  # fmt: skip
     _check_targets(config)
     _check_toy(config["toy"])
-    if config["reproduce"] == "orbits":
-        _check_orbits(config)
     atlas = config["atlas"]
     if atlas["moved"] >= atlas["tau"]:
         raise ConfigError(f"config key atlas.moved: {atlas['moved']} must be below atlas.tau = {atlas['tau']} (a "
@@ -280,16 +281,19 @@ MIN_ORBITS = 10
 """Orbits on each side of a user's split: fewer trains an SAE and M on almost nothing, or probes almost nothing."""
 
 
-def _check_orbits(config: Mapping[str, Any]) -> None:
-    """Your orbit table exists and has the columns, labels and group order the config names; K and T fit the
-    smallest dictionary."""
+def _check_orbits(config: Mapping[str, Any]) -> int | None:
+    """Your orbit table exists and has the columns, labels and group order the config names, and the split leaves
+    enough orbits each side; the digits' labels and size likewise. Returns the held-out orbits where start-up
+    can know them (None for a user's model, whose orbits are only made in its job)."""
     from eqsae.group import get_group
     from eqsae.io import UnreadableFileError
-    from eqsae.orbit_table import REQUIRED, check_elements, split_orbits
+    from eqsae.orbit_table import REQUIRED, check_elements
 
     orbits = config["orbits"]
+    if orbits["source"] == "digits":
+        return _check_digits(orbits)
     if orbits["source"] != "file":
-        return
+        return None
     path = Path(orbits["activations"])
     if not orbits["activations"] or not path.is_file():
         raise ConfigError(f"config key orbits.activations: {orbits['activations']!r} is not a file; give the path of "
@@ -314,12 +318,34 @@ def _check_orbits(config: Mapping[str, Any]) -> None:
         check_elements(path, columns["orbit_id"].to_numpy(), elements, order)
     except UnreadableFileError as e:
         raise ConfigError(f"config key orbits.activations: {e}") from e
-    n = len(elements) // order
-    n_out = split_orbits(n, orbits["held_out"], 0).sum() if n > 1 else n
+    return _check_split(len(elements) // order, orbits["held_out"], f" in {path}")
+
+
+def _check_split(n: int, held_out: float, where: str = "") -> int:
+    """The held-out orbits of a split of n; at least MIN_ORBITS each side."""
+    from eqsae.orbit_table import split_orbits
+
+    n_out = int(split_orbits(n, held_out, 0).sum()) if n > 1 else n
     if min(n - n_out, n_out) < MIN_ORBITS:
-        raise ConfigError(f"config key orbits.held_out: {orbits['held_out']} of {n} orbits in {path} leaves {n - n_out} "
+        raise ConfigError(f"config key orbits.held_out: {held_out} of {n} orbits{where} leaves {n - n_out} "
                           f"to train the SAEs and M on and {n_out} to probe; each side needs at least {MIN_ORBITS} "
                           "orbits (change orbits.held_out or give more orbits)")  # fmt: skip
+    return n_out
+
+
+def _check_digits(orbits: Mapping[str, Any]) -> int:
+    """The digits' labels are the two the digits table has; at most the 1,797 bundled images."""
+    from eqsae.digits import DIGIT_LABELS, N_DIGITS
+
+    unknown = [label for label in orbits["labels"] if label not in DIGIT_LABELS]
+    if unknown:
+        raise ConfigError(f"config key orbits.labels: {unknown} are not labels of the digits; they have "
+                          f"{list(DIGIT_LABELS)}")  # fmt: skip
+    n = orbits["digits"]["n"] or N_DIGITS
+    if n > N_DIGITS:
+        raise ConfigError(f"config key orbits.digits.n: {n} images, but scikit-learn's digits are {N_DIGITS} "
+                          "(0 takes them all)")  # fmt: skip
+    return _check_split(n, orbits["held_out"], " of the digits")
 
 
 def _orbit_width(config: Mapping[str, Any]) -> int | None:
