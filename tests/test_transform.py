@@ -143,6 +143,18 @@ def test_a_diverging_m_fit_stops_with_its_settings(planted):
         fit_m(train, MFitConfig(epochs=3, lr=1e30))
 
 
+
+def test_an_m_fit_that_diverges_and_stays_finite_stops_with_its_numbers(planted):
+    """Learning rate 10 ends 1e13 times above the loss of M = 0, finite; learning rate 1 is bad but still falling."""
+    from eqsae.io import DivergedError
+
+    _, train, _ = planted
+    with pytest.raises(DivergedError, match=r"fit M: training loss ended at [0-9.e+]+ after 5 epochs, [0-9.e+]+ times "
+                                            r"the loss of M = 0 .*MFitConfig\(epochs=5.*lower m_fit.lr"):
+        fit_m(train, MFitConfig(epochs=5, lr=10.0))
+    fit_m(train, MFitConfig(epochs=5, lr=1.0))
+
+
 def test_a_non_finite_m_is_refused_even_when_the_logged_loss_is_finite(planted, monkeypatch):
     import eqsae.transform
 

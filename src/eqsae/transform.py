@@ -17,7 +17,7 @@ import torch
 from eqsae.autoencoders import EpochRecord, stop_if_diverged
 from eqsae.config import MFitConfig
 from eqsae.group import C4, ORDER, Group
-from eqsae.io import NonFiniteError
+from eqsae.io import DivergedError, NonFiniteError
 from eqsae.metrics import mean_shift_share, r2_all
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,20 @@ def lstsq_init(orbits: torch.Tensor) -> torch.Tensor:
     return solution.T.float()
 
 
+M_FAR_ABOVE = 1e6
+"""A fit of M whose last epoch's loss exceeds this many times the loss of M = 0 (predicting zeros, the mean squared
+activation) diverged, though finite. Not relative to the start, as for the other trainings: from M = I on a barely
+trained network Adam's first steps wander 4-63 times above where they began and still fit, while a diverged fit
+ends 1e12 times and more above the data's scale (learning rate 10: 1e13)."""
+
+
+def stop_if_far_above_zero(history: list[EpochRecord], zero: float, cfg) -> None:
+    end = history[-1].loss
+    if end > M_FAR_ABOVE * zero:
+        raise DivergedError(f"fit M: training loss ended at {end:.6g} after {len(history)} epochs, {end / zero:.3g} "
+                            f"times the loss of M = 0 ({zero:.6g}), with {cfg!r}: lower m_fit.lr")  # fmt: skip
+
+
 def fit_m(
     orbits: np.ndarray, cfg: MFitConfig, device: torch.device | str = "cpu"
 ) -> tuple[np.ndarray, list[EpochRecord]]:
@@ -138,6 +152,7 @@ def fit_generators(
         history.append(record)
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, record.loss, record.seconds)
         stop_if_diverged(record.loss, "fit M: training loss", epoch, cfg)
+    stop_if_far_above_zero(history, float(data.double().pow(2).mean()), cfg)
     fitted = [x.detach().cpu().numpy() for x in mats]
     for name, x in zip("MR", fitted):
         if not np.isfinite(x).all():  # the order penalty is not in the logged loss and can diverge alone
