@@ -14,7 +14,8 @@ import pandas as pd
 from eqsae.stats import AVERAGE, EVERY
 
 BEGIN, END = "<!-- findings:begin (generated: python -m eqsae.claims published/paper) -->", "<!-- findings:end -->"
-TOY_BEGIN, TOY_END = "<!-- toy-findings:begin (generated: python -m eqsae.claims published/toy) -->", "<!-- toy-findings:end -->"
+TOY_BEGIN = "<!-- toy-findings:begin (generated: python -m eqsae.claims published/toy published/toy_orientation) -->"
+TOY_END = "<!-- toy-findings:end -->"
 PRIMARY_PROBE = "xgboost"
 
 
