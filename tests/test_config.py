@@ -306,12 +306,16 @@ def test_seed_beside_seeds_is_refused_wherever_each_is_given(tmp_path):
 
     (tmp_path / "a.yaml").write_text("run: a\nseed: 1\n")
     (tmp_path / "b.yaml").write_text("run: b\nseeds: [0, 1]\n")
+    cli = ["snakemake", "all", "--configfile", "x.yaml", "--config", "seeds=[2]", "-n"]
     with pytest.raises(ConfigError, match="seed and seeds are both given"):
-        check_config_files([], [tmp_path / "a.yaml"], {"seeds": [2]})
+        check_config_files(cli, [tmp_path / "a.yaml"], {"seeds": [2]})
     with pytest.raises(ConfigError, match="seed and seeds are both given"):
         check_config_files([], [tmp_path / "a.yaml", tmp_path / "b.yaml"], {})
+    with pytest.raises(ConfigError, match="seed and seeds are both given"):
+        check_config_files(["--config", "seed=1", "seeds=[0]"], [], {"seed": 1, "seeds": [0]})
     check_config_files([], [tmp_path / "a.yaml"], {})  # either alone is fine
-    check_config_files([], [tmp_path / "b.yaml"], {"seeds": [2]})
+    check_config_files(cli, [tmp_path / "b.yaml"], {"seeds": [2]})
+    check_config_files([], [tmp_path / "b.yaml", tmp_path / "a.yaml"], {})  # a later seed overrides, as layers do
 
 
 def test_a_run_folder_made_by_another_kind_of_config_is_refused(tmp_path):

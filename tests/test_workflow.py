@@ -98,8 +98,10 @@ def test_smoke_run_probes_every_task_of_every_representation(smoke):
     assert list(scores.columns) == ["seed", "base_model", "group", "sae_training", "sae", "k", "truncation",
                                     "representation", "task", "task_group", "probe", "f1", "n_pos", "n_test"]
     assert set(scores.group) == {"C4"}
-    settings = scores.groupby(["seed", "base_model", "sae", "representation"], dropna=False)
-    assert len(settings) == SEEDS * 2 * (1 + 5 * 2)  # base activations, and 5 SAEs x (latents, reconstructions)
+    settings = scores.groupby(["seed", "base_model", "sae", "truncation", "representation"], dropna=False)
+    # the base activations and the group element alone; 5 SAEs x (latents, reconstructions, reconstructions at T = 0)
+    assert len(settings) == SEEDS * 2 * (2 + 5 * 3)
+    assert set(scores[scores.truncation == 0].representation) == {"reconstructions"}
     assert (settings["task"].nunique() == 180).all() and (settings.size() == 180 * 3).all()
     assert scores.f1.between(0, 1).all() and (scores.n_test == 26 * 4).all()
     # The equivariant SAE's latents are the invariant SAE's: same scores.

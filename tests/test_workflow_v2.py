@@ -63,9 +63,10 @@ def test_v2_smoke_trains_each_loss_and_the_archetypal_dictionary(v2):
 def test_v2_smoke_tables_sit_beside_v2s_numbers(v2):
     workdir, _ = v2
     scores = pd.read_parquet(workdir / RUN / "tables/probe_scores.parquet")
-    saes = scores[scores.sae != "base"]
+    saes = scores[~scores.sae.isin(["base", "group_element"])]
     assert set(saes.probe) == {"xgboost"} and set(saes.representation) == {"reconstructions"}
-    per_job = saes.groupby(["seed", "sae", "truncation"]).size()
+    assert 0 in set(saes.truncation) and set(scores[scores.sae == "group_element"].representation) == {"group_element"}
+    per_job = saes.groupby(["seed", "sae", "truncation"]).size()  # T = 0 too: the reconstruction from b_D alone
     assert (per_job == task_counts(D4)["all"]).all() and set(saes.sae) == set(PROBED)
     r2 = pd.read_csv(workdir / RUN / "tables/result1_m_fit.csv")
     assert list(r2.element.astype(str)) == [*map(str, range(1, D4.order)), "mean"] and set(r2.group) == {"D4"}

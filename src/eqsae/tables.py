@@ -15,12 +15,17 @@ SAE_METRICS = ("fvu", "l0", "l1", "dead_fraction", "latent_invariance", "spliced
 PROBE_SUMMARY = ("f1_best", "f1_xgboost")
 
 
+def result1_values(table: pd.DataFrame) -> list[str]:
+    """RESULT 1's numbers (every R^2 reading, the mean-shift shares); the other columns are keys."""
+    return [c for c in table.columns if c.startswith(("r2_", "shift_share_"))]
+
+
 def result1_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
     """RESULT 1 over seeds: per base model, group and element (1..|G|-1 and their mean), every R^2 reading as
     mean and standard error over seeds (v2's +-). The spread over elements, the paper's v1 +-, stays as its own
     column `<reading>_element_std` on the `mean` row: each seed's std over the elements, averaged over seeds."""
     seeds = seeds.assign(element=seeds["element"].astype(str))
-    readings = [c for c in seeds.columns if c.startswith(("r2_", "shift_share_"))]
+    readings = result1_values(seeds)
     table = over_seeds(seeds[seeds.element != "std"], readings)
     keys = [c for c in ("base_model", "group") if c in seeds]
     spread = seeds[seeds.element == "std"].groupby(keys, sort=False)[readings].mean()

@@ -87,10 +87,25 @@ def check_config_files(argv: list[str], configfiles: list[str | Path], cli_confi
         files = ", ".join(os.path.relpath(f) for f in configfiles)
         raise ConfigError(f"config key run: none of {files} sets it. Every config writes under results/<run>/; "
                           "give your config its own `run: <name>` so it cannot write into another's results")
-    given = [key for layer in [*layers, cli_config] for key in ("seed", "seeds") if key in layer]
-    if "seed" in given and "seeds" in given:
-        raise ConfigError("config keys seed and seeds are both given (seed would silently win): give seeds only, "
-                          "e.g. seeds: [0, 1, 2]")
+    # Layers apply in order, but the old `seed` is applied after them all: a `seeds` in its own or a later layer
+    # would silently lose to it (a later `seed` overriding an earlier `seeds` is what layering says).
+    order = [*layers, _config_args(argv)]  # Snakemake's cli_config also holds the files' keys: read --config itself
+    seed = [i for i, layer in enumerate(order) if "seed" in layer]
+    if seed and any("seeds" in layer for layer in order[seed[0]:]):
+        raise ConfigError("config keys seed and seeds are both given, seeds in the same or a later place (seed would "
+                          "silently win): give seeds only, e.g. seeds: [0, 1, 2]")  # fmt: skip
+
+
+def _config_args(argv: list[str]) -> dict[str, str]:
+    """The KEY=VALUE words after --config on the command line (until the next option)."""
+    found, inside = {}, False
+    for arg in argv:
+        if arg.startswith("-"):
+            inside = arg == "--config"
+        elif inside and "=" in arg:
+            key, value = arg.split("=", 1)
+            found[key] = value
+    return found
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -12,12 +12,12 @@ import pandas as pd  # noqa: E402
 from eqsae.io import read_json, read_table, write_table  # noqa: E402
 from eqsae.probe import summarize  # noqa: E402
 from eqsae.stats import over_seeds, se_columns  # noqa: E402
-from eqsae.tables import probe_summary_over_seeds  # noqa: E402
+from eqsae.tables import probe_summary_over_seeds, result1_values  # noqa: E402
 
 NO_SAE = ("k", "truncation")
 r2 = pd.concat([read_table(path) for path in snakemake.input.r2], ignore_index=True)
 r2 = r2[r2.element.astype(str) != "std"].assign(element=lambda t: t.element.astype(str))
-r2 = over_seeds(r2, [c for c in r2.columns if c.startswith("r2_")])
+r2 = over_seeds(r2, result1_values(r2))
 write_table(snakemake.output.r2, r2, allow_missing=se_columns(r2))
 scores = pd.concat([read_table(path) for path in [*snakemake.input.base, *snakemake.input.probes]], ignore_index=True)
 scores = scores.astype({"k": "Int64", "truncation": "Int64"})
