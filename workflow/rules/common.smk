@@ -24,9 +24,15 @@ if workflow.is_main_process:
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 R = f"results/{config['run']}"  # every output of this run; another run name never touches it
-if workflow.is_main_process:  # a folder made by another kind of config is refused; a real run records ours
-    check_run_identity(R, config, write=not workflow.dryrun)
-    if workflow.local_exec:  # jobs run here: a user's dictionary must fit this machine's memory
+if workflow.is_main_process:  # a folder made by another kind of config is refused, dry runs included
+    check_run_identity(R, config, write=False)
+
+
+onstart:
+    # Only a real run gets here (not a dry run), and only here is the executor known: record this run's kind in
+    # its folder, and where jobs run on this machine, check that a user's dictionary fits its memory.
+    check_run_identity(R, config, write=True)
+    if workflow.local_exec:
         check_sae_memory(config)
 # One replicate of one group: everything seeded (images, inits, batches, probe split) from its seed. C4, v1's
 # group, keeps v1's layout (results/<run>/seed<s>/); any other group has its own folder (results/<run>/D4/seed<s>/).
