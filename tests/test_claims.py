@@ -193,13 +193,26 @@ def test_ceiling_rows_and_an_exact_label_code():
 
 @pytest.mark.parametrize("table, column, bad", [("result1", "r2_learned", np.nan), ("result1", "r2_identity", -np.inf),
                                                 ("sae", "l1", np.nan), ("sae", "spliced_loss", np.inf),
-                                                ("probes", "f1", np.nan), ("probes", "k", np.inf)])  # fmt: skip
+                                                ("probes", "f1", np.inf), ("probes", "k", np.inf)])  # fmt: skip
 def test_claims_refuse_non_finite_numbers(table, column, bad):
     tables = paper_like_tables()
     broken = tables[table].copy()
     broken.loc[broken.index[-1], column] = bad
     with pytest.raises(NonFiniteError, match=rf"^{table}: column '{column}' has 1 non-finite value"):
         claims_table({**tables, table: broken}, ["paper", "standard"])
+
+
+def test_a_task_without_a_positive_leaves_the_pairs_and_a_missing_f1_elsewhere_is_refused():
+    tables = paper_like_tables()
+    probes = tables["probes"].copy()
+    task = (probes.task == "S0") & (probes.seed == 0) & (probes.representation == "reconstructions")
+    with pytest.raises(NonFiniteError, match="^probes: column 'f1' is missing in 45 rows whose test split holds "
+                                             "positives, e.g. task S0"):
+        claims_table({**tables, "probes": probes.assign(f1=probes.f1.mask(task))}, ["paper"])
+    no_positive = probes.assign(f1=probes.f1.mask(task), n_pos=probes.n_pos.mask(task, 0))
+    decided = claims_table({**tables, "probes": no_positive}, ["paper"])
+    assert decided.verdict.notna().all()
+    assert list(decided.verdict) == list(claims_table(tables, ["paper"]).verdict)
 
 
 def test_ceiling_rows_refuse_non_finite_numbers():

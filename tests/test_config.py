@@ -301,6 +301,21 @@ def test_a_config_file_is_read_strictly_naming_the_file_and_line(tmp_path, text,
         read_config_file(tmp_path / "mine.yaml")
 
 
+def test_the_command_line_check_names_the_file_snakemake_does_not(tmp_path, capsys):
+    """Snakemake reads a --configfile before the workflow's checks and reports invalid YAML without the file's
+    name; `python -m eqsae.validate` names file and line, and runs the start-up checks over the defaults."""
+    from eqsae.validate import main
+
+    (tmp_path / "broken.yaml").write_text("run: mine\nsae: {lr: [1,\n")
+    (tmp_path / "nan.yaml").write_text("run: mine\nsae: {lr: .nan}\n")
+    (tmp_path / "good.yaml").write_text("run: mine\nsae: {lr: 0.001}\n")
+    assert main([str(tmp_path / "broken.yaml")]) == 1
+    assert re.search(r"broken\.yaml: not valid YAML: .*line 3", capsys.readouterr().err, re.S)
+    assert main([str(tmp_path / "nan.yaml")]) == 1
+    assert "nan.yaml: config key sae.lr: nan is not a finite number" in capsys.readouterr().err
+    assert main([str(tmp_path / "good.yaml"), "config/smoke.yaml", "config/v2.yaml"]) == 0
+
+
 def test_seed_beside_seeds_is_refused_wherever_each_is_given(tmp_path):
     from eqsae.validate import ConfigError, check_config_files
 

@@ -1,12 +1,14 @@
 """The 180 probing tasks: counts, positive rates, split, truncation, probes, summary."""
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from eqsae.group import ORDER
+from eqsae.io import NonFiniteError
 from eqsae.probe import (
     PROBES,
     ProbeConfig,
@@ -16,8 +18,11 @@ from eqsae.probe import (
     summarize,
     truncate,
     truncated_reconstruction,
+    write_scores,
+    _f1,
 )
 from eqsae.shapes import generate, rotate_labels
+from eqsae.tables import probe_summary_over_seeds
 from eqsae.tasks import make_tasks, orbit_labels, task_labels
 from eqsae.transform import element_matrices
 
@@ -180,6 +185,25 @@ def test_summary_takes_the_best_probe_per_task_and_adds_all():
     assert summary.loc["all", "f1_best"] == pytest.approx(0.65)
     assert summary.loc["all", "f1_xgboost"] == pytest.approx(0.4)
     assert summary.loc["all", "n_tasks"] == 2
+
+
+def test_f1_on_a_test_split_without_a_positive_is_missing_and_the_means_say_how_many_tasks_they_cover():
+    assert np.isnan(_f1(np.zeros(4, bool), np.array([1, 0, 0, 0], bool)))
+    assert np.isnan(_f1(np.zeros(4, bool), np.zeros(4, bool)))
+    assert _f1(np.array([1, 0, 0, 0], bool), np.zeros(4, bool)) == 0.0
+    rows = []
+    for seed, task, f1 in [(0, "a", 0.5), (0, "b", 0.7), (1, "a", 0.6), (1, "b", np.nan)]:
+        for probe in PROBES:
+            rows.append(dict(seed=seed, base_model="cnn", sae="base", k=None, representation="activations", task=task,
+                             task_group="S", probe=probe, f1=f1, n_pos=0 if np.isnan(f1) else 3, n_test=9))
+    seeds = summarize(pd.DataFrame(rows)).set_index(["seed", "task_group"])
+    assert seeds.loc[(1, "S"), "f1_best"] == 0.6 and seeds.loc[(1, "S"), "n_tasks"] == 1
+    assert seeds.loc[(1, "S"), "n_tasks_no_positive"] == 1 and seeds.loc[(0, "S"), "n_tasks"] == 2
+    over = probe_summary_over_seeds(seeds.reset_index()).set_index("task_group")
+    assert over.loc["S", "f1_best_mean"] == pytest.approx(0.6) and over.loc["S", "n_seeds"] == 2
+    assert (over.loc["S", "n_tasks"], over.loc["S", "n_tasks_no_positive"]) == (1, 1)
+    with pytest.raises(NonFiniteError, match="column 'f1' is missing in 3 rows whose test split holds positives"):
+        write_scores(Path("never.csv"), pd.DataFrame(rows).assign(n_pos=3))
 
 
 def test_the_probe_device_is_checked():

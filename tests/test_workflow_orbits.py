@@ -10,6 +10,7 @@ import yaml
 
 from conftest import copy_workflow, jobs_run, snakemake
 from eqsae.orbit_table import read_orbit_table, write_orbit_table
+from eqsae.probe import summarize
 
 pytestmark = pytest.mark.workflow
 
@@ -43,8 +44,11 @@ def test_digits_tables(digits):
     probes = pd.read_csv(tables / "probe_summary.csv")
     assert set(probes.task_group) == {"digit", "digit_orientation", "all"}
     assert set(probes.sae) == {"base", "twolayer", "invariant", "equivariant"}
-    assert probes[probes.task_group == "digit"].n_tasks.eq(10).all()
-    assert probes[probes.task_group == "digit_orientation"].n_tasks.eq(40).all()
+    # a task whose toy-size test split holds no positive has no F1; each seed's mean says how many it covers
+    per_seed = summarize(pd.read_parquet(tables / "probe_scores.parquet")).set_index("task_group")
+    covered = per_seed.n_tasks + per_seed.n_tasks_no_positive
+    assert covered["digit"].eq(10).all() and covered["digit_orientation"].eq(40).all()
+    assert probes.set_index("task_group").n_tasks.groupby(level=0).min()["digit_orientation"] >= 1
     census = pd.read_csv(tables / "atlas_census.csv")
     assert set(census.variant) == {"twolayer", "invariant", "equivariant"} and "redundancy_mean" in census
 

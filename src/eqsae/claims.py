@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from eqsae.io import NonFiniteError, check_finite
-from eqsae.probe import settings_only
+from eqsae.probe import SCORES_MAY_BE_MISSING, check_missing_f1, settings_only
 from eqsae.shapes import N_POSITIONS
 from eqsae.stats import (AVERAGE, EQUIVALENT, EVERY, GREATER, Comparison, average, counts, equivalent, every, greater,
                          per_seed, standard_error)  # fmt: skip
@@ -352,7 +352,7 @@ CLAIMS = [
 # The numbers each input table's rules decide on; `k` and `truncation` are empty on the base-activation rows.
 DECIDED = {"result1": ("r2_learned", "r2_identity"), "sae": ("k", "l1", "spliced_loss"),
            "probes": ("k", "truncation", "f1"), "atlas": ("k", "redundancy")}  # fmt: skip
-MAY_BE_MISSING = {"probes": ("k", "truncation")}
+MAY_BE_MISSING = {"probes": SCORES_MAY_BE_MISSING}
 COLUMNS = ["claim", "result", "statement", "rule", "units", "sae_training", "probe", "setting", "primary", "test",
            "margin", "verdict", "difference", "se", "n", "df", "low", "high", "level", "p", "detectable", "numbers"]  # fmt: skip
 MAY_BE_EMPTY = ("probe", "primary", "test", "margin", "difference", "se", "n", "df", "low", "high", "level", "p",
@@ -365,6 +365,8 @@ def check_inputs(tables: dict[str, pd.DataFrame]) -> None:
     for name, columns in DECIDED.items():
         if name in tables:
             check_finite(tables[name], name, MAY_BE_MISSING.get(name, ()), columns=columns)
+    if "probes" in tables:  # a task whose test split holds no positive has no F1; it drops out of its pairs
+        check_missing_f1(tables["probes"], "probes")
 
 
 def compare(claim: Claim, s: ClaimSettings, values) -> Comparison:

@@ -15,6 +15,7 @@ from typing import Callable, Hashable, Iterator
 import numpy as np
 import pandas as pd
 
+from eqsae.io import NonFiniteError
 from eqsae.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,13 @@ class ProbeConfig:
 
 
 def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """F1 of the positive class; 0 where there are no positives to find and none predicted."""
+    """F1 of the positive class; missing (NaN) where the test split holds no positive: there is nothing to find,
+    and a 0 (or 1) there would be a score of the split, not of the probe. Means leave such tasks out and say how
+    many tasks they cover (`summarize`)."""
+    if not y_true.any():
+        return float("nan")
     tp = np.sum(y_true & y_pred)
-    denom = np.sum(y_true) + np.sum(y_pred)
-    return float(2 * tp / denom) if denom else 0.0
+    return float(2 * tp / (np.sum(y_true) + np.sum(y_pred)))
 
 
 @dataclass(frozen=True)
@@ -295,7 +299,8 @@ def split(x: np.ndarray, is_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def summarize(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean F1 per setting and task group (and "all"): of the best probe per task, and of XGBoost alone."""
+    """Mean F1 per setting and task group (and "all"): of the best probe per task, and of XGBoost alone, over the
+    tasks whose test split holds a positive; `n_tasks` counts those, `n_tasks_no_positive` the others."""
     keys = [c for c in scores.columns if c not in ("task", "task_group", "probe", "f1", "n_pos", "n_test")]
     by_task = [*keys, "task_group", "task"]
     best = scores.groupby(by_task, dropna=False, sort=False)["f1"].max().rename("best")
@@ -303,9 +308,32 @@ def summarize(scores: pd.DataFrame) -> pd.DataFrame:
     per_task = pd.concat([best, xgb.rename("xgboost")], axis=1).reset_index()
     both = pd.concat([per_task, per_task.assign(task_group="all")])
     out = both.groupby([*keys, "task_group"], dropna=False, sort=False).agg(
-        f1_best=("best", "mean"), f1_xgboost=("xgboost", "mean"), n_tasks=("task", "size")
+        f1_best=("best", "mean"), f1_xgboost=("xgboost", "mean"), n_tasks=("best", "count"),
+        n_tasks_no_positive=("best", lambda f1: int(f1.isna().sum())),
     )
     return out.reset_index()
+
+
+SCORES_MAY_BE_MISSING = ("k", "truncation", "f1")
+"""k and truncation are empty on the base activations' rows; F1 where the test split holds no positive."""
+
+
+def write_scores(path, scores: pd.DataFrame) -> None:
+    """A probe table, refused where an F1 is missing although its test split holds a positive."""
+    from eqsae.io import write_table
+
+    check_missing_f1(scores, str(path))
+    write_table(path, scores, allow_missing=SCORES_MAY_BE_MISSING)
+
+
+def check_missing_f1(scores: pd.DataFrame, name: str) -> None:
+    """F1 may be missing only where its test split holds no positive (`_f1`); anywhere else it is a fault."""
+    bad = scores[scores["f1"].isna() & (scores["n_pos"] > 0)]
+    if len(bad):
+        row = bad.iloc[0]
+        raise NonFiniteError(f"{name}: column 'f1' is missing in {len(bad)} rows whose test split holds positives, "
+                             f"e.g. task {row['task']} ({row['probe']} on {row['representation']}, "
+                             f"{row['n_pos']} positives)")
 
 
 def truncated_reconstruction(

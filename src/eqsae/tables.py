@@ -80,9 +80,24 @@ def sae_metrics_over_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
     return over_seeds(seeds, [c for c in SAE_METRICS if c in seeds])
 
 
+TASK_COUNTS = ("n_tasks", "n_tasks_no_positive")
+NO_TASK = (*PROBE_SUMMARY, *(f"{c}_mean" for c in PROBE_SUMMARY))
+"""Missing in a probe summary where none of a task group's tasks has a positive in the test split."""
+
+
 def probe_summary_over_seeds(summary_seeds: pd.DataFrame) -> pd.DataFrame:
-    """RESULT 2 over seeds: the per-seed mean F1 per task group, as mean and SE over seeds."""
-    return over_seeds(summary_seeds, [c for c in PROBE_SUMMARY if c in summary_seeds])
+    """RESULT 2 over seeds: the per-seed mean F1 per task group, as mean and SE over seeds. Where a seed's test
+    split holds no positive of a task, that seed's mean leaves it out: `n_tasks` is the fewest tasks a seed's
+    mean covers, `n_tasks_no_positive` the most it leaves out."""
+    counts = [c for c in TASK_COUNTS if c in summary_seeds]
+    out = over_seeds(summary_seeds.drop(columns=counts), [c for c in PROBE_SUMMARY if c in summary_seeds])
+    if not counts:
+        return out
+    keys = [c for c in out.columns if c in summary_seeds and c not in (*PROBE_SUMMARY, "seed")]
+    how = {"n_tasks": "min", "n_tasks_no_positive": "max"}
+    spread = summary_seeds.groupby(keys, dropna=False, sort=False)[counts].agg({c: how[c] for c in counts})
+    out = out.merge(spread.reset_index(), on=keys, how="left", validate="one_to_one")
+    return out[[*keys, "n_seeds", *counts, *[c for c in out.columns if c not in (*keys, "n_seeds", *counts)]]]
 
 
 def best_per_task(scores: pd.DataFrame) -> pd.DataFrame:

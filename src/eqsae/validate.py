@@ -418,3 +418,50 @@ def _fill_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
             config[key] = sub["default"]
         if isinstance(config.get(key), dict):
             _fill_defaults(config[key], sub)
+
+
+def check_files(paths: list[str], base: str | Path = "config/config.yaml",
+                schema: str | Path = "workflow/schemas/config.schema.yaml") -> None:
+    """Each config file read strictly and validated over `base`, as `--configfile <file>` would be: the check to
+    run where Snakemake, which reads a --configfile itself before this workflow's checks, reports a YAML error
+    without naming the file."""
+    import copy
+
+    defaults = read_config_file(base)
+    for path in paths:
+        config = copy.deepcopy(defaults)
+        _merge(config, read_config_file(path))
+        try:
+            validate_config(config, schema, warn=lambda message: None)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+
+
+def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
+    """Snakemake's merge of a config file over another: mappings key by key, anything else replaced."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m eqsae.validate config/mine.yaml [...]: check config files before a run, naming file and line."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m eqsae.validate", description=main.__doc__)
+    parser.add_argument("configfiles", nargs="+", help="config files, each as --configfile would give it")
+    parser.add_argument("--base", default="config/config.yaml", help="the defaults they extend")
+    args = parser.parse_args(argv)
+    try:
+        check_files(args.configfiles, args.base, Path(args.base).parent.parent / "workflow/schemas/config.schema.yaml")
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"ok: {', '.join(args.configfiles)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

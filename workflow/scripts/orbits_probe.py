@@ -12,10 +12,9 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_table  # noqa: E402
 from eqsae.orbit_pipeline import probe_orbits, read_split  # noqa: E402
 from eqsae.orbit_table import label_tasks  # noqa: E402
-from eqsae.probe import ProbeConfig  # noqa: E402
+from eqsae.probe import ProbeConfig, write_scores  # noqa: E402
 from eqsae.sae import load_sae  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
 
@@ -35,4 +34,4 @@ with threadpool_limits(threads):
     scores = probe_orbits(sae, table.acts[held_out], labels, tasks, list(p.truncations), cfg, transforms)
 for i, (key, value) in enumerate(keys.items()):
     scores.insert(i, key, value)
-write_table(snakemake.output[0], scores, allow_missing=("k", "truncation"))
+write_scores(snakemake.output[0], scores)

@@ -10,9 +10,9 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_json, read_table, write_table  # noqa: E402
-from eqsae.probe import summarize  # noqa: E402
+from eqsae.probe import summarize, write_scores  # noqa: E402
 from eqsae.stats import over_seeds, se_columns  # noqa: E402
-from eqsae.tables import probe_summary_over_seeds, result1_values  # noqa: E402
+from eqsae.tables import NO_TASK, probe_summary_over_seeds, result1_values  # noqa: E402
 
 NO_SAE = ("k", "truncation")
 r2 = pd.concat([read_table(path) for path in snakemake.input.r2], ignore_index=True)
@@ -21,9 +21,9 @@ r2 = over_seeds(r2, result1_values(r2))
 write_table(snakemake.output.r2, r2, allow_missing=se_columns(r2))
 scores = pd.concat([read_table(path) for path in [*snakemake.input.base, *snakemake.input.probes]], ignore_index=True)
 scores = scores.astype({"k": "Int64", "truncation": "Int64"})
-write_table(snakemake.output.scores, scores, allow_missing=NO_SAE)
+write_scores(snakemake.output.scores, scores)
 summary = probe_summary_over_seeds(summarize(scores))
-write_table(snakemake.output.probes, summary, allow_missing=(*NO_SAE, *se_columns(summary)))
+write_table(snakemake.output.probes, summary, allow_missing=(*NO_SAE, *NO_TASK, *se_columns(summary)))
 census = pd.DataFrame([read_json(path) for path in snakemake.input.atlas])
 if len(census):
     census = over_seeds(census, [c for c in census.columns if c not in ("seed", "variant", "k")])

@@ -17,10 +17,11 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.evaluate import reconstruct  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, read_generators, read_table, write_table  # noqa: E402
+from eqsae.io import read_activations, read_generators, read_table  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from eqsae.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae  # noqa: E402
+from eqsae.probe import (GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae,  # noqa: E402
+                         write_scores)
 from eqsae.sae import Latents, load_sae  # noqa: E402
 from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402
@@ -59,6 +60,6 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
     for i, (key, value) in enumerate(keys.items()):
         if key not in table:
             table.insert(i, key, value)
-write_table(snakemake.output[0], table, allow_missing=("k", "truncation"))
+write_scores(snakemake.output[0], table)
 logging.info("%d task fits x %d probes in %.0f s", len(table) // len(cfg.probes), len(cfg.probes),
              time.perf_counter() - start)  # fmt: skip

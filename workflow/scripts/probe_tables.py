@@ -10,16 +10,16 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.probe import summarize  # noqa: E402
+from eqsae.probe import summarize, write_scores  # noqa: E402
 from eqsae.stats import se_columns  # noqa: E402
-from eqsae.tables import probe_summary_over_seeds  # noqa: E402
+from eqsae.tables import NO_TASK, probe_summary_over_seeds  # noqa: E402
 
 NO_SAE = ("k", "truncation")  # empty on the base activations' rows
 scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 scores = scores.astype({"k": "Int64", "truncation": "Int64"})
-write_table(snakemake.output.scores, scores, allow_missing=NO_SAE)
+write_scores(snakemake.output.scores, scores)
 seeds = summarize(scores)
-write_table(snakemake.output.seeds, seeds, allow_missing=NO_SAE)
+write_table(snakemake.output.seeds, seeds, allow_missing=(*NO_SAE, *NO_TASK))
 summary = probe_summary_over_seeds(seeds)
-write_table(snakemake.output.summary, summary, allow_missing=(*NO_SAE, *se_columns(summary)))
+write_table(snakemake.output.summary, summary, allow_missing=(*NO_SAE, *NO_TASK, *se_columns(summary)))
 logging.info("\n%s", summary.to_string(index=False))
