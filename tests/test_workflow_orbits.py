@@ -53,6 +53,27 @@ def test_digits_tables(digits):
     assert set(census.variant) == {"twolayer", "invariant", "equivariant"} and "redundancy_mean" in census
 
 
+@pytest.mark.parametrize(("setting", "planned"), [
+    ("probe={xgb_lr: 0.2}", {"orbits_probe": 6, "orbits_probe_base": 2}),
+    ("atlas={partner: 0.8}", {"orbits_atlas": 6}),
+    ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_atlas": 6}),  # equivariant: through M
+])  # fmt: skip
+def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned):
+    workdir, _ = digits
+    result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/digits_smoke.yaml",
+                       "--config", setting)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {**planned, "orbits_tables": 1, "all": 1}
+
+
+def test_every_trained_artifact_records_its_provenance(digits):
+    workdir, _ = digits
+    seed = workdir / "results/digits-smoke/seed0"
+    for path in [seed / "orbits/sae/invariant/k4/cfg.json", seed / "orbits/m/summary.json"]:
+        provenance = json.loads(path.read_text())["provenance"]
+        assert provenance["seed"] == 0 and "git" in provenance and provenance["settings"], path
+
+
 def test_a_users_own_orbit_table(tmp_path):
     workdir = copy_workflow(tmp_path)
     rng = np.random.default_rng(0)

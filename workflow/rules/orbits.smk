@@ -30,8 +30,10 @@ def orbit_grid(pattern, **wildcards):
     return expand(pattern, seed=config["seeds"], variant=config["variants"], k=config["topk"], **wildcards)
 
 
-ORBIT_PARAMS = dict(orbits=ORBITS, m_fit=config["m_fit"], sae=config["sae"], probe=config["probe"],
-                    atlas=config["atlas"], truncations=config["truncations"])  # fmt: skip
+# Each rule's params are exactly the settings its stage reads (an XGBoost setting re-runs the probes only): the
+# split of the orbits (every stage), then its own section.
+SPLIT = {key: ORBITS[key] for key in ("group", "held_out")}
+LABELS = {key: ORBITS[key] for key in ("group", "held_out", "labels")}
 
 
 rule digits_base:
@@ -89,12 +91,14 @@ rule orbits_m:
     output:
         generators=f"{O}/m/generators.npy",
         r2=f"{O}/m/r2.csv",
+        summary=f"{O}/m/summary.json",
     log:
         log_path("orbits_m", "seed{seed}"),
     benchmark:
         benchmark_path("orbits_m", "seed{seed}")
     params:
-        **ORBIT_PARAMS,
+        orbits=SPLIT,
+        m_fit=config["m_fit"],
         seed=seed_of,
         code=get_code("orbits_m.py"),
     resources:
@@ -121,7 +125,8 @@ rule orbits_sae:
     wildcard_constraints:
         variant="|".join(VARIANTS),
     params:
-        **ORBIT_PARAMS,
+        orbits={**SPLIT, "expansion": ORBITS["expansion"]},
+        sae=config["sae"],
         seed=seed_of,
         code=get_code("orbits_sae.py"),
     resources:
@@ -145,7 +150,9 @@ rule orbits_probe:
     benchmark:
         benchmark_path("orbits_probe", "seed{seed}/{variant}_k{k}")
     params:
-        **ORBIT_PARAMS,
+        orbits=LABELS,
+        probe=config["probe"],
+        truncations=config["truncations"],
         seed=seed_of,
         code=get_code("orbits_probe.py"),
     resources:
@@ -180,7 +187,8 @@ rule orbits_atlas:
     benchmark:
         benchmark_path("orbits_atlas", "seed{seed}/{variant}_k{k}")
     params:
-        **ORBIT_PARAMS,
+        orbits=LABELS,
+        atlas=config["atlas"],
         seed=seed_of,
         code=get_code("orbits_atlas.py"),
     resources:

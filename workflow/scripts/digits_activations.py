@@ -15,9 +15,10 @@ from eqsae.group import get_group  # noqa: E402
 from eqsae.user_model import model_to_orbit_table  # noqa: E402
 
 p = snakemake.params
-setup(snakemake.threads, "cpu")
+device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param
 group = get_group(p.group)
 images, digits = load_digits_set(p.digits["n"] or None, p.seed)
 model = load_digits_autoencoder(Path(snakemake.input.weights).parent)
-acts = model_to_orbit_table(model, "encoder", images, group, snakemake.output[0], digits_labels(digits, group))
+acts = model_to_orbit_table(model, "encoder", images, group, snakemake.output[0], digits_labels(digits, group),
+                            device=device)
 logging.info("%d digits x %d elements x %d activations", *acts.shape)

@@ -6,13 +6,15 @@ log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
 import logging  # noqa: E402
+from dataclasses import asdict  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from eqsae.config import MFitConfig  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_array, write_table  # noqa: E402
+from eqsae.io import write_array, write_json, write_table  # noqa: E402
 from eqsae.orbit_pipeline import fit_orbit_generators, read_split  # noqa: E402
+from eqsae.provenance import collect  # noqa: E402
 
 p = snakemake.params
 setup(snakemake.threads, "cpu")
@@ -23,5 +25,8 @@ cfg = MFitConfig(m["epochs"], m["batch_size"], m["lr"], m["init"], m["order_pena
 generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], cfg, group)
 write_array(snakemake.output.generators, np.stack(generators))
 write_table(snakemake.output.r2, r2.assign(seed=p.seed))
+write_json(snakemake.output.summary, {"config": asdict(cfg), "group": group.name,
+                                      "provenance": collect(dict(p.items()), seed=p.seed, device="cpu",
+                                                            threads=snakemake.threads)})  # fmt: skip
 logging.info("%d training / %d held-out orbits of %s\n%s", (~held_out).sum(), held_out.sum(), group.name,
              r2.to_string(index=False))  # fmt: skip

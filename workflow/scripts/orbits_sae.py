@@ -10,6 +10,7 @@ from pathlib import Path  # noqa: E402
 from eqsae.config import VARIANTS  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.orbit_pipeline import read_split, sae_settings, train_orbit_sae  # noqa: E402
+from eqsae.provenance import collect  # noqa: E402
 from eqsae.sae import save_sae  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
@@ -18,4 +19,5 @@ table, held_out = read_split(snakemake.input[0], get_group(p.orbits["group"]), p
 settings = sae_settings(p.sae, p.orbits, p.seed)
 sae = train_orbit_sae(table.acts[~held_out], wc.variant, int(wc.k), settings)
 save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, objective=VARIANTS[wc.variant][1],
-         group=p.orbits["group"], settings=settings.__dict__)  # fmt: skip
+         group=p.orbits["group"], settings=settings.__dict__,
+         provenance=collect(dict(p.items()), seed=p.seed, device="cpu", threads=snakemake.threads))  # fmt: skip
