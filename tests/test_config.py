@@ -381,3 +381,24 @@ def test_the_probe_split_and_knn_are_checked_against_the_held_out_orbits():
     with pytest.raises(ConfigError, match=r"config key probe.knn_neighbors: 200 neighbours but the probes' training "
                                           r"split has only 160 rows \(the held-out orbits"):
         validate_config({**copy.deepcopy(digits), "probe": {**digits["probe"], "knn_neighbors": 200}}, SCHEMA)
+
+
+def test_the_config_reference_lists_every_key_as_the_schema_gives_it():
+    """config/README.md's key table is generated from the schema; the schema's defaults are config.yaml's values,
+    so the table's defaults are what a run gets."""
+    from eqsae.validate import REFERENCE_BEGIN, REFERENCE_END, _schema_keys, config_reference, read_config_file
+
+    readme = (ROOT / "config/README.md").read_text()
+    generated = readme.split(REFERENCE_BEGIN + "\n", 1)[1].split(REFERENCE_END, 1)[0]
+    assert generated == config_reference(SCHEMA), "run python -m eqsae.validate --write-reference"
+    keys = _schema_keys(yaml.safe_load(SCHEMA.read_text()))
+    assert not [key for key, sub in keys if not sub.get("description")], "every key says what it does"
+    paper = read_config_file(ROOT / "config/config.yaml")
+    for key, sub in keys:
+        value = paper
+        for part in key.split("."):
+            value = value.get(part, KeyError) if isinstance(value, dict) else KeyError
+        if value is not KeyError and not isinstance(value, dict):
+            assert sub["default"] == value, key
+    for config in sorted((ROOT / "config").glob("*.yaml")):
+        assert f"`{config.name}`" in readme, f"config/README.md says nothing of {config.name}"

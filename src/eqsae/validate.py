@@ -446,16 +446,69 @@ def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
             into[key] = value
 
 
+REFERENCE_BEGIN, REFERENCE_END = "<!-- keys:begin -->", "<!-- keys:end -->"
+"""config/README.md's generated part lies between these lines."""
+
+
+def config_reference(schema_path: str | Path) -> str:
+    """Every config key as a Markdown table (key, default, what it does), read from the schema: the reference in
+    config/README.md, generated so that it cannot drift from what the start-up checks accept."""
+    import yaml
+
+    rows = ["| key | default | what it does |", "|---|---|---|"]
+    for key, sub in _schema_keys(yaml.safe_load(Path(schema_path).read_text())):
+        default = "" if "default" not in sub or isinstance(sub["default"], dict) else f"`{_yaml(sub['default'])}`"
+        enum = sub.get("enum") or sub.get("items", {}).get("enum")
+        allowed = f" One of: {', '.join(map(str, enum))}." if enum else ""
+        text = " ".join(str(sub.get("description", "")).split()) + allowed
+        text = text.replace("|", "\\|")
+        rows.append(f"| `{key}` | {default} | {text} |")
+    return "\n".join(rows) + "\n"
+
+
+def _schema_keys(schema: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Mapping[str, Any]]]:
+    """(dotted key, its schema) depth first, in the schema's order."""
+    keys = []
+    for name, sub in schema.get("properties", {}).items():
+        keys.append((prefix + name, sub))
+        keys += _schema_keys(sub, f"{prefix}{name}.")
+    return keys
+
+
+def _yaml(value: Any) -> str:
+    import json
+
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def write_reference(readme: str | Path, schema_path: str | Path) -> bool:
+    """Replace the generated part of `readme` with `config_reference`; True where it changed."""
+    path = Path(readme)
+    text = path.read_text()
+    head, rest = text.split(REFERENCE_BEGIN + "\n", 1)
+    _, tail = rest.split(REFERENCE_END, 1)
+    new = f"{head}{REFERENCE_BEGIN}\n{config_reference(schema_path)}{REFERENCE_END}{tail}"
+    path.write_text(new)
+    return new != text
+
+
 def main(argv: list[str] | None = None) -> int:
     """python -m eqsae.validate config/mine.yaml [...]: check config files before a run, naming file and line."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m eqsae.validate", description=main.__doc__)
-    parser.add_argument("configfiles", nargs="+", help="config files, each as --configfile would give it")
+    parser.add_argument("configfiles", nargs="*", help="config files, each as --configfile would give it")
     parser.add_argument("--base", default="config/config.yaml", help="the defaults they extend")
+    parser.add_argument("--write-reference", action="store_true",
+                        help="regenerate the key reference in the README beside the base config instead")
     args = parser.parse_args(argv)
+    schema = Path(args.base).parent.parent / "workflow/schemas/config.schema.yaml"
+    if args.write_reference:
+        changed = write_reference(Path(args.base).parent / "README.md", schema)
+        print("rewritten" if changed else "unchanged", Path(args.base).parent / "README.md")
+        return 0
     try:
-        check_files(args.configfiles, args.base, Path(args.base).parent.parent / "workflow/schemas/config.schema.yaml")
+        check_files(args.configfiles, args.base, schema)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -62,7 +62,7 @@ if (workflow.resource_settings.cores or 0) > len(os.sched_getaffinity(0)):
 # Jobs import eqsae from this checkout, also inside a `--sdm conda` environment built from envs/eqsae.yaml.
 # (Lint asks for `envvars:` here; PYTHONPATH is optional, we only extend it, so asserting it would be wrong.)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")]))
-ENV = "../../envs/eqsae.yaml"  # every rule's conda environment: the same pins as pyproject.toml
+ENV = "../../envs/eqsae.yaml"  # every rule's conda environment: the versions of requirements.lock
 
 # Jobs that gate a branch (the images, base autoencoders, activations, M, the SAEs) start before the probes and
 # atlas jobs that only end one: Snakemake starts the highest-priority ready jobs first (`priority:`). It does not
@@ -116,7 +116,7 @@ def seed_of(wildcards):
 
 def group_of(wildcards):
     """The group a job works under, from its folder ("" is C4)."""
-    return wildcards.gdir.rstrip("/") or "C4"
+    return wildcards.gdir[:-1] or "C4"  # gdir is "" or "<group>/"
 
 
 def two_generators(wildcards):
@@ -207,3 +207,60 @@ def get_final_output():
         *expand(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", model=config["models"]),
         f"{R}/figures/figure2_dataset.png",
     ]
+
+
+# The probes' inputs (workflow/rules/probe.smk).
+def get_probe_input(wildcards):
+    """An SAE's weights (get_sae_input). An equivariant SAE's latents are its trained SAE's, so are their probes:
+    where this run probes that SAE and latents anyway, its probe table comes too and its latent rows are copied."""
+    inputs = get_sae_input(wildcards)
+    trained = TRAINED_BY.get(wildcards.variant)
+    if trained in config["variants"] and "latents" in config["probe"]["representations"]:
+        table = f"{S}/probes/{{training}}/{{model}}/{trained}_k{{k}}.parquet"
+        inputs["trained_probes"] = table.format(**wildcards)
+    return inputs
+
+
+# The toy model's paths (workflow/rules/toy.smk).
+TOY = config["toy"]
+TOY_RUN = f"{R}/toy/{{canonical}}/g{{order}}/n{{n}}/seed{{seed}}"
+
+
+def toy_grid(pattern):
+    return expand(pattern, canonical=TOY["canonical"], order=TOY["orders"], n=TOY["n_features"], seed=config["seeds"])
+
+
+# Your own orbits' paths and inputs (workflow/rules/orbits.smk).
+ORBITS = config["orbits"]
+O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAEs, probes, atlas
+DIGITS = f"{R}/seed{{seed}}/digits"
+
+
+def orbit_source(wildcards):
+    """The orbit table a replicate reads: yours (orbits.activations), or the digits' activations of that seed."""
+    if ORBITS["source"] == "digits":
+        return f"{DIGITS}/orbits.parquet".format(seed=wildcards.seed)
+    return ORBITS["activations"]
+
+
+def orbit_sae_input(wildcards):
+    trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
+    inputs = {"sae": f"{O}/sae/{trained}/k{{k}}/sae.pt".format(**wildcards), "table": orbit_source(wildcards)}
+    if wildcards.variant in TRAINED_BY:
+        inputs["generators"] = f"{O}/m/generators.npy".format(**wildcards)
+    return inputs
+
+
+def orbit_atlas_input(wildcards):
+    """The atlas reads every SAE through M."""
+    return orbit_sae_input(wildcards) | {"generators": f"{O}/m/generators.npy".format(**wildcards)}
+
+
+def orbit_grid(pattern, **wildcards):
+    return expand(pattern, seed=config["seeds"], variant=config["variants"], k=config["topk"], **wildcards)
+
+
+# Each rule's params are exactly the settings its stage reads (an XGBoost setting re-runs the probes only): the
+# split of the orbits (every stage), then its own section.
+SPLIT = {key: ORBITS[key] for key in ("group", "held_out")}
+LABELS = {key: ORBITS[key] for key in ("group", "held_out", "labels")}

@@ -1,39 +1,6 @@
 # Your own orbits (reproduce: orbits): an orbit table (eqsae.orbit_table) from your model, or scikit-learn's
 # handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml); then M,
 # the SAE variants, probes for the table's label columns and the atlas, per seed.
-ORBITS = config["orbits"]
-O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAEs, probes, atlas
-DIGITS = f"{R}/seed{{seed}}/digits"
-
-
-def orbit_source(wildcards):
-    """The orbit table a replicate reads: yours (orbits.activations), or the digits' activations of that seed."""
-    if ORBITS["source"] == "digits":
-        return f"{DIGITS}/orbits.parquet".format(seed=wildcards.seed)
-    return ORBITS["activations"]
-
-
-def orbit_sae_input(wildcards):
-    trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
-    inputs = {"sae": f"{O}/sae/{trained}/k{{k}}/sae.pt".format(**wildcards), "table": orbit_source(wildcards)}
-    if wildcards.variant in TRAINED_BY:
-        inputs["generators"] = f"{O}/m/generators.npy".format(**wildcards)
-    return inputs
-
-
-def orbit_atlas_input(wildcards):
-    """The atlas reads every SAE through M."""
-    return orbit_sae_input(wildcards) | {"generators": f"{O}/m/generators.npy".format(**wildcards)}
-
-
-def orbit_grid(pattern, **wildcards):
-    return expand(pattern, seed=config["seeds"], variant=config["variants"], k=config["topk"], **wildcards)
-
-
-# Each rule's params are exactly the settings its stage reads (an XGBoost setting re-runs the probes only): the
-# split of the orbits (every stage), then its own section.
-SPLIT = {key: ORBITS[key] for key in ("group", "held_out")}
-LABELS = {key: ORBITS[key] for key in ("group", "held_out", "labels")}
 
 
 rule digits_base:

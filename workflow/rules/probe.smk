@@ -1,14 +1,3 @@
-def get_probe_input(wildcards):
-    """An SAE's weights (get_sae_input). An equivariant SAE's latents are its trained SAE's, so are their probes:
-    where this run probes that SAE and latents anyway, its probe table comes too and its latent rows are copied."""
-    inputs = get_sae_input(wildcards)
-    trained = TRAINED_BY.get(wildcards.variant)
-    if trained in config["variants"] and "latents" in config["probe"]["representations"]:
-        table = f"{S}/probes/{{training}}/{{model}}/{trained}_k{{k}}.parquet"
-        inputs["trained_probes"] = table.format(**wildcards)
-    return inputs
-
-
 rule probe_base:
     input:
         acts=f"{S}/activations/{{model}}/probe.parquet",

@@ -1,11 +1,5 @@
 # v2's toy model with planted features (config/toy.yaml, reproduce: toy): one job per dataset trains every SAE
 # type and scores it against the truth; the tables put v2's Table 3 beside ours.
-TOY = config["toy"]
-TOY_RUN = f"{R}/toy/{{canonical}}/g{{order}}/n{{n}}/seed{{seed}}"
-
-
-def toy_grid(pattern):
-    return expand(pattern, canonical=TOY["canonical"], order=TOY["orders"], n=TOY["n_features"], seed=config["seeds"])
 
 
 rule toy_run:
