@@ -402,3 +402,20 @@ def test_the_config_reference_lists_every_key_as_the_schema_gives_it():
             assert sub["default"] == value, key
     for config in sorted((ROOT / "config").glob("*.yaml")):
         assert f"`{config.name}`" in readme, f"config/README.md says nothing of {config.name}"
+
+
+def test_a_run_below_the_papers_sizes_is_called_toy_size_and_the_paper_configs_are_not(tmp_path):
+    from eqsae.validate import _merge, read_config_file, toy_size
+
+    def sizes(name):
+        config = read_config_file(ROOT / "config/config.yaml")
+        if name:
+            _merge(config, read_config_file(ROOT / f"config/{name}.yaml"))
+        return toy_size(validate_config(config, SCHEMA, warn=lambda message: None), ROOT / "config")
+
+    assert "sae.epochs 2 < 500" in sizes("smoke") and "toy.n_train 128 < 8192" in sizes("toy_smoke")
+    assert "orbits.digits.n 200 < all 1,797" in sizes("digits_smoke") and "base.epochs 2 < 100" in sizes("v2_smoke")
+    for name in (None, "v2", "toy", "digits", "orientation_shape", "topk_relu", "toy_orientation"):
+        assert sizes(name) == [], name
+    result = snakemake(copy_workflow(tmp_path), "-n", "--cores", "1", "all", "--configfile", "config/smoke.yaml")
+    assert "eqsae: toy-size config: these numbers test the pipeline, not the paper (data.n_base 256" in result.stderr

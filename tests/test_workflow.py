@@ -136,7 +136,10 @@ def test_smoke_run_decides_every_claim(smoke):
     assert len(decided) > 20 and (decided.n == SEEDS).all() and (decided.df == SEEDS - 1).all()  # the seed
     assert (claims[claims.result == "ceiling"].shape[0]) == 2 and claims.numbers.str.len().gt(0).all()
     # The folder of per-seed tables re-decides the same claims, as published/ does.
-    assert (tables / "findings.md").read_text() == section(decide_folder(tables))
+    # ... under a banner that says the run is toy-size, and why
+    banner, findings = (tables / "findings.md").read_text().split("\n\n", 1)
+    assert banner.startswith("> **toy-size config: these numbers test the pipeline, not the paper (data.n_base")
+    assert findings == section(decide_folder(tables))
 
 
 def test_smoke_run_builds_the_feature_atlas(smoke):
@@ -218,6 +221,7 @@ def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
                  "symmetry_paper.png", "m_diagnostics_cnn.png", "figure2_dataset.png", "figure6_shapes.png",
                  "paper_cnn_regular_k4.png"):
         assert name in html, name
+    assert "toy-size config: these numbers test the pipeline, not the paper" in html  # the landing page says so
     for caption in ("workflow/report/claims.rst", "workflow/report/probing.rst"):  # each caption's first words
         assert " ".join((workdir / caption).read_text().split()[:4]) in html, caption
 

@@ -144,3 +144,11 @@ def splice(readme: str, text: str, begin: str = BEGIN, end: str = END) -> str:
     head, rest = readme.split(begin)
     _, tail = rest.split(end)
     return f"{head}{begin}\n{text}{end}{tail}"
+
+
+
+def toy_size_banner(banner: str) -> str:
+    """The line a toy-size run's findings open with (nothing for a paper-size run; `banner` is the workflow's,
+    eqsae.validate.toy_size's reasons included): its verdicts are the pipeline's output at sizes that cannot
+    reproduce the paper, and must not be read as a failed reproduction."""
+    return f"> **{banner}**\n\n" if banner else ""

@@ -446,6 +446,44 @@ def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
             into[key] = value
 
 
+TOY_SIZE = "toy-size config: these numbers test the pipeline, not the paper"
+"""The banner of a run whose sizes are below the paper's (findings, the report, the start-up line)."""
+
+SIZES = {"v1": ("data.n_base", "data.n_sae", "data.n_probe", "base.epochs", "m_fit.epochs", "sae.epochs",
+                "probe.xgb_trees"),
+         "toy": ("toy.n_train", "toy.n_test", "toy.epochs", "toy.m_epochs"),
+         "digits": ("orbits.digits.epochs", "m_fit.epochs", "sae.epochs", "probe.xgb_trees"),
+         "file": ("m_fit.epochs", "sae.epochs", "probe.xgb_trees")}  # fmt: skip
+"""The settings that make a run the paper's size, per kind of run; v2 has v1's."""
+PAPER_CONFIGS = {"v2": "v2.yaml", "toy": "toy.yaml", "digits": "digits.yaml"}
+"""The config file holding a kind's paper sizes, over config/config.yaml."""
+
+
+def toy_size(config: Mapping[str, Any], config_dir: str | Path = "config") -> list[str]:
+    """Which sizes of `config` lie below the paper's ("sae.epochs 2 < 500"), none for a paper-size run: the
+    reasons behind the toy-size banner. A user's own orbit table is held to v1's epochs and trees."""
+    kind = config["reproduce"] if config["reproduce"] != "orbits" else config["orbits"]["source"]
+    paper = read_config_file(Path(config_dir) / "config.yaml")
+    if kind in PAPER_CONFIGS:
+        _merge(paper, read_config_file(Path(config_dir) / PAPER_CONFIGS[kind]))
+    reasons = []
+    for key in SIZES.get(kind, SIZES["v1"]):
+        ours, theirs = _get(config, key), _get(paper, key)
+        if ours is not None and theirs is not None and ours < theirs:
+            reasons.append(f"{key} {ours} < {theirs}")
+    if kind == "digits" and 0 < config["orbits"]["digits"]["n"]:  # 0: every digit
+        reasons.append(f"orbits.digits.n {config['orbits']['digits']['n']} < all 1,797")
+    return reasons
+
+
+def _get(config: Mapping[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(config, Mapping) or part not in config:
+            return None
+        config = config[part]
+    return config
+
+
 REFERENCE_BEGIN, REFERENCE_END = "<!-- keys:begin -->", "<!-- keys:end -->"
 """config/README.md's generated part lies between these lines."""
 

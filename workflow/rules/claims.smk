@@ -17,6 +17,7 @@ rule claims:
         practices=config["sae_training"],
         seed_models=[(seed, model) for seed in config["seeds"] + extra_seeds()[0] for model in config["models"]],
         claims=config["claims"],
+        toy_size=TOY_SIZE_BANNER,
         code=get_code("claims.py"),
     resources:
         mem_mb=1000,

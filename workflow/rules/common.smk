@@ -13,8 +13,8 @@ from eqsae.codehash import code_digest
 from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
 from eqsae.runtime import code_path_env
-from eqsae.validate import (check_config_files, check_run_identity, check_sae_memory, orbit_sae_memory_mb,
-                            validate_config)
+from eqsae.validate import (TOY_SIZE, check_config_files, check_run_identity, check_sae_memory, orbit_sae_memory_mb,
+                            toy_size, validate_config)
 
 
 # Checked before any job: an unknown key, a wrong type, an out-of-range value or values that cannot work
@@ -24,6 +24,10 @@ if workflow.is_main_process:
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 R = f"results/{config['run']}"  # every output of this run; another run name never touches it
+# Sizes below the paper's: the findings and the report's landing page say so (the report reads it from config).
+TOY_SIZE_REASONS = toy_size(config, Path(workflow.basedir) / "config")
+TOY_SIZE_BANNER = f"{TOY_SIZE} ({', '.join(TOY_SIZE_REASONS)})" if TOY_SIZE_REASONS else ""
+config["toy_size"] = TOY_SIZE_BANNER
 if workflow.is_main_process:  # a folder made by another kind of config is refused, dry runs included
     check_run_identity(R, config, write=False)
 
@@ -41,6 +45,8 @@ GDIR = {name: "" if name == "C4" else f"{name}/" for name in GROUPS}
 if workflow.is_main_process:
     files = [os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]]
     print(f"eqsae: run '{config['run']}' -> {R}/ (config files: {', '.join(files)})", file=sys.stderr)
+    if TOY_SIZE_BANNER:
+        print(f"eqsae: {TOY_SIZE_BANNER}", file=sys.stderr)
 
 # glibc's defaults make torch's CPU allocator page-fault on every optimizer step (measured: 2,000 faults and
 # 5.3 ms per Adam step against none and 0.55 ms); jobs inherit these.

@@ -42,6 +42,7 @@ rule toy_tables:
         benchmark_path("toy_tables", "all")
     params:
         claims=config["claims"],
+        toy_size=TOY_SIZE_BANNER,
         code=get_code("toy_tables.py"),
     resources:
         mem_mb=1000,

@@ -9,7 +9,7 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2  # noqa: E402
-from eqsae.findings import section  # noqa: E402
+from eqsae.findings import section, toy_size_banner  # noqa: E402
 from eqsae.io import read_activations, read_table, write_table  # noqa: E402
 
 tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes", "atlas")}
@@ -25,5 +25,5 @@ table = pd.concat([claims_table(tables, list(snakemake.params.practices), settin
                    ceiling_rows(tables["probes"], code_r2)], ignore_index=True)  # fmt: skip
 write_table(snakemake.output.table, table, allow_missing=MAY_BE_EMPTY)
 with open(snakemake.output.findings, "w") as f:
-    f.write(section(table))
+    f.write(toy_size_banner(snakemake.params.toy_size) + section(table))
 logging.info("\n%s", table.drop(columns=["statement", "rule"]).to_string(index=False))

@@ -9,7 +9,7 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.claims import MAY_BE_EMPTY, ClaimSettings  # noqa: E402
-from eqsae.findings import toy_section  # noqa: E402
+from eqsae.findings import toy_section, toy_size_banner  # noqa: E402
 from eqsae.io import read_table, write_table  # noqa: E402
 from eqsae.toy_claims import toy_claims_table  # noqa: E402
 from eqsae.toy_tables import summarize_toy, table3  # noqa: E402
@@ -25,5 +25,6 @@ logging.info("\n%s", t3.to_string(index=False))
 claims = toy_claims_table(scores, ClaimSettings.from_config(snakemake.params.claims))
 write_table(snakemake.output.claims, claims, allow_missing=MAY_BE_EMPTY)
 with open(snakemake.output.findings, "w") as f:
-    f.write(toy_section(claims, read_table(snakemake.output.summary)))  # as a folder re-decides it
+    # as a folder re-decides it
+    f.write(toy_size_banner(snakemake.params.toy_size) + toy_section(claims, read_table(snakemake.output.summary)))
 logging.info("\n%s", claims.drop(columns=["statement", "rule"]).to_string(index=False))
