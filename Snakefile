@@ -26,9 +26,11 @@ include: "workflow/rules/atlas.smk"
 include: "workflow/rules/v2.smk"
 include: "workflow/rules/toy.smk"
 include: "workflow/rules/orbits.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         get_final_output(),
+        report_tables(get_final_output()),
     default_target: True

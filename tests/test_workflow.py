@@ -25,7 +25,7 @@ UPSTREAM += ["seed0/sae/paper/cnn/invariant/k4/sae.pt", "seed1/sae_metrics/paper
 PER_SEED = {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4, "fit_m": 2, "m_r2": 2,
             "train_sae": 8, "sae_metrics": 10, "probe_base": 2, "probe": 10, "atlas": 10}  # one seed's jobs
 AGGREGATES = {"result1_table": 1, "sae_metrics_table": 1, "figure4": 1, "probe_tables": 1, "probe_figure": 2,
-              "atlas_tables": 1, "atlas_figures": 1, "claims": 1, "all": 1}  # fmt: skip
+              "atlas_tables": 1, "atlas_figures": 1, "claims": 1, "table_html": 6, "all": 1}  # fmt: skip
 FIRST_SEED = {"atlas_cards": 10, "fit_m_order": 2, "m_diagnostics": 2, "dataset_figures": 1}
 """Drawn for the first seed only: adding a seed does not plan them."""
 
@@ -207,7 +207,7 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
     assert jobs_run(result) == seeds({"train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1,
                                       "probe": 10, "probe_tables": 1, "probe_figure": 4, "atlas": 10,
                                       "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
-                                      "all": 1})  # fmt: skip
+                                      "table_html": 5, "all": 1})  # fmt: skip
     assert "/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
@@ -222,6 +222,9 @@ def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
                  "paper_cnn_regular_k4.png"):
         assert name in html, name
     assert "toy-size config: these numbers test the pipeline, not the paper" in html  # the landing page says so
+    assert "claims.html" in html and "probe_summary.html" in html  # the tables, viewable as tables
+    page = (workdir / "results/smoke/report/tables/claims.html").read_text()
+    assert "<table>" in page and "toy-size config" in page and "twolayer_matches_at_32" in page
     for caption in ("workflow/report/claims.rst", "workflow/report/probing.rst"):  # each caption's first words
         assert " ".join((workdir / caption).read_text().split()[:4]) in html, caption
 
@@ -275,7 +278,7 @@ def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
     assert edit_and_plan(workdir, "optim.py", new_function) == seeds({
         "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1, "probe": 10, "probe_tables": 1,
         "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
-        "all": 1})  # fmt: skip
+        "table_html": 5, "all": 1})  # fmt: skip
     assert edit_and_plan(workdir, "diagnostics.py", new_function) == {"m_diagnostics": 2, "all": 1}
     assert edit_and_plan(workdir, "stats.py", new_function) == AGGREGATES  # the tables, not one replicate
     assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
@@ -346,7 +349,7 @@ def test_the_plain_command_picks_up_after_ctrl_c(smoke):
     assert without.returncode != 0 and "IncompleteFilesException" in without.stdout + without.stderr
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"claims": 1, "all": 1}
+    assert jobs_run(result) == {"claims": 1, "table_html": 1, "all": 1}
 
 
 def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
@@ -362,7 +365,7 @@ def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
                                       "sae_metrics_table": 1, "figure4": 1, "probe": 2, "probe_tables": 1,
                                       "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1,
                                       "atlas_figures": 1, "fit_m_order": 2, "m_diagnostics": 2, "claims": 1,
-                                      "all": 1})  # fmt: skip
+                                      "table_html": 6, "all": 1})  # fmt: skip
     assert stamp(UPSTREAM) == upstream
     after = stamp(M_OUTPUTS)
     assert all(after[p] > before[p] for p in M_OUTPUTS)

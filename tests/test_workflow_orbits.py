@@ -27,7 +27,8 @@ def test_digits_smoke_runs_every_stage(digits):
     workdir, result = digits
     per_seed = {"digits_base": 1, "digits_activations": 1, "orbits_m": 1, "orbits_probe_base": 1,
                 "orbits_sae": 2, "orbits_probe": 3, "orbits_atlas": 3}  # twolayer, invariant (+ equivariant)
-    assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "all": 1}
+    assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "table_html": 3,
+                                "all": 1}  # fmt: skip
     run = workdir / "results/digits-smoke"
     table = read_orbit_table(run / "seed0/digits/orbits.parquet", order=4)
     assert table.acts.shape == (200, 4, 16) and set(table.labels) == {"digit", "digit_orientation"}
@@ -63,7 +64,7 @@ def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned
     result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/digits_smoke.yaml",
                        "--config", setting)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {**planned, "orbits_tables": 1, "all": 1}
+    assert jobs_run(result) == {**planned, "orbits_tables": 1, "table_html": 3, "all": 1}
 
 
 def test_every_trained_artifact_records_its_provenance(digits):

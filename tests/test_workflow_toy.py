@@ -23,7 +23,7 @@ def toy(tmp_path_factory):
 def test_toy_smoke_runs_one_job_per_dataset(toy):
     workdir, result = toy
     # 2 kinds of canonical representatives x N in {8, 16} x 2 seeds; no image stage runs
-    assert jobs_run(result) == {"toy_run": 8, "toy_tables": 1, "toy_figure": 2, "all": 1}
+    assert jobs_run(result) == {"toy_run": 8, "toy_tables": 1, "toy_figure": 2, "table_html": 3, "all": 1}
     scores = pd.read_csv(workdir / RUN / "tables/toy/toy_scores.csv")
     assert len(scores) == 8 * (len(TOY_SAES) + 3)  # the equivariant SAEs twice: true and fitted M
     assert set(scores.sae) == set(TOY_SAES) and set(scores.seed) == {0, 1}
@@ -69,4 +69,4 @@ def test_a_new_seed_runs_only_its_datasets(toy):
     result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/toy_smoke.yaml",
                        "--config", "seeds=[0,1,2]")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"toy_run": 4, "toy_tables": 1, "toy_figure": 2, "all": 1}
+    assert jobs_run(result) == {"toy_run": 4, "toy_tables": 1, "toy_figure": 2, "table_html": 3, "all": 1}

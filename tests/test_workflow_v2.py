@@ -20,7 +20,7 @@ PROBED = ["twolayer", "archetypal", "equivariant", "equivariant_latent", "equiva
 PER_SEED = {"generate_dataset": 3, "train_base": 1, "base_heldout": 1, "dump_activations": 2, "fit_m_r": 1,
             "m_r2": 1, "anchors": 1, "train_sae": len(TRAINED), "sae_metrics": 5, "probe_base": 1, "probe": 5}
 AGGREGATES = {"result1_table": 1, "sae_metrics_table": 1, "probe_tables": 1, "v2_tables": 1, "v2_figure": 1,
-              "all": 1}  # fmt: skip
+              "table_html": 5, "all": 1}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -270,3 +270,13 @@ def orbit_grid(pattern, **wildcards):
 # split of the orbits (every stage), then its own section.
 SPLIT = {key: ORBITS[key] for key in ("group", "held_out")}
 LABELS = {key: ORBITS[key] for key in ("group", "held_out", "labels")}
+
+
+def report_tables(outputs):
+    """The HTML page (rule table_html) of every table among `all`'s outputs and the run's other report tables."""
+    extra = {"v1": ["claims.csv", "probe_summary.csv", "sae_metrics.csv", "atlas_census.csv", "atlas_redundancy.csv"],
+             "v2": ["probe_summary.csv", "sae_metrics.csv", "v2/table1.csv", "v2/tables4_5.csv"],
+             "toy": ["toy/toy_summary.csv", "toy/table3.csv", "toy/toy_claims.csv"]}.get(config["reproduce"], [])
+    tables = {path for path in outputs if path.startswith(f"{R}/tables/") and path.endswith(".csv")}
+    tables |= {f"{R}/tables/{name}" for name in extra}
+    return sorted(path.replace(f"{R}/tables/", f"{R}/report/tables/").replace(".csv", ".html") for path in tables)
