@@ -488,8 +488,8 @@ def decide_folder(folder, settings: ClaimSettings | None = None) -> pd.DataFrame
 
 def folder_findings(folder, config_path="config/config.yaml") -> tuple[str, tuple[str, str]]:
     """The findings block for a folder of per-seed tables (the toy model's where it holds toy scores; several
-    toy folders, a list, are taken together) under the `claims` margins of a config, and the README markers it
-    goes between."""
+    toy folders, a list, are taken together) under the `claims` margins of a config, and the markers it goes
+    between (`eqsae.findings.DOCUMENT` names the file that holds them)."""
     from pathlib import Path
 
     import yaml
@@ -511,9 +511,10 @@ def folder_findings(folder, config_path="config/config.yaml") -> tuple[str, tupl
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m eqsae.claims FOLDER [FOLDER ...] [--readme README.md]`: re-decide every claim from a folder of
+    """`python -m eqsae.claims FOLDER [FOLDER ...] [--readme FILE]`: re-decide every claim from a folder of
     per-seed tables (published/paper, published/toy, or a run's tables/; toy folders of other representatives
-    may follow) and print the findings, or write them between the README's markers."""
+    may follow) and print the findings, or write them between a file's markers (README.md holds the paper's
+    block, docs/toy.md the toy model's)."""
     import argparse
     from pathlib import Path
 
@@ -521,7 +522,9 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("folder", nargs="+")
-    parser.add_argument("--readme", help="write the findings between this file's findings markers")
+    parser.add_argument("--readme", "--doc", dest="readme",
+                        help="write the findings between this file's findings markers (README.md: the paper's, "
+                             "docs/toy.md: the toy model's)")
     parser.add_argument("--config", default="config/config.yaml", help="the config whose `claims` margins to use")
     args = parser.parse_args(argv)
     text, markers = folder_findings(args.folder, args.config)

@@ -1,4 +1,5 @@
-"""The README's findings: two Markdown tables generated from a claims table, never typed.
+"""The findings blocks: Markdown tables generated from a claims table, never typed. The paper's block lies in
+README.md, the toy model's in docs/toy.md (`DOCUMENT` names where each block lies).
 
 `findings` gives each claim's verdict by its primary rule, its average effect over settings with the
 interval in the claim's own units, the every-setting verdict beside it and the smallest difference the
@@ -16,6 +17,8 @@ from eqsae.stats import AVERAGE, EVERY
 BEGIN, END = "<!-- findings:begin (generated: python -m eqsae.claims published/paper) -->", "<!-- findings:end -->"
 TOY_BEGIN = "<!-- toy-findings:begin (generated: python -m eqsae.claims published/toy published/toy_orientation) -->"
 TOY_END = "<!-- toy-findings:end -->"
+DOCUMENT = {BEGIN: "README.md", TOY_BEGIN: "docs/toy.md"}
+"""The file, from the repository root, whose markers each block goes between."""
 PRIMARY_PROBE = "xgboost"
 
 
@@ -88,7 +91,7 @@ def _where(settings: pd.DataFrame, context: str, title: str) -> str:
 
 
 def section(claims: pd.DataFrame) -> str:
-    """What goes between the README's findings markers."""
+    """What goes between the paper's findings markers (in README.md)."""
     return f"{findings(claims)}\nWhere each claim holds and where it does not (difference per setting):\n\n{where(claims)}"
 
 
@@ -138,9 +141,9 @@ def _toy_claims(claims: pd.DataFrame) -> str:
 
 
 def splice(readme: str, text: str, begin: str = BEGIN, end: str = END) -> str:
-    """Put `text` between the README's findings markers (`begin`, `end`)."""
+    """Put `text` between a document's findings markers (`begin`, `end`)."""
     if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
-        raise ValueError(f"the README needs one {begin!r} line and one {end!r} line after it")
+        raise ValueError(f"the document needs one {begin!r} line and one {end!r} line after it")
     head, rest = readme.split(begin)
     _, tail = rest.split(end)
     return f"{head}{begin}\n{text}{end}{tail}"

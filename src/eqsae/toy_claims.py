@@ -119,7 +119,7 @@ def _toy_tables(folders, name: str, required: bool = True) -> pd.DataFrame | Non
 
 
 def toy_folder_section(folder, settings: ClaimSettings | None = None) -> str:
-    """The README's toy block from a folder (or several): the claims, and the numbers where toy_summary.csv is
+    """The toy findings block (docs/toy.md) from a folder (or several): the claims, and the numbers where toy_summary.csv is
     beside."""
     from eqsae.findings import toy_section
 

@@ -312,7 +312,7 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
     path = Path(orbits["activations"])
     if not orbits["activations"] or not path.is_file():
         raise ConfigError(f"config key orbits.activations: {orbits['activations']!r} is not a file; give the path of "
-                          "your orbit table (README: Run it on your model)")  # fmt: skip
+                          "your orbit table (docs/your-model.md)")  # fmt: skip
     import pyarrow.parquet as pq
 
     try:
