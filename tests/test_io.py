@@ -199,7 +199,7 @@ def test_a_full_disk_is_named_with_the_path_and_leaves_no_file(tmp_path, monkeyp
 
 
 def test_a_full_disk_under_safetensors_is_named_too(tmp_path, monkeypatch):
-    """safetensors reports its I/O errors as SafetensorError, no OSError: write_tensors passes them on as one."""
+    """safetensors reports its I/O errors as SafetensorError, no OSError: eqsae.weights passes them on as one."""
     import shutil
     from collections import namedtuple
 
@@ -207,7 +207,8 @@ def test_a_full_disk_under_safetensors_is_named_too(tmp_path, monkeypatch):
     import torch
     from safetensors import SafetensorError
 
-    from eqsae.io import UnwritableFileError, write_tensors
+    from eqsae.io import UnwritableFileError
+    from eqsae.weights import write_tensors
 
     def no_space(*args, **kwargs):
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")

@@ -109,3 +109,19 @@ def test_an_equivariant_folder_points_to_its_invariant_sae(tmp_path):
     expected = r"trains nothing: it is the invariant SAE, load_sae\('.*/invariant/k16'\)"
     with pytest.raises(FileNotFoundError, match=expected):
         load_sae(tmp_path / "sae/paper/cnn/equivariant/k16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_an_sae_trained_on_the_gpu_saves_loads_and_encodes_orbits_there(tmp_path):
+    import numpy as np
+
+    from eqsae.orbit_pipeline import OrbitSAESettings, encode_orbits, train_orbit_sae
+
+    orbits = np.random.default_rng(0).normal(size=(64, 4, 16)).astype(np.float32)
+    sae = train_orbit_sae(orbits, "regular", 4, OrbitSAESettings(expansion=2, epochs=2), device="cuda")
+    assert sae.b_dec.device.type == "cuda"
+    save_sae(sae, tmp_path)
+    on_gpu, on_cpu = encode_orbits(load_sae(tmp_path, device="cuda"), orbits), encode_orbits(load_sae(tmp_path), orbits)
+    assert on_gpu.values.device.type == "cpu"
+    dense = load_sae(tmp_path).dense
+    torch.testing.assert_close(dense(on_gpu), dense(on_cpu), rtol=1e-4, atol=1e-4)

@@ -42,13 +42,11 @@ class DivergedError(ValueError):
 
 
 def _read_errors() -> tuple[type[BaseException], ...]:
-    """What readers raise on a bad file (pyarrow's and safetensors' errors only if they are loaded: pyarrow is
-    heavy, and neither needs importing to read a JSON file)."""
+    """What readers raise on a bad file (pyarrow's base error only if pyarrow is loaded: it is heavy)."""
     errors = (OSError, ValueError, KeyError, EOFError, TypeError, RuntimeError, zipfile.BadZipFile, zlib.error,
               pickle.UnpicklingError)  # fmt: skip
-    arrow, tensors = sys.modules.get("pyarrow"), sys.modules.get("safetensors")
-    errors += (arrow.ArrowException,) if arrow is not None else ()
-    return (*errors, tensors.SafetensorError) if tensors is not None else errors
+    arrow = sys.modules.get("pyarrow")
+    return (*errors, arrow.ArrowException) if arrow is not None else errors
 
 
 @contextmanager
@@ -110,38 +108,11 @@ def write_array(path: str | Path, array: np.ndarray) -> None:
 
 
 def write_state(path: str | Path, state: dict) -> None:
-    """A torch state dict (a base model's `model.pt`), written atomically."""
+    """A torch state dict (a base model's `model.pt`), written atomically. SAE weights are safetensors files
+    (`eqsae.weights`)."""
     import torch
 
     atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def write_tensors(path: str | Path, tensors: dict, metadata: dict[str, str] | None = None) -> None:
-    """Named tensors as one safetensors file (an SAE's `sae.safetensors`, SAELens' `sae_weights.safetensors`),
-    written atomically: no pickle, so reading it runs no code, and any safetensors reader opens it. Copied to
-    the CPU, contiguous and unshared first, as the format wants."""
-    import torch
-    from safetensors.torch import save_file
-
-    from safetensors import SafetensorError
-
-    plain = {name: t.detach().cpu().clone(memory_format=torch.contiguous_format) for name, t in tensors.items()}
-
-    def write(tmp: Path) -> None:
-        try:
-            save_file(plain, tmp, metadata)
-        except SafetensorError as e:  # its I/O errors (a full disk) are not OSErrors: as one, atomic_write names them
-            raise OSError(str(e)) from e
-
-    atomic_write(path, write)
-
-
-def read_tensors(path: str | Path) -> dict:
-    """The tensors of a safetensors file, on the CPU; a damaged file is an UnreadableFileError naming it."""
-    from safetensors.torch import load_file
-
-    with reading(path):
-        return load_file(path)
 
 
 def _first_non_finite(data: Any, key: str = "") -> tuple[str, float] | None:

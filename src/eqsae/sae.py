@@ -394,7 +394,8 @@ def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
     (`sae`: the SAEConfig; package version; `extra`, e.g. variant and objective). `export_saelens` writes
     SAELens' layout instead."""
     from eqsae import __version__
-    from eqsae.io import write_json, write_tensors
+    from eqsae.io import write_json
+    from eqsae.weights import write_tensors
 
     directory = Path(directory)
     write_tensors(directory / WEIGHTS, sae.state_dict())
@@ -406,7 +407,8 @@ def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKS
     regular/k16")`. Folders written before sae.safetensors existed hold `sae.pt`, read as well. An equivariant
     SAE has no folder: it is its invariant SAE read through M. A damaged file is an UnreadableFileError naming
     it."""
-    from eqsae.io import read_json, read_tensors, reading
+    from eqsae.io import read_json, reading
+    from eqsae.weights import read_tensors
 
     directory = Path(directory)
     _refuse_untrained(directory)

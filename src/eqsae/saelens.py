@@ -48,7 +48,8 @@ def export_saelens(sae: TopKSAE | str | Path, out: str | Path, *, allow_signed: 
     term drops from the reconstruction; every other row is unchanged). A `relu` SAE exports exactly."""
     sae = sae if isinstance(sae, TopKSAE) else load_sae(sae)
     tensors = saelens_tensors(sae, allow_signed)
-    from eqsae.io import write_json, write_tensors
+    from eqsae.io import write_json
+    from eqsae.weights import write_tensors
 
     out = Path(out)
     write_tensors(out / WEIGHTS, tensors)
