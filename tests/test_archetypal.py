@@ -66,7 +66,7 @@ def test_training_forward_projects_the_parameters_in_place_as_the_original():
 def test_decoding_is_the_dense_product_with_the_dictionary_rows():
     sae = build_archetypal().eval()
     x = torch.randn(10, 16)
-    latents = sae.encode(x)
+    latents = sae.encode(x, sparse=True)
     manual = sae.dense(latents) @ sae.dictionary_rows() + sae.b_dec
     torch.testing.assert_close(sae(x, fast=True)[0], manual)
     torch.testing.assert_close(sae(x, fast=False)[0], manual)
@@ -169,7 +169,7 @@ def test_decoding_the_used_atoms_only_gives_the_dense_products_gradients():
     sae = build_archetypal().double()
     with torch.no_grad():
         sae.Lambda.normal_(0, 0.1)
-    latents = sae.encode(torch.randn(16, 16, dtype=torch.float64))
+    latents = sae.encode(torch.randn(16, 16, dtype=torch.float64), sparse=True)
     grads = []
     for decode in (sae.decode, lambda lat: sae.dense(lat) @ sae.dictionary_rows() + sae.b_dec):
         sae.zero_grad()

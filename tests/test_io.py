@@ -191,11 +191,34 @@ def test_a_full_disk_is_named_with_the_path_and_leaves_no_file(tmp_path, monkeyp
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 4096, 4096))
     monkeypatch.setattr(torch, "save", no_space)
     monkeypatch.setattr(np, "save", no_space)
-    for path, write in ((tmp_path / "sae.pt", lambda p: write_state(p, {"w": torch.zeros(2)})),
+    for path, write in ((tmp_path / "model.pt", lambda p: write_state(p, {"w": torch.zeros(2)})),
                         (tmp_path / "M.npy", lambda p: write_array(p, np.eye(2)))):  # fmt: skip
         with pytest.raises(UnwritableFileError, match=rf"^{re.escape(str(path))}: cannot write it: disk full \(0 MiB"):
             write(path)
         assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_under_safetensors_is_named_too(tmp_path, monkeypatch):
+    """safetensors reports its I/O errors as SafetensorError, no OSError: eqsae.weights passes them on as one."""
+    import shutil
+    from collections import namedtuple
+
+    import safetensors.torch
+    import torch
+    from safetensors import SafetensorError
+
+    from eqsae.io import UnwritableFileError
+    from eqsae.weights import write_tensors
+
+    def no_space(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: namedtuple("usage", "total used free")(10**9, 0, 4096))
+    monkeypatch.setattr(safetensors.torch, "save_file", no_space)
+    path = tmp_path / "sae.safetensors"
+    with pytest.raises(UnwritableFileError, match=rf"^{re.escape(str(path))}: cannot write it: disk full"):
+        write_tensors(path, {"w": torch.zeros(2)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_write_with_space_left_names_the_path_without_calling_the_disk_full(tmp_path, monkeypatch):

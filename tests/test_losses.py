@@ -24,7 +24,7 @@ def test_latent_term_leaves_the_dictionary_alone_and_output_term_does_not(fast):
     sae = twolayer()
     x0, xg = torch.randn(32, 16, dtype=torch.float64), torch.randn(32, 16, dtype=torch.float64)
     for objective, dictionary_moves in (("latent", False), ("output", True)):
-        canonical = sae.encode(x0, fast)
+        canonical = sae.encode(x0, sparse=True, fast=fast)
         g = grads(sae, invariance_term(sae, canonical, xg, objective, fast))
         assert bool(g["W_dec"].abs().sum() > 0) == dictionary_moves, objective
         assert g["encoder.weight"].abs().sum() > 0 and g["hidden.0.weight"].abs().sum() > 0  # the encoder learns
@@ -46,13 +46,13 @@ def test_latent_loss_gives_the_dictionary_only_the_canonical_reconstructions_gra
 def test_invariance_terms_are_what_v2_writes():
     sae = twolayer()
     x0, xg = torch.randn(8, 16, dtype=torch.float64), torch.randn(8, 16, dtype=torch.float64)
-    z0, zg = sae.dense(sae.encode(x0, fast=False)), sae.dense(sae.encode(xg, fast=False))
-    latent = invariance_term(sae, sae.encode(x0), xg, "latent")
+    z0, zg = sae.encode(x0, fast=False), sae.encode(xg, fast=False)
+    latent = invariance_term(sae, sae.encode(x0, sparse=True), xg, "latent")
     torch.testing.assert_close(latent, (z0 - zg).square().sum(-1).mean())
-    output = invariance_term(sae, sae.encode(x0), xg, "output")
+    output = invariance_term(sae, sae.encode(x0, sparse=True), xg, "output")
     torch.testing.assert_close(output, sae_loss(sae(xg, fast=False)[0], sae(x0, fast=False)[0]))
     with pytest.raises(ValueError, match="no invariance term"):
-        invariance_term(sae, sae.encode(x0), xg, "augmented")
+        invariance_term(sae, sae.encode(x0, sparse=True), xg, "augmented")
 
 
 @pytest.mark.parametrize("variant", ["invariant", "invariant_latent", "invariant_output"])

@@ -74,7 +74,7 @@ def test_auxk_trains_the_largest_dead_latents_on_the_residual():
     torch.manual_seed(0)
     sae = build_sae(d_latent=64, k=4).double()
     x = torch.randn(32, 16, dtype=torch.float64)
-    live = sae.encode(x).indices.unique()
+    live = sae.encode(x, sparse=True).indices.unique()
     dead = torch.ones(64, dtype=torch.bool).index_fill_(0, live, False)
     _, aux, _ = step_losses(sae, x, x, fast=False, dead=dead, k_aux=3, auxk_alpha=1.0)
     aux.backward()
@@ -201,7 +201,7 @@ def test_standard_practice_leaves_fewer_dead_latents_than_the_paper():
         cfg = SAEConfig(k=4, d_in=32, d_latent=256, **PRACTICES[practice])
         sae, _ = train_sae(train_rows, cfg, "augmented", SAETrainConfig(epochs=30, auxk_alpha=auxk, k_aux=64))
         with torch.no_grad():
-            fired = sae.encode(torch.as_tensor(held_out).reshape(-1, 32)).indices.unique()
+            fired = sae.encode(torch.as_tensor(held_out).reshape(-1, 32), sparse=True).indices.unique()
         dead[practice] = 1 - len(fired) / 256
     assert dead["paper"] > 0.5 and dead["standard"] < 0.25, dead  # measured: 0.75 and 0.004
 
@@ -227,9 +227,9 @@ def test_variants_are_configurations_of_one_model():
 
 def test_damaged_saved_sae_names_the_file(tmp_path):
     save_sae(build_sae(), tmp_path / "sae")
-    cfg_file, weights = tmp_path / "sae" / "cfg.json", tmp_path / "sae" / "sae.pt"
+    cfg_file, weights = tmp_path / "sae" / "cfg.json", tmp_path / "sae" / "sae.safetensors"
     good = weights.read_bytes()
-    weights.write_bytes(b"not a torch file")
+    weights.write_bytes(b"not a safetensors file")
     with pytest.raises(UnreadableFileError, match=unreadable(weights)):
         load_sae(tmp_path / "sae")
     weights.write_bytes(good)
@@ -274,7 +274,7 @@ def test_relu_topk_gives_no_negative_latent_where_signed_does():
     relu.load_state_dict(signed.state_dict())
     with torch.no_grad():
         signed.encoder.bias.fill_(-3.0), relu.encoder.bias.fill_(-3.0)  # most kept pre-activations negative
-    kept, rectified = signed.encode(x), relu.encode(x)
+    kept, rectified = signed.encode(x, sparse=True), relu.encode(x, sparse=True)
     assert (kept.values < 0).any()
     assert (rectified.values >= 0).all() and torch.equal(rectified.indices, kept.indices)
     torch.testing.assert_close(rectified.values, kept.values.clamp_min(0))

@@ -19,7 +19,7 @@ UPSTREAM = ["seed0/data/base.npz", "seed1/data/sae.npz", "seed0/data/probe.npz",
 M_OUTPUTS = ["seed0/m/mlp/M.npy", "seed1/m/cnn/M.npy", "seed0/m/cnn/r2.csv", "tables/result1_m_fit.csv",
              "seed1/sae_metrics/paper/cnn/equivariant_k4.json", "tables/sae_metrics.csv",
              "seed0/probes/paper/cnn/equivariant_k4.parquet", "tables/probe_summary.csv"]  # fmt: skip
-UPSTREAM += ["seed0/sae/paper/cnn/invariant/k4/sae.pt", "seed1/sae_metrics/paper/cnn/invariant_k4.json",
+UPSTREAM += ["seed0/sae/paper/cnn/invariant/k4/sae.safetensors", "seed1/sae_metrics/paper/cnn/invariant_k4.json",
              "seed0/sae_metrics/paper/mlp/regular_k4.json", "seed1/probes/base/cnn.parquet",
              "seed0/probes/paper/cnn/invariant_k4.parquet"]  # fmt: skip
 PER_SEED = {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4, "fit_m": 2, "m_r2": 2,

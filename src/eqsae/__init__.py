@@ -18,6 +18,7 @@ _EXPORTS = {
     "fit_generators": "transform", "element_matrices": "transform",
     "ArchetypalSAE": "archetypal", "kmeans_anchors": "archetypal", "build_sae": "sae",
     "TopKSAE": "sae", "SAEConfig": "sae", "variant_config": "sae", "load_sae": "sae", "save_sae": "sae",
+    "Latents": "sae", "export_saelens": "saelens",
     "SAETrainConfig": "train", "train_sae": "train", "DictionaryAdam": "optim",
     "r2_pooled": "metrics", "r2_flat": "metrics", "r2_uniform": "metrics",
     "BaseTrainConfig": "config", "MFitConfig": "config", "validate_config": "validate", "ConfigError": "validate",

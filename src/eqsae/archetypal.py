@@ -117,13 +117,12 @@ class ArchetypalSAE(TopKSAE):
         """TopKSAE.topk on the dense path always: its sparse gradients are for DictionaryAdam, not Adam."""
         return super().topk(h, False, among, k)
 
-    def decode(self, latents: Latents, fast: bool = True, bias: bool = True) -> torch.Tensor:
-        """z W_D + b_D from the atoms the batch uses only: W[used] C is K-sparse work instead of the whole
+    def _decode_latents(self, latents: Latents, fast: bool) -> torch.Tensor:
+        """z W_D (batch, d_in) from the atoms the batch uses only: W[used] C is K-sparse work instead of the whole
         W C (2,048 x 2,048 x 256 per step), and rows no latent uses get no gradient either way."""
         used, slot = torch.unique(latents.indices, return_inverse=True)
-        atoms = self.dictionary_rows(used)[slot]  # (..., k, d_in)
-        x_hat = (latents.values.unsqueeze(-1) * atoms).sum(-2)
-        return x_hat + self.b_dec if bias else x_hat
+        atoms = self.dictionary_rows(used)[slot]  # (batch, k, d_in)
+        return (latents.values.unsqueeze(-1) * atoms).sum(-2)
 
     def latent_tables(self) -> list[nn.Parameter]:
         return [self.encoder.weight, self.encoder.bias, self.W, self.Lambda]

@@ -108,7 +108,8 @@ def write_array(path: str | Path, array: np.ndarray) -> None:
 
 
 def write_state(path: str | Path, state: dict) -> None:
-    """A torch state dict (`model.pt`, `sae.pt`), written atomically."""
+    """A torch state dict (a base model's `model.pt`), written atomically. SAE weights are safetensors files
+    (`eqsae.weights`)."""
     import torch
 
     atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -5,9 +5,12 @@ so can a notebook:
     table = read_orbit_table("my_orbits.parquet", order=4)
     held_out = split_orbits(len(table), 0.2, seed=0)
     generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], MFitConfig(), C4)
-    sae = train_orbit_sae(table.acts[~held_out], "invariant", k=16, settings=OrbitSAESettings())
-    scores = probe_orbits(sae, table.acts[held_out], {c: v[held_out] for c, v in table.labels.items()}, [4, 16],
-                          ProbeConfig(), transforms=element_matrices(generators, C4))
+    sae = train_orbit_sae(table.acts[~held_out], "invariant", 16, OrbitSAESettings(), device="cpu")  # or "cuda"
+    tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()})
+    scores = probe_orbits(sae, table.acts[held_out], labels, tasks, [4, 16], ProbeConfig(),
+                          transforms=element_matrices(generators, C4))
+
+`device` is where M and the SAE train; encoding then runs where the SAE is, and results come back as CPU arrays.
 
 Dictionary sizes follow the activation width: `expansion` x d latents (v1: 8 x 256 = 2,048), a wide variant 4 x
 that; everything else is the named variant's (`eqsae.config.VARIANTS`).
@@ -61,15 +64,19 @@ def orbit_sae_config(variant: str, k: int, d: int, s: OrbitSAESettings, n_anchor
 
 
 def fit_orbit_generators(
-    train: np.ndarray, held_out: np.ndarray, cfg: MFitConfig, group: Group
+    train: np.ndarray, held_out: np.ndarray, cfg: MFitConfig, group: Group, device: torch.device | str = "cpu"
 ) -> tuple[list[np.ndarray], pd.DataFrame]:
-    """M (and R) fitted on the training orbits (v2 Eq. 8), and RESULT 1 on the held-out ones against M = I."""
-    generators, _ = fit_generators(train, cfg, group=group)
+    """M (and R) fitted on `device` on the training orbits (v2 Eq. 8), and RESULT 1 on the held-out ones against
+    M = I."""
+    generators, _ = fit_generators(train, cfg, device, group)
     return generators, result1_table(generators, held_out, "orbits", group).drop(columns="base_model")
 
 
-def train_orbit_sae(train: np.ndarray, variant: str, k: int, s: OrbitSAESettings) -> TopKSAE:
-    """One trained variant on the training orbits (n, |G|, d); an archetypal one gets KMeans anchors of them."""
+def train_orbit_sae(
+    train: np.ndarray, variant: str, k: int, s: OrbitSAESettings, device: torch.device | str = "cpu"
+) -> TopKSAE:
+    """One variant trained on `device` (where it stays) on the training orbits (n, |G|, d); an archetypal one
+    gets KMeans anchors of them."""
     anchors = None
     if VARIANTS[variant][0].get("dictionary") == "archetypal":
         from eqsae.archetypal import kmeans_anchors
@@ -78,15 +85,15 @@ def train_orbit_sae(train: np.ndarray, variant: str, k: int, s: OrbitSAESettings
         anchors = kmeans_anchors(rows, min(s.n_anchors, len(rows)), seed=s.seed)
     cfg, objective = orbit_sae_config(variant, k, train.shape[-1], s, 0 if anchors is None else len(anchors))
     train_cfg = SAETrainConfig(s.epochs, s.batch_size, s.lr, s.seed, invariance_lambda=s.invariance_lambda)
-    sae, _ = train_sae(train, cfg, objective, train_cfg, anchors=anchors)
+    sae, _ = train_sae(train, cfg, objective, train_cfg, device, anchors=anchors)
     return sae
 
 
 @torch.inference_mode()
 def encode_orbits(sae: TopKSAE, orbits: np.ndarray) -> Latents:
-    """TopK latents of every row (n * |G|, k), orbit-major."""
-    latents = sae.encode(torch.as_tensor(orbits.reshape(-1, orbits.shape[-1]), dtype=torch.float32))
-    return Latents(latents.values, latents.indices)
+    """TopK latents of every row (n * |G|, k), orbit-major, on the CPU; encoded on the SAE's device."""
+    rows = torch.as_tensor(orbits.reshape(-1, orbits.shape[-1]), dtype=torch.float32, device=sae.b_dec.device)
+    return Latents(*(t.cpu() for t in sae.encode(rows, sparse=True)))
 
 
 def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, tasks: list, truncations: list[int],
@@ -97,8 +104,8 @@ def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, ta
         return probe_base(orbits, labels, tasks, cfg)
     z = sae.dense(encode_orbits(sae, orbits)).numpy()
     elements = np.tile(np.arange(orbits.shape[1]), len(orbits))
-    decoder = sae.dictionary_rows().detach().numpy()
-    return probe_sae(z, decoder, sae.b_dec.detach().numpy(), elements, labels, tasks, truncations, cfg, transforms)
+    decoder, bias = sae.dictionary_rows().detach().cpu().numpy(), sae.b_dec.detach().cpu().numpy()
+    return probe_sae(z, decoder, bias, elements, labels, tasks, truncations, cfg, transforms)
 
 
 def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg) -> pd.DataFrame:
@@ -107,7 +114,7 @@ def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndar
     from eqsae.atlas import latent_table
 
     latents = encode_orbits(sae, orbits)
-    dictionary = sae.dictionary_rows().detach().numpy()
+    dictionary = sae.dictionary_rows().detach().cpu().numpy()
     return latent_table(dictionary, m, latents.values.numpy(), latents.indices.numpy(), labels, tasks, None,
                         orbits.reshape(-1, orbits.shape[-1]).mean(0), cfg)  # fmt: skip
 

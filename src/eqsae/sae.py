@@ -21,8 +21,15 @@ from torch.nn import functional as F
 from eqsae.config import PRACTICES, TRAINED_BY, VARIANTS, Objective  # noqa: F401 (re-exported)
 
 Encoder = Literal["linear", "twolayer"]
+"""linear: W_E x + b_E; twolayer: W_E ReLU(W_1 x + b_1) + b_E (Appendix C.3)."""
 Dictionary = Literal["free", "archetypal"]
+"""free: unit-norm rows learnt as they are; archetypal: rows in the hull of anchors (`eqsae.archetypal`)."""
 TopKActivation = Literal["signed", "relu"]
+"""signed: the K largest pre-activations as they are; relu: through a ReLU (`SAEConfig.topk_activation`)."""
+WEIGHTS = "sae.safetensors"
+"""The weights' file in an SAE's folder, beside cfg.json: safetensors, so loading runs no pickled code."""
+LEGACY_WEIGHTS = "sae.pt"
+"""What folders written before held instead: a torch state dict, still read (with weights_only=True)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,10 @@ def variant_config(
 
 
 class Latents(NamedTuple):
+    """TopK latents in sparse form, what `encode(x, sparse=True)` returns: K (value, latent id) pairs per row,
+    the form the training fast path decodes without a (batch, d_latent) matrix. `sae.dense(latents)` scatters
+    them into one."""
+
     values: torch.Tensor
     """(batch, k) the K largest pre-activations, in descending order."""
     indices: torch.Tensor
@@ -199,6 +210,27 @@ class _Decode(torch.autograd.Function):
 
 
 class TopKSAE(nn.Module):
+    """The TopK SAE `cfg` describes (`build_sae` also makes the archetypal one). Inputs are rows (batch, d_in) or
+    any (..., d_in); latents are dense (..., d_latent) with K non-zero entries per row, or `Latents` (sparse).
+
+    >>> import torch
+    >>> from eqsae.sae import SAEConfig, TopKSAE
+    >>> sae = TopKSAE(SAEConfig(k=2, d_in=8, d_latent=32)).eval()
+    >>> x = torch.randn(5, 8)
+    >>> z = sae.encode(x)  # (5, 32): the 2 largest pre-activations of each row, zeros elsewhere
+    >>> z.shape, (z != 0).sum(-1).tolist()
+    (torch.Size([5, 32]), [2, 2, 2, 2, 2])
+    >>> values, indices = sae.encode(x, sparse=True)  # (5, 2) each, the same latents
+    >>> torch.equal(sae.dense(sae.encode(x, sparse=True)), z)
+    True
+    >>> sae.decode(z).shape  # W_D z + b_D
+    torch.Size([5, 8])
+    >>> torch.allclose(sae.decode(z), sae.decode(sae.encode(x, sparse=True)), atol=1e-6)
+    True
+    >>> torch.allclose(sae.encode(x, batch_size=2), z, atol=1e-6)  # 2 rows at a time (matmul's last bits may move)
+    True
+    """
+
     def __init__(self, cfg: SAEConfig):
         super().__init__()
         self.cfg = cfg
@@ -216,7 +248,8 @@ class TopKSAE(nn.Module):
                 self.encoder.bias.zero_()
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """h, what the last encoder layer reads: x (minus b_D under pre_bias), through the hidden layer if any."""
+        """h (batch, d_in or d_hidden), what the last encoder layer reads: x (batch, d_in) (minus b_D under
+        pre_bias), through the hidden layer if any."""
         if self.cfg.pre_bias:
             x = x - self.b_dec
         return self.hidden(x) if self.hidden is not None else x
@@ -224,8 +257,9 @@ class TopKSAE(nn.Module):
     def topk(
         self, h: torch.Tensor, fast: bool = True, among: torch.Tensor | None = None, k: int | None = None
     ) -> Latents:
-        """The k (default K) largest of W_E h + b_E, or of those latents the mask `among` keeps (AuxK's dead);
-        under `topk_activation="relu"` their values through a ReLU."""
+        """The k (default K) largest of W_E h + b_E (h (batch, d) from `encoder_input`) as Latents (batch, k), or
+        of those latents the mask `among` (d_latent,) keeps (AuxK's dead); under `topk_activation="relu"` their
+        values through a ReLU. `fast`: the sparse-gradient path training uses (same values)."""
         k = self.cfg.k if k is None else k
         if fast:
             latents = self._fast_topk(h, k, among)
@@ -239,7 +273,8 @@ class TopKSAE(nn.Module):
         return latents
 
     def fired(self, latents: Latents) -> torch.Tensor:
-        """The latent ids that fired in a batch (AuxK's clock): every kept one, or under ReLU the positive ones."""
+        """The latent ids (n,) that fired in a batch's Latents (AuxK's clock): every kept one, or under ReLU the
+        positive ones."""
         if self.cfg.topk_activation == "relu":
             return latents.indices[latents.values > 0]
         return latents.indices.reshape(-1)
@@ -263,32 +298,59 @@ class TopKSAE(nn.Module):
     def __getstate__(self) -> dict:
         return {**super().__getstate__(), "_last": None}  # a batch's pass is no part of the model
 
-    def encode(self, x: torch.Tensor, fast: bool = True) -> Latents:
-        return self.topk(self.encoder_input(x), fast)
+    def encode(
+        self, x: torch.Tensor, *, sparse: bool = False, batch_size: int | None = None, fast: bool = True
+    ) -> torch.Tensor | Latents:
+        """The latents of x (..., d_in): dense z (..., d_latent), zero outside each row's TopK, or with `sparse`
+        Latents (..., k). `batch_size` encodes that many rows at a time, so no (rows, d_latent) pre-activation of
+        all rows exists at once (with `sparse`, nothing of that size at all): for large inputs, under
+        torch.no_grad() unless you need gradients."""
+        if x.ndim != 2:  # the fast TopK's matmul and the decoder's embedding_bag take rows
+            flat = self.encode(x.reshape(-1, x.shape[-1]), sparse=sparse, batch_size=batch_size, fast=fast)
+            return _unflatten(flat, x.shape[:-1])
+        if batch_size is not None and len(x) > batch_size:
+            parts = [self.encode(x[i : i + batch_size], sparse=sparse, fast=fast) for i in range(0, len(x), batch_size)]
+            return Latents(*map(torch.cat, zip(*parts))) if sparse else torch.cat(parts)
+        latents = self.topk(self.encoder_input(x), fast)
+        return latents if sparse else self.dense(latents)
 
-    def decode(self, latents: Latents, fast: bool = True, bias: bool = True) -> torch.Tensor:
-        """W_D z + b_D; without b_D (bias=False) for AuxK's reconstruction of the residual."""
-        if fast:
-            rows = self._last.rows if self._last is not None and self._last.rows.indices is latents.indices else None
-            used, slot = (rows.used, rows.slot) if rows is not None else (None, None)
-            x_hat = _Decode.apply(latents.values, latents.indices, self.W_dec, used, slot)
-        else:
-            x_hat = self.dense(latents) @ self.W_dec
+    def decode(self, z: torch.Tensor | Latents, fast: bool = True, bias: bool = True) -> torch.Tensor:
+        """x_hat = W_D z + b_D (..., d_in) from dense z (..., d_latent) or Latents (..., k); without b_D
+        (bias=False) for AuxK's reconstruction of the residual. Latents decode only their K dictionary rows."""
+        if isinstance(z, torch.Tensor):
+            x_hat = z @ self.dictionary_rows()
+        elif (values := z[0]).ndim == 2:
+            x_hat = self._decode_latents(Latents(*z), fast)
+        else:  # the decoder's embedding_bag takes rows
+            x_hat = self._decode_latents(Latents(*(t.reshape(-1, t.shape[-1]) for t in z)), fast)
+            x_hat = x_hat.reshape(*values.shape[:-1], -1)
         return x_hat + self.b_dec if bias else x_hat
 
-    def dense(self, latents: Latents) -> torch.Tensor:
-        """(batch, d_latent) latent vector z with zeros outside the TopK."""
+    def _decode_latents(self, latents: Latents, fast: bool) -> torch.Tensor:
+        """W_D z (batch, d_in) of Latents (batch, k)."""
+        if not fast:
+            return self.dense(latents) @ self.W_dec
+        rows = self._last.rows if self._last is not None and self._last.rows.indices is latents.indices else None
+        used, slot = (rows.used, rows.slot) if rows is not None else (None, None)
+        return _Decode.apply(latents.values, latents.indices, self.W_dec, used, slot)
+
+    def dense(self, latents: Latents | torch.Tensor) -> torch.Tensor:
+        """z (..., d_latent) with zeros outside the TopK, from Latents (..., k); a dense z is returned as it is."""
+        if isinstance(latents, torch.Tensor):
+            return latents
         z = torch.zeros(*latents.values.shape[:-1], self.cfg.d_latent, dtype=latents.values.dtype,
                         device=latents.values.device)  # fmt: skip
         return z.scatter(-1, latents.indices, latents.values)
 
     def forward(self, x: torch.Tensor, fast: bool = True) -> tuple[torch.Tensor, Latents]:
-        latents = self.encode(x, fast)
+        """(x_hat (..., d_in), Latents (..., k)) of x (..., d_in): the sparse latents, which training and the
+        metrics read; `encode` gives the dense ones."""
+        latents = self.encode(x, sparse=True, fast=fast)
         return self.decode(latents, fast), latents
 
     def latent_tables(self) -> list[nn.Parameter]:
-        """The parameters whose rows are latents (encoder rows and biases, dictionary rows): `DictionaryAdam`'s
-        `rows`."""
+        """The parameters whose first dimension indexes latents (encoder rows (d_latent, d), biases (d_latent,),
+        dictionary rows (d_latent, d_in)): `DictionaryAdam`'s `rows`."""
         return [self.encoder.weight, self.encoder.bias, self.W_dec]
 
     def dictionary_rows(self) -> torch.Tensor:
@@ -298,7 +360,15 @@ class TopKSAE(nn.Module):
 
     @torch.no_grad()
     def normalize_decoder(self) -> None:
+        """Dictionary rows W_dec (d_latent, d_in) back to unit norm, in place (the plain training path's step)."""
         self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def _unflatten(flat: torch.Tensor | Latents, lead: torch.Size) -> torch.Tensor | Latents:
+    """Encoded rows (n, m) back to the input's leading shape (..., m)."""
+    if isinstance(flat, torch.Tensor):
+        return flat.reshape(*lead, -1)
+    return Latents(*(t.reshape(*lead, -1) for t in flat))
 
 
 def build_sae(cfg: SAEConfig, anchors: np.ndarray | torch.Tensor | None = None) -> TopKSAE:
@@ -319,25 +389,51 @@ def build_sae(cfg: SAEConfig, anchors: np.ndarray | torch.Tensor | None = None) 
 
 
 def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
-    """A directory with `sae.pt` (state dict) and `cfg.json` (architecture, package version, extras)."""
+    """A directory with `sae.safetensors` (the state dict: encoder.weight (d_latent, d), encoder.bias, W_dec
+    (d_latent, d_in), b_dec, and hidden.0.* / the archetypal W, Lambda, anchors where they exist) and `cfg.json`
+    (`sae`: the SAEConfig; package version; `extra`, e.g. variant and objective). `export_saelens` writes
+    SAELens' layout instead."""
     from eqsae import __version__
-    from eqsae.io import write_json, write_state
+    from eqsae.io import write_json
+    from eqsae.weights import write_tensors
 
     directory = Path(directory)
-    write_state(directory / "sae.pt", sae.state_dict())
+    write_tensors(directory / WEIGHTS, sae.state_dict())
     write_json(directory / "cfg.json", {"sae": asdict(sae.cfg), "eqsae_version": __version__, **extra})
 
 
 def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKSAE:
-    """Restore an SAE saved by `save_sae`: `load_sae("results/sae/cnn/regular/k16")`. A damaged file is an
-    UnreadableFileError naming it."""
+    """The SAE (eval mode, on `device`) that `save_sae` wrote: `load_sae("results/paper/seed0/sae/paper/cnn/
+    regular/k16")`. Folders written before sae.safetensors existed hold `sae.pt`, read as well. An equivariant
+    SAE has no folder: it is its invariant SAE read through M. A damaged file is an UnreadableFileError naming
+    it."""
     from eqsae.io import read_json, reading
+    from eqsae.weights import read_tensors
 
-    cfg_file, weights = Path(directory) / "cfg.json", Path(directory) / "sae.pt"
+    directory = Path(directory)
+    _refuse_untrained(directory)
+    cfg_file, weights = directory / "cfg.json", directory / WEIGHTS
+    if not weights.exists() and (directory / LEGACY_WEIGHTS).exists():
+        weights = directory / LEGACY_WEIGHTS
     with reading(cfg_file):
         cfg = SAEConfig(**read_json(cfg_file)["sae"])
-        # an archetypal SAE's anchors are a buffer: zeros of their shape here, the saved ones from sae.pt
+        # an archetypal SAE's anchors are a buffer: zeros of their shape here, the saved ones from the weights
         sae = build_sae(cfg, torch.zeros(cfg.n_anchors, cfg.d_in) if cfg.dictionary == "archetypal" else None)
+    if weights.suffix == ".safetensors":
+        state = read_tensors(weights)
+    else:
+        with reading(weights):
+            state = torch.load(weights, map_location="cpu", weights_only=True)
     with reading(weights):
-        sae.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        sae.load_state_dict(state)
     return sae.to(device).eval()
+
+
+def _refuse_untrained(directory: Path) -> None:
+    """A missing folder of a variant that trains nothing (`.../equivariant/k16`): say which folder holds it."""
+    trained = TRAINED_BY.get(directory.parent.name)
+    if trained is not None and not directory.exists():
+        folder = directory.parent.with_name(trained) / directory.name
+        raise FileNotFoundError(f"{directory}: no such folder. The {directory.parent.name} SAE trains nothing: it is "
+                                f"the {trained} SAE, load_sae({str(folder)!r}), with M^p (R^q) applied to its "
+                                "reconstructions (eqsae.transform.element_matrices and apply_elements)")  # fmt: skip

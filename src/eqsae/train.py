@@ -136,10 +136,13 @@ def start_sae_training(
     return SAETraining(sae, opt, data, objective, train, torch.Generator().manual_seed(train.seed), fast, since)
 
 
-def train_sae(*args, **kwargs) -> tuple[TopKSAE, list[EpochRecord]]:
-    """The run `start_sae_training(*args, **kwargs)` describes, trained for train.epochs: the SAE (in eval mode)
-    and its history, whose losses are reconstruction losses."""
-    run, history = start_sae_training(*args, **kwargs), []
+def train_sae(orbits: np.ndarray, cfg: SAEConfig, objective: Objective, train: SAETrainConfig,
+              device: torch.device | str = "cpu", fast: bool = True, anchors: np.ndarray | None = None,
+              ) -> tuple[TopKSAE, list[EpochRecord]]:  # fmt: skip
+    """An SAE trained for train.epochs on orbits (n, |G|, d), acts[:, e] = psi(element e of x) (one row per image:
+    `start_sae_training` says what each argument does): the SAE, in eval mode on `device`, and its history, whose
+    losses are reconstruction losses."""
+    run, history = start_sae_training(orbits, cfg, objective, train, device, fast, anchors), []
     cfg, objective, train = run.sae.cfg, run.objective, run.train
     for epoch in range(1, train.epochs + 1):
         start = time.perf_counter()
@@ -161,7 +164,7 @@ def invariance_term(
     """v2's invariance penalty between psi(x) (its latents `canonical`) and psi(g x) = x: ||E(psi(x)) -
     E(psi(g x))||^2 (latent: no dictionary in it, so the dictionary never learns from transformed inputs) or
     ||D(E(psi(x))) - D(E(psi(g x)))||^2 (output), summed over coordinates, mean over the batch."""
-    turned = sae.encode(x, fast)
+    turned = sae.encode(x, sparse=True, fast=fast)
     match objective:
         case "latent":
             return (sae.dense(canonical) - sae.dense(turned)).square().sum(-1).mean()

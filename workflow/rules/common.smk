@@ -135,7 +135,7 @@ def get_generators(wildcards, seed=None):
     return {"m": f"{folder}/M.npy", **({"r": f"{folder}/R.npy"} if two_generators(wildcards) else {})}
 
 
-SAE = f"{S}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.pt + cfg.json
+SAE = f"{S}/sae/{{training}}/{{model}}/{{variant}}/k{{k}}"  # one trained SAE: sae.safetensors + cfg.json
 
 
 def get_sae_input(wildcards, seed=None, with_m=False):
@@ -146,7 +146,7 @@ def get_sae_input(wildcards, seed=None, with_m=False):
     gdir = wildcards.get("gdir", "")
     trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
     sae = SAE.format(**{**wildcards, "gdir": gdir, "seed": seed, "variant": trained})
-    inputs = {"sae": f"{sae}/sae.pt", "sae_cfg": f"{sae}/cfg.json"}
+    inputs = {"sae": f"{sae}/sae.safetensors", "sae_cfg": f"{sae}/cfg.json"}
     if with_m or wildcards.variant in TRAINED_BY:
         inputs |= get_generators(Namespace(gdir=gdir, model=wildcards.model, seed=seed))
     return inputs

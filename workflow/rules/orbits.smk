@@ -83,7 +83,7 @@ rule orbits_sae:
     input:
         orbit_source,
     output:
-        weights=f"{O}/sae/{{variant}}/k{{k}}/sae.pt",
+        weights=f"{O}/sae/{{variant}}/k{{k}}/sae.safetensors",
         cfg=f"{O}/sae/{{variant}}/k{{k}}/cfg.json",
     log:
         log_path("orbits_sae", "seed{seed}/{variant}_k{k}"),

@@ -28,7 +28,7 @@ rule train_sae:
     input:
         unpack(get_training_input),
     output:
-        weights=f"{SAE}/sae.pt",
+        weights=f"{SAE}/sae.safetensors",
         cfg=f"{SAE}/cfg.json",
     log:
         log_path("train_sae", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
