@@ -46,7 +46,7 @@ def detection_f1(
 ) -> np.ndarray:  # fmt: skip
     """F1 per true feature of a logistic probe on its m most distinguishing latents. z: (rows, d_latent)
     dense latents; present: (rows, N) bool. A feature never (or always) present in training gets the constant
-    prediction's F1."""
+    prediction's F1; one absent from the test rows gets NaN (nothing to detect)."""
     from sklearn.linear_model import LogisticRegression
 
     chosen = truncate(z_train, present_train, m)

@@ -105,7 +105,8 @@ def score(name: str, sae: TopKSAE, data: ToyData, toy: ToyConfig, generators: di
             mses = {None: _mse(data.test, x_hat)}
     common = dict(feature_recovery=feature_recovery(data.features, atoms))
     for m in DETECTION_M:
-        common[f"detection_top{m}"] = float(detection_f1(z_train, y_train, z_test, y_test, m, toy.seed).mean())
+        # a feature absent from the test rows has no F1 (eqsae.probe._f1): the mean is over the features present
+        common[f"detection_top{m}"] = float(np.nanmean(detection_f1(z_train, y_train, z_test, y_test, m, toy.seed)))
     if toy.order == ORDER:  # the atlas's symmetry profile is written for four elements
         common["class_agreement"] = class_agreement(data.features, atoms, data.m)[0]
     energy = float(np.square(data.test.astype(np.float64)).sum(-1).mean())  # E||x||^2 over test rows

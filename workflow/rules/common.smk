@@ -251,7 +251,7 @@ def orbit_source(wildcards):
 
 def orbit_sae_input(wildcards):
     trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
-    inputs = {"sae": f"{O}/sae/{trained}/k{{k}}/sae.pt".format(**wildcards), "table": orbit_source(wildcards)}
+    inputs = {"sae": f"{O}/sae/{trained}/k{{k}}/sae.safetensors".format(**wildcards), "table": orbit_source(wildcards)}
     if wildcards.variant in TRAINED_BY:
         inputs["generators"] = f"{O}/m/generators.npy".format(**wildcards)
     return inputs
