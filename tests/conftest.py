@@ -52,3 +52,12 @@ def jobs_run(result) -> dict[str, int]:
         return {}
     table = text.split("Job stats:", 1)[1].split("total", 1)[0]
     return {job: int(n) for job, n in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def pytest_collection_modifyitems(items):
+    """Every end-to-end test is slow: `pytest -m "not slow"` is the fast tier for development."""
+    import pytest
+
+    for item in items:
+        if item.get_closest_marker("workflow") or item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.slow)

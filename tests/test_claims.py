@@ -84,6 +84,7 @@ def verdicts(tables, probe="xgboost") -> dict[str, str]:
     return dict(zip(head.claim, head.verdict))
 
 
+@pytest.mark.slow
 def test_claims_hold_on_a_table_shaped_like_the_paper():
     tables = paper_like_tables()
     assert verdicts(tables) == ALL_HOLD
@@ -232,6 +233,7 @@ def write_folder(folder, tables):
     write_table(folder / "label_code_r2_seeds.csv", pd.DataFrame(dict(seed=SEEDS, base_model="cnn", r2=1.0, unexplained=0.0)))
 
 
+@pytest.mark.slow
 def test_the_command_re_decides_a_folder_and_rewrites_the_readme(tmp_path, capsys):
     write_folder(tmp_path / "pub", paper_like_tables())
     main([str(tmp_path / "pub"), "--config", str(tmp_path / "none.yaml")])

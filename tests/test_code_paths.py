@@ -44,6 +44,7 @@ def relative(a: list, b: list) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
+@pytest.mark.slow
 def test_training_amplifies_a_code_path_difference_and_inference_does_not():
     vectorised = run("avx2")
     if vectorised["capability"] != "AVX2":

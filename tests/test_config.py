@@ -188,6 +188,7 @@ def bad_runs(tmp_path_factory):
         return workdir, list(pool.map(run, range(len(BAD_CONFIGS))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("i", range(len(BAD_CONFIGS)), ids=IDS)
 def test_snakemake_stops_before_any_job_naming_the_key(bad_runs, i):
     workdir, results = bad_runs
@@ -198,6 +199,7 @@ def test_snakemake_stops_before_any_job_naming_the_key(bad_runs, i):
     assert "Job stats" not in output and not (workdir / "results").exists()
 
 
+@pytest.mark.slow
 def test_a_second_configfile_flag_is_refused(tmp_path):
     workdir = copy_workflow(tmp_path)
     (workdir / "extra.yaml").write_text("seed: 1\n")
@@ -211,6 +213,7 @@ def test_a_second_configfile_flag_is_refused(tmp_path):
     assert "run 'smoke' -> results/smoke/" in output and "extra.yaml" in output
 
 
+@pytest.mark.slow
 def test_a_config_file_without_its_own_run_is_refused(tmp_path):
     workdir = copy_workflow(tmp_path)
     (workdir / "mine.yaml").write_text("seed: 1\n")
@@ -224,6 +227,7 @@ def test_a_config_file_without_its_own_run_is_refused(tmp_path):
     assert "twice.yaml, line 3: config key seeds is given twice" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_another_kind_of_config_cannot_write_into_a_run_folder(tmp_path):
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "--cores", "1", "results/smoke/seed0/data/probe.npz", "--configfile", "config/smoke.yaml")
@@ -404,6 +408,7 @@ def test_the_config_reference_lists_every_key_as_the_schema_gives_it():
         assert f"`{config.name}`" in readme, f"config/README.md says nothing of {config.name}"
 
 
+@pytest.mark.slow
 def test_a_run_below_the_papers_sizes_is_called_toy_size_and_the_paper_configs_are_not(tmp_path):
     from eqsae.validate import _merge, read_config_file, toy_size
 

@@ -50,6 +50,7 @@ def test_psi_is_the_bottleneck_pre_activation_and_decode_encode_is_forward():
     assert model(x).shape == x.shape
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_is_seeded():
     images, _ = load_digits_set(96, seed=0)
     cfg = DigitsTrainConfig(epochs=3, batch_size=32, d_act=16, seed=1)

@@ -65,6 +65,7 @@ def test_every_page_is_in_the_sites_navigation():
     assert sorted(pages(config["nav"])) == sorted(p.name for p in PAGES)
 
 
+@pytest.mark.slow
 def test_the_site_builds_offline_with_the_api_reference(tmp_path):
     """`mkdocs build --strict`: any warning (a broken link, a module mkdocstrings cannot read) fails it; the theme
     fetches no font and no plugin reaches the network."""
@@ -106,6 +107,7 @@ SNIPPET = "<!-- docs:your-model -->"
 EPOCHS = "m_fit, sae_fit = MFitConfig(), OrbitSAESettings()"
 
 
+@pytest.mark.slow
 def test_the_readmes_use_it_on_your_model_runs():
     """The README's code, as written, on a small CNN and 120 of scikit-learn's bundled digits; the one line that
     sets the epoch budgets (the paper's 150 for M, 500 for the SAE) is given 10 and 20 epochs so that it runs in

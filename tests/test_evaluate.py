@@ -23,6 +23,7 @@ def test_equivariant_reconstruction_is_m_power_times_the_invariant_one():
     torch.testing.assert_close(equivariant.indices, invariant.indices)
 
 
+@pytest.mark.slow
 def test_invariant_sae_latents_agree_across_an_orbit():
     """Eight canonical points and their orbits under a planted order-4 map. The invariance loss (Eq. 2) makes
     the SAE's output the canonical point for every rotation, and its latents agree across an orbit far more

@@ -2,6 +2,7 @@
 purpose, and the files the Snakemake workflow catalog reads are there."""
 
 import re
+import pytest
 
 import yaml
 
@@ -14,6 +15,7 @@ ACCEPTED = {
 }
 
 
+@pytest.mark.slow
 def test_snakemake_lint_finds_only_what_we_keep_on_purpose(tmp_path):
     result = snakemake(copy_workflow(tmp_path), "--lint", timeout=600)
     findings = re.findall(r"^    \* (.+?)(?: in line \d+)?\.?:$", result.stdout + result.stderr, re.M)

@@ -64,6 +64,7 @@ def test_dictionary_sizes_follow_the_activation_width():
     assert (cfg.encoder, cfg.d_hidden, objective) == ("twolayer", 32, "latent")
 
 
+@pytest.mark.slow
 def test_the_stages_run_on_exactly_equivariant_orbits():
     """A planted linear action: psi(g^p x) = M^p psi(x) with M a coordinate cycle; M is recovered, probes run."""
     rng = np.random.default_rng(0)

@@ -143,6 +143,7 @@ def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
         assert np.allclose(turned[rows], plain[rows] @ np.linalg.matrix_power(turn, p).T, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_leak_rows_are_probes_on_the_bias_turned_by_each_element_and_on_the_element_alone(small_set):
     """T = 0 rows: every task on T_e b_D, nothing else; the group-element rows: on the one-hot element."""
     from eqsae.probe import GROUP_ELEMENT, LEAK_T, probe_group_element, run_tasks, settings_only

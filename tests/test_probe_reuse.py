@@ -125,6 +125,7 @@ def sae_inputs(small_set):
     return z, decoder, bias, np.tile(np.arange(ORDER), n), labels, tasks
 
 
+@pytest.mark.slow
 def test_an_equivariant_sae_copies_its_trained_saes_latent_rows(sae_inputs):
     """The copied table equals the one fitted from scratch: its latent rows (the same latents), its reconstruction
     rows (fitted), the row order and the dtypes."""

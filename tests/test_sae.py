@@ -194,6 +194,7 @@ def synthetic_orbits(n: int, seed: int, d: int = 32, offset: float = 3.0) -> np.
     return (acts + mean + 0.01 * rng.normal(size=acts.shape)).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_standard_practice_leaves_fewer_dead_latents_than_the_paper():
     train_rows, held_out = synthetic_orbits(300, seed=2), synthetic_orbits(200, seed=3)
     dead = {}

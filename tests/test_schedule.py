@@ -32,6 +32,7 @@ def workdir(tmp_path_factory):
     return copy_workflow(tmp_path_factory.mktemp("schedule"))
 
 
+@pytest.mark.slow
 def test_gating_jobs_start_before_the_jobs_that_end_a_branch(workdir):
     plan = planned(workdir, 2)
     priority = {rule: max(p) for rule, (_, p) in plan.items()}
@@ -41,6 +42,7 @@ def test_gating_jobs_start_before_the_jobs_that_end_a_branch(workdir):
     assert priority["train_base"] > priority["fit_m"] > priority["train_sae"] > priority["probe"]
 
 
+@pytest.mark.slow
 def test_a_gating_job_leaves_a_core_free_on_a_small_run_and_keeps_its_threads_on_a_large_one(workdir):
     small, large = planned(workdir, 2), planned(workdir, 8)
     for rule in ("train_base", "dump_activations", "fit_m", "base_heldout"):
@@ -91,6 +93,7 @@ def test_what_is_left_of_a_grid_replays_the_jobs_not_run_yet_with_the_others_don
     assert gs.makespan(jobs, needs, 2) == 10  # the whole grid, unchanged: the measured jobs keep their times
 
 
+@pytest.mark.slow
 def test_the_replay_reads_the_workflows_own_dag_and_estimates_a_job_not_run_from_its_twins(workdir, tmp_path):
     gs = grid_schedule()
     jobs = gs.plan(workdir, 2, ["--config", "run=schedule"])

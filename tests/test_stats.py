@@ -88,6 +88,7 @@ def test_a_planted_seed_level_effect_of_6_se_is_found():
     assert np.mean(found) > 0.95
 
 
+@pytest.mark.slow
 def test_holm_keeps_a_claim_over_60_null_settings_from_failing():
     rng = np.random.default_rng(2)
     fails = 0

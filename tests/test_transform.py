@@ -30,6 +30,7 @@ def planted():
     return m0, planted_orbits(m0, 512, rng), planted_orbits(m0, 256, rng)
 
 
+@pytest.mark.slow
 def test_fit_m_recovers_a_planted_order4_map(planted):
     m0, train, heldout = planted
     assert np.allclose(np.linalg.matrix_power(m0, 4), np.eye(16)) and not np.allclose(m0 @ m0, np.eye(16))
@@ -57,6 +58,7 @@ def test_lstsq_start_is_already_exact(planted):
     np.testing.assert_allclose(m, m0, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_order_penalty_pulls_m4_towards_identity():
     """Where activations do not transform linearly (here: weak independent noise), Eq. 3 alone shrinks M
     towards zero, so M^4 != I; the penalty keeps M an order-4 map at little cost in fit."""
@@ -175,6 +177,7 @@ def planted_d4(d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     return basis @ m @ basis.T, basis @ r @ basis.T
 
 
+@pytest.mark.slow
 def test_fit_generators_recovers_planted_m_and_r():
     from eqsae.group import D4
     from eqsae.transform import element_matrices, fit_generators

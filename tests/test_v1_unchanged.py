@@ -31,6 +31,7 @@ def planned_jobs(text: str) -> list[str]:
 NO_EXTRA = ["--config", "extra_seeds={seeds: []}"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, args", [("paper", NO_EXTRA), ("smoke", ["--configfile", "config/smoke.yaml"])])
 def test_v1_configs_plan_the_same_jobs(tmp_path, name, args):
     """The recorded plans, but for the claims' extra output (the label code's R^2 per seed); the paper's extra
@@ -43,6 +44,7 @@ def test_v1_configs_plan_the_same_jobs(tmp_path, name, args):
     assert planned == expected
 
 
+@pytest.mark.slow
 def test_the_extra_seeds_add_their_replicates_at_k_16_only(tmp_path):
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "-n", "--cores", "1", "all")
