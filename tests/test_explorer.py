@@ -1,6 +1,7 @@
 """The feature explorer: its data from a small synthetic atlas (an exactly equivariant pixel 'model'), and
 the page itself in a real browser (Debian's chromium and chromium-driver; skipped without them)."""
 
+import io
 import json
 import re
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from eqsae.atlas import AtlasConfig, ProbingView, latent_table
 from eqsae.explorer import (LEVELS, N_TOP, census, feature_rows, grey_levels, histogram, page_html, run_index,
@@ -93,17 +95,16 @@ def test_histogram_and_top_examples_read_the_latents_column():
     assert histogram(np.zeros(4))["counts"] == [0] * 16
 
 
-def test_a_sheet_holds_the_orbit_strip_and_top_images_on_one_scale():
+def test_a_sheet_holds_the_orbit_strip_on_one_scale_and_the_top_images():
     rng = np.random.default_rng(0)
     through_m = rng.normal(size=(ORDER, SIDE, SIDE))
-    by_pixels = np.stack([rotate(through_m[0], p) for p in range(ORDER)])
     tops = rng.integers(0, 256, size=(3, SIDE, SIDE))
-    levels, lim = sheet(through_m, by_pixels, tops)
-    assert levels.shape == ((2 + N_TOP // ORDER) * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
-    assert (levels[: 2 * SIDE] < LEVELS).all() and (levels[2 * SIDE :] >= LEVELS).all()  # signed, then grey
-    assert np.array_equal(levels[SIDE : 2 * SIDE, SIDE : 2 * SIDE], np.rot90(levels[:SIDE, :SIDE]))
-    assert np.array_equal(levels[2 * SIDE : 3 * SIDE, :SIDE], grey_levels(tops[0]))
-    assert (levels[3 * SIDE :] == LEVELS).all()  # fewer than N_TOP images: black cells
+    levels, lim = sheet(through_m, tops)
+    assert levels.shape == ((1 + N_TOP // ORDER) * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
+    assert (levels[:SIDE] < LEVELS).all() and (levels[SIDE:] >= LEVELS).all()  # signed, then grey
+    assert np.array_equal(levels[:SIDE, SIDE : 2 * SIDE], signed_levels(through_m[1], lim))
+    assert np.array_equal(levels[SIDE : 2 * SIDE, :SIDE], grey_levels(tops[0]))
+    assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_TOP images: black cells
     assert signed_levels(np.array([-2.0, 0.0, 2.0]), 2).tolist() == [0, 64, 127]
 
 
@@ -131,3 +132,92 @@ def test_the_index_orders_saes_for_the_picker():
     assert "linear-gradient(to top, rgb(" in run_index("r", entries)["colorbar"]
     html = page_html()
     assert html.count("<script") == 3 and html.count("</script>") == 3  # nothing inlined closes a script early
+
+
+def chrome():
+    """A headless Chromium driven by selenium, its console log kept; skips where either is missing."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("not installed: chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1100"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+
+
+def wait_for(driver, script: str, timeout: float = 10):
+    """Poll a JavaScript expression until it is truthy; returns its value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if value := driver.execute_script(f"return {script}"):
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def errors(driver) -> list[str]:
+    """The page's JavaScript errors: the browser's console at SEVERE, and what the page's own handler caught."""
+    logged = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return logged + driver.execute_script("return window.EQSAE_ERRORS || ['the page never ran']")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chrome()
+    yield driver
+    driver.quit()
+
+
+def test_the_page_from_file_lists_every_live_latent_and_opens_orbit_strips_and_partners(tmp_path, browser):
+    entries = build_page(tmp_path)
+    start = time.monotonic()
+    browser.get((tmp_path / "index.html").as_uri())
+    live = [int(j) for j in re.findall(r'"latent":(\d+)', (tmp_path / entries[0]["id"] / "data.js").read_text())]
+    wait_for(browser, f"document.querySelectorAll('#feature-table tbody tr').length === {len(live)}")
+    print(f"explorer: table of {len(live)} latents shown {time.monotonic() - start:.2f} s after loading")
+    rows = browser.find_elements("css selector", "#feature-table tbody tr")
+    assert sorted(int(r.get_attribute("data-latent")) for r in rows) == sorted(set(live)) == [0, 1, 2, 3, 4, 6]
+    assert browser.find_element("id", "pick-variant").get_attribute("value") == "regular"
+    assert len(browser.find_elements("css selector", "#scatter circle")) == len(rows)
+    browser.find_element("css selector", "#feature-table tbody tr[data-latent='0']").click()
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == "latent00000.png"
+    assert len(browser.find_elements("css selector", "#detail .orbit .cell")) == 2 * ORDER
+    # the toy model is exactly equivariant: the page's turned p = 0 cell (rot90^p) shows what Dec(M^p d) does
+    strips = [browser.find_elements("css selector", f"#detail .orbit .strip:nth-child({r}) .cell") for r in (1, 2)]
+    shots = [[np.asarray(Image.open(io.BytesIO(c.screenshot_as_png)).convert("L"), float) for c in row] for row in strips]
+    diff = lambda p, q: np.abs(shots[0][p] - shots[1][q]).mean()  # noqa: E731 (Dec M^p d against rot90^q)
+    assert all(diff(p, p) < 2 for p in range(ORDER)) and diff(1, 3) > 2 and diff(3, 1) > 2  # turned the right way
+    tops = browser.find_elements("css selector", "#detail .tops figure.top")
+    assert tops and all(re.search(r"at g\^\d", t.text) for t in tops)
+    assert "seed0/paper/cnn/regular_k2/latent00000.png" in tops[0].find_element("css selector", ".cell").get_attribute("style")
+    link = browser.find_element("css selector", "#detail a.partner")
+    partner = link.get_attribute("data-latent")
+    link.click()
+    wait_for(browser, f"document.querySelector('#detail h2').textContent.startsWith('latent {partner} ')")
+    assert f"latent={partner}" in browser.current_url
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == f"latent{int(partner):05d}.png"
+    shot = tmp_path / "explorer.png"
+    browser.save_screenshot(str(shot))
+    print(f"explorer screenshot: {shot}")
+    assert errors(browser) == []
+
+
+def test_the_picker_and_the_filters_change_what_the_table_lists(tmp_path, browser):
+    build_page(tmp_path)
+    browser.get((tmp_path / "index.html").as_uri())
+    wait_for(browser, "document.querySelectorAll('#feature-table tbody tr').length > 0")
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "pick-variant")).select_by_value("wide")
+    wait_for(browser, "location.hash.includes('wide_k2') && document.getElementById('status').textContent === ''")
+    Select(browser.find_element("id", "f-class")).select_by_value("invariant")
+    shown = browser.find_elements("css selector", "#feature-table tbody tr")
+    assert [r.get_attribute("data-latent") for r in shown] == ["4"]
+    concept = browser.find_element("id", "f-concept")
+    Select(browser.find_element("id", "f-class")).select_by_value("")
+    concept.send_keys("no such concept")
+    assert browser.find_elements("css selector", "#feature-table tbody tr") == []
+    assert errors(browser) == []

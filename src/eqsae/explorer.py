@@ -4,8 +4,7 @@ browses every live latent of every SAE the atlas read, not only the report's doz
 No server and no framework: the page opens from file://, where browsers refuse fetch() of JSON, so its data
 are scripts that assign globals (data.js for the run, one data.js per SAE, loaded on demand) and its pictures
 are one small PNG per live latent beside them. A latent's PNG is a sheet of 64 x 64 cells at the images' own
-resolution (the page enlarges them without smoothing): its orbit strip through M, rot90^p of the p = 0 image,
-and its top probing images. One 256-colour palette holds both the signed (blue-white-red) and the grey
+resolution (the page enlarges them without smoothing): its orbit strip through M and its top probing images. One 256-colour palette holds both the signed (blue-white-red) and the grey
 images, so a sheet is one byte per pixel before compression.
 """
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from eqsae.atlas import CLASSES, TURNS, ProbingView, examples, orbit_strip, rotation_response
-from eqsae.group import ORDER, rotate
+from eqsae.group import ORDER
 from eqsae.io import atomic_write
 
 N_TOP = 8
@@ -29,6 +28,8 @@ N_BINS = 16
 """Bins of a latent's activation histogram (its non-zero activations on the probing rows)."""
 LEVELS = 128
 """Colour levels per half of the palette: 0..127 blue-white-red (signed images), 128..255 grey."""
+SHEET_ROWS = 1 + -(-N_TOP // ORDER)
+"""Rows of |G| cells in a latent's PNG: its orbit strip, then its top images."""
 PAGE = Path(__file__).parent / "explorer_page"
 """The page's template, script and style sheet (package data), inlined into index.html."""
 FIELDS = ["latent", "class", "density", "mean_activation", "max_activation", *[f"s_{p}" for p in TURNS],
@@ -66,16 +67,16 @@ def grey_levels(images: np.ndarray) -> np.ndarray:
     return (LEVELS + np.clip(np.asarray(images, np.float64) / top, 0, 1) * (LEVELS - 1)).round().astype(np.uint8)
 
 
-def sheet(through_m: np.ndarray, by_pixels: np.ndarray, tops: np.ndarray) -> tuple[np.ndarray, float]:
-    """One latent's PNG as palette indices: row 0 its decoded M^p d (p = 0..|G|-1), row 1 rot90^p of the
-    p = 0 image, then its top images, |G| per row (blank cells where fewer fired). Both strip rows share one
-    colour scale, +-lim (returned), so the page's colour bar reads them all."""
-    lim = float(max(np.abs(through_m).max(), np.abs(by_pixels).max(), 1e-12))
+def sheet(through_m: np.ndarray, tops: np.ndarray) -> tuple[np.ndarray, float]:
+    """One latent's PNG as palette indices: row 0 its decoded M^p d (p = 0..|G|-1) on one colour scale, +-lim
+    (returned, the page's colour bar), then its top images, |G| per row (black cells where fewer fired).
+    rot90^p of the p = 0 image is that cell turned by the page (exact for quarter turns): not stored twice."""
+    lim = float(max(np.abs(through_m).max(), 1e-12))
     side = through_m.shape[-1]
-    n_rows = 2 + -(-N_TOP // ORDER)
-    cells = np.full((n_rows * ORDER, side, side), LEVELS, np.uint8)  # black (grey level 0) where empty
-    cells[:ORDER], cells[ORDER : 2 * ORDER] = signed_levels(through_m, lim), signed_levels(by_pixels, lim)
-    cells[2 * ORDER : 2 * ORDER + len(tops)] = grey_levels(tops)
+    n_rows = SHEET_ROWS
+    cells = np.full((n_rows * ORDER, side, side), LEVELS, np.uint8)
+    cells[:ORDER] = signed_levels(through_m, lim)
+    cells[ORDER : ORDER + len(tops)] = grey_levels(tops)
     grid = cells.reshape(n_rows, ORDER, side, side).transpose(0, 2, 1, 3).reshape(n_rows * side, ORDER * side)
     return grid, lim
 
@@ -181,12 +182,12 @@ def latent_views(view: ProbingView, table: pd.DataFrame, dictionary: np.ndarray,
     alpha_all = table["mean_activation"].to_numpy()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        through_m, by_pixels = orbit_strip(view.decode, view.a_bar, dictionary[part], m, alpha_all[part])
+        through_m, _ = orbit_strip(view.decode, view.a_bar, dictionary[part], m, alpha_all[part])
         for i, latent in enumerate(part):
             column = dense_column(acts, int(latent))
             tops = top_examples(column)
             images = view.row_images(np.array([t["image"] * ORDER + t["p"] for t in tops], int))
-            levels, lim = sheet(through_m[i], by_pixels[i], images)
+            levels, lim = sheet(through_m[i], images)
             yield int(latent), levels, lim, tops, histogram(column)
 
 
@@ -203,7 +204,7 @@ def write_sae_explorer(folder: str | Path, view: ProbingView, table: pd.DataFram
         write_png(folder / f"latent{latent:05d}.png", levels)
         by_id[latent] |= {"png": f"latent{latent:05d}.png", "lim": _value(lim), "top": tops, "hist": hist}
     side = int(view.images.shape[-1])
-    data = {"id": sae_id, **keys, "side": side, "sheet_rows": 2 + -(-N_TOP // ORDER), "features": features}
+    data = {"id": sae_id, **keys, "side": side, "sheet_rows": SHEET_ROWS, "features": features}
     write_text(folder / "data.js", js_assign(f"EQSAE_SAE[{json.dumps(sae_id)}]", data))
     entry = {"id": sae_id, **keys, "census": census(table)}
     write_text(folder / "entry.json", json.dumps(entry, indent=1) + "\n")
@@ -216,15 +217,6 @@ def page_html(data_version: str = "") -> str:
     return (html.replace("/*STYLE*/", (PAGE / "explorer.css").read_text(encoding="utf-8"))
             .replace("/*SCRIPT*/", (PAGE / "explorer.js").read_text(encoding="utf-8"))
             .replace("DATA_VERSION", data_version))  # fmt: skip
-
-
-def page_digest() -> str:
-    """A short hash of the page's files, a param of the rule that writes it: editing them rebuilds the page
-    (the workflow's code hashes cover Python only)."""
-    digest = hashlib.sha256()
-    for path in sorted(PAGE.iterdir()):
-        digest.update(path.name.encode() + b"\n" + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def run_index(run: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -241,3 +233,8 @@ def write_index(folder: str | Path, run: str, entries: list[dict[str, Any]]) -> 
     data = js_assign("EQSAE_RUN", index)
     write_text(folder / "data.js", data)
     write_text(folder / "index.html", page_html(hashlib.sha256(data.encode()).hexdigest()[:8]))
+
+
+def read_entries(folders: list[str | Path]) -> list[dict[str, Any]]:
+    """The entry.json of each SAE's folder (write_sae_explorer), for the run's index."""
+    return [json.loads((Path(f) / "entry.json").read_text(encoding="utf-8")) for f in folders]

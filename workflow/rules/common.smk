@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from eqsae.codehash import code_digest
+from eqsae.codehash import code_digest, files_digest
 from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
 from eqsae.runtime import code_path_env
@@ -100,6 +100,9 @@ def log_path(rule, pattern):
 
 def benchmark_path(rule, pattern):
     return f"{R}/benchmarks/{rule}/{pattern}.tsv"
+
+
+EXPLORER_PAGE = files_digest(SRC / "eqsae/explorer_page")  # the explorer's HTML, JS and CSS: editing them rebuilds its page
 
 
 @cache
@@ -206,4 +209,5 @@ def get_final_output():
                 model=config["models"], variant=config["variants"], k=config["topk"]),  # fmt: skip
         *expand(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", model=config["models"]),
         f"{R}/figures/figure2_dataset.png",
+        f"{R}/explorer/index.html",
     ]

@@ -92,7 +92,7 @@
     svg.replaceChildren(svgEl("rect", { x: 15, y: 15, width: 240, height: 240, fill: "none", stroke: "#ccc" }),
       svgEl("line", { x1: 15, x2: 255, y1: 135, y2: 135, stroke: "#999", "stroke-width": 0.5 }),
       svgEl("line", { x1: 135, x2: 135, y1: 15, y2: 255, stroke: "#999", "stroke-width": 0.5 }));
-    for (const [text, x, y] of [["s1 -1", 15, 12], ["s1 1", 235, 12], ["s2 1", 0, 25]])
+    for (const [text, x, y] of [["-1", 15, 12], ["s1 = 1", 225, 12], ["s2 = 1", 17, 25], ["-1", 17, 252]])
       svg.append(Object.assign(svgEl("text", { x, y, "font-size": 9, fill: "#666" }), { textContent: text }));
     for (const f of features) {
       const dot = svgEl("circle", { cx: at(f.s_1), cy: 270 - at(f.s_2), r: f.latent === state.latent ? 5 : 3,
@@ -139,13 +139,14 @@
   function setupFilters() {
     $("f-class").append(...RUN.classes.map((c) => el("option", { value: c, text: c })));
     for (const id of ["f-class", "f-turned", "f-concept", "f-f1", "f-density"])
-      $(id).addEventListener("input", () => state.data && renderTable());
+      for (const event of ["input", "change"]) $(id).addEventListener(event, () => state.data && renderTable());
   }
 
-  // A cell of a latent's sheet: row 0 Dec(M^p d), row 1 rot90^p of the p = 0 image, then its top images.
-  function cell(png, row, col, size, title) {
+  // A cell of a latent's sheet: row 0 Dec(M^p d), then its top images. turn: quarter turns counter-clockwise
+  // (g^p = np.rot90^p), how the page draws rot90^p of the p = 0 image from that one cell.
+  function cell(png, row, col, size, title, turn = 0) {
     const d = state.data;
-    return el("div", { class: "cell", title: title || "", style: {
+    return el("div", { class: "cell", title: title || "", style: { transform: turn ? `rotate(${-90 * turn}deg)` : "",
       width: size + "px", height: size + "px", backgroundImage: `url("${state.sae}/${png}")`,
       backgroundSize: `${RUN.turns * size}px ${d.sheet_rows * size}px`, backgroundPosition: `-${col * size}px -${row * size}px` } });
   }
@@ -167,6 +168,7 @@
   function renderDetail() {
     const box = $("detail"), f = state.data.features.find((x) => x.latent === state.latent);
     delete box.dataset.loaded;
+    box.scrollTop = 0;
     if (!f) { box.replaceChildren(el("p", { class: "hint", text: "Pick a feature in the table or the scatter plot." })); return; }
     const rows = [["density", fmt(f.density, 4)], ["mean / max activation", `${fmt(f.mean_activation)} / ${fmt(f.max_activation)}`],
       ["s_p = cos(M^p d, d)", [1, 2, 3].map((p) => `s${p} ${fmt(f["s_" + p], 2)}`).join(", ")],
@@ -177,10 +179,10 @@
     const atom = el("div", { class: "atom" }, cell(f.png, 0, 0, 192, "Dec(a + alpha d) - Dec(a)"),
       el("div", { class: "colorbar", style: { background: RUN.colorbar } }),
       el("div", { class: "colorbar-labels" }, el("span", { text: "+" + fmt(f.lim, 3) }), el("span", { text: "0" }), el("span", { text: "-" + fmt(f.lim, 3) })));
-    const strip = (row, label) => el("div", { class: "strip" }, [...Array(RUN.turns).keys()].map((p) =>
-      el("figure", {}, cell(f.png, row, p, 96), el("figcaption", { text: label(p) }))));
+    const strip = (turned, label) => el("div", { class: "strip" }, [...Array(RUN.turns).keys()].map((p) =>
+      el("figure", {}, turned ? cell(f.png, 0, 0, 96, "", p) : cell(f.png, 0, p, 96), el("figcaption", { text: label(p) }))));
     const tops = (f.top || []).map((t, i) => el("figure", { class: "top" },
-      cell(f.png, 2 + Math.floor(i / RUN.turns), i % RUN.turns, 96, `image ${t.image}`),
+      cell(f.png, 1 + Math.floor(i / RUN.turns), i % RUN.turns, 96, `image ${t.image}`),
       el("figcaption", {}, `${fmt(t.activation, 2)} at g^${t.p}`, el("br"), el("span", { class: "note", text: "g^0..3: " + t.response.map((a) => fmt(a, 1)).join(" ") }))));
     const partners = el("ul", {}, [1, 2, 3].map((p) => el("li", {}, `partner at g^${p}: `, latentLink(f["partner_" + p], f.latent), ` (cos ${fmt(f["partner_cos_" + p], 2)})`)),
       el("li", {}, "turned copy: ", f.has_rotated_partner ? "yes, " : "no; best candidate ", latentLink(f.rotated_partner, f.latent),
@@ -189,7 +191,7 @@
       el("table", { class: "kv" }, rows.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", { text: v })))),
       el("h3", { text: "What it draws (decoded atom, colour bar ±lim)" }), atom,
       el("h3", { text: "Orbit strip: Dec(M^p d) over rot90^p of the p = 0 image" }),
-      el("div", { class: "orbit" }, strip(0, (p) => `Dec M^${p} d` + (p ? ` r=${fmt(f["orbit_corr_" + p], 2)}` : "")), strip(1, (p) => `rot90^${p}`)),
+      el("div", { class: "orbit" }, strip(false, (p) => `Dec M^${p} d` + (p ? ` r=${fmt(f["orbit_corr_" + p], 2)}` : "")), strip(true, (p) => `rot90^${p}`)),
       el("h3", { text: `Top probing images (activation at the group element where it fires most)` }),
       el("div", { class: "tops" }, tops.length ? tops : el("p", { class: "hint", text: "none" })),
       el("h3", { text: "Activation histogram (non-zero activations on the probing rows)" }), histogram(f.hist),
@@ -215,7 +217,7 @@
       }
       state.latent = latent;
       renderTable(); renderScatter(state.data.features); renderDetail();
-      document.querySelector("#feature-table tr.selected")?.scrollIntoView({ block: "nearest" });
+      document.querySelector("#feature-table tr.selected")?.scrollIntoView({ block: "nearest", inline: "nearest" });
     } catch (error) {
       $("status").textContent = String(error.message || error);
       console.error(error);
