@@ -15,7 +15,8 @@ from PIL import Image
 
 from eqsae.atlas import AtlasConfig, ProbingView, latent_table
 from eqsae.explorer import (LEVELS, N_TOP, census, feature_rows, grey_levels, histogram, page_html, run_index,
-                            sae_folder, sheet, signed_levels, top_examples, write_index, write_sae_explorer)  # fmt: skip
+                            sae_folder, sheet, signed_levels, top_examples, write_index,
+                            write_sae_explorer)  # fmt: skip
 from eqsae.group import ORDER, rotate
 from eqsae.tasks import Task
 
@@ -127,8 +128,9 @@ def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
 
 
 def test_the_index_orders_saes_for_the_picker():
-    entries = [{"id": f"x{k}", **KEYS, "k": k, "census": {}} for k in (32, 8, 16)]
-    assert [e["k"] for e in run_index("r", entries)["saes"]] == [8, 16, 32]  # numbers as numbers
+    entries = [{"id": f"{v}{k}", **KEYS, "variant": v, "k": k, "census": {}} for k in (32, 8) for v in ("wide", "eq")]
+    saes = run_index("r", entries)["saes"]
+    assert [(e["variant"], e["k"]) for e in saes] == [("wide", 8), ("wide", 32), ("eq", 8), ("eq", 32)]  # as given
     assert "linear-gradient(to top, rgb(" in run_index("r", entries)["colorbar"]
     html = page_html()
     assert html.count("<script") == 3 and html.count("</script>") == 3  # nothing inlined closes a script early
@@ -187,12 +189,14 @@ def test_the_page_from_file_lists_every_live_latent_and_opens_orbit_strips_and_p
     assert len(browser.find_elements("css selector", "#detail .orbit .cell")) == 2 * ORDER
     # the toy model is exactly equivariant: the page's turned p = 0 cell (rot90^p) shows what Dec(M^p d) does
     strips = [browser.find_elements("css selector", f"#detail .orbit .strip:nth-child({r}) .cell") for r in (1, 2)]
-    shots = [[np.asarray(Image.open(io.BytesIO(c.screenshot_as_png)).convert("L"), float) for c in row] for row in strips]
+    shot = lambda cell: np.asarray(Image.open(io.BytesIO(cell.screenshot_as_png)).convert("L"), float)  # noqa: E731
+    shots = [[shot(c) for c in row] for row in strips]
     diff = lambda p, q: np.abs(shots[0][p] - shots[1][q]).mean()  # noqa: E731 (Dec M^p d against rot90^q)
     assert all(diff(p, p) < 2 for p in range(ORDER)) and diff(1, 3) > 2 and diff(3, 1) > 2  # turned the right way
     tops = browser.find_elements("css selector", "#detail .tops figure.top")
     assert tops and all(re.search(r"at g\^\d", t.text) for t in tops)
-    assert "seed0/paper/cnn/regular_k2/latent00000.png" in tops[0].find_element("css selector", ".cell").get_attribute("style")
+    style = tops[0].find_element("css selector", ".cell").get_attribute("style")
+    assert "seed0/paper/cnn/regular_k2/latent00000.png" in style
     link = browser.find_element("css selector", "#detail a.partner")
     partner = link.get_attribute("data-latent")
     link.click()

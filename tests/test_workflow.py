@@ -175,8 +175,9 @@ def test_smoke_run_builds_the_feature_explorer(smoke):
     )  # fmt: skip
     census = pd.read_csv(workdir / "results/smoke/tables/atlas_census_seeds.csv")
     for sae in index["saes"]:  # every live latent of every SAE has its view
-        n_live = census.query("seed == @sae['seed'] and base_model == @sae['base_model'] and variant == @sae['variant']")
-        assert len(list((folder / sae["id"]).glob("latent*.png"))) == sae["census"]["n_live"] == n_live.n_live.item()
+        row = census[(census.seed == sae["seed"]) & (census.base_model == sae["base_model"])
+                     & (census.variant == sae["variant"])]  # fmt: skip
+        assert len(list((folder / sae["id"]).glob("latent*.png"))) == sae["census"]["n_live"] == row.n_live.item()
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size < 5e6, f"{size / 1e6:.1f} MB: over the README's budget for the smoke run's explorer"
 

@@ -4,8 +4,8 @@ browses every live latent of every SAE the atlas read, not only the report's doz
 No server and no framework: the page opens from file://, where browsers refuse fetch() of JSON, so its data
 are scripts that assign globals (data.js for the run, one data.js per SAE, loaded on demand) and its pictures
 are one small PNG per live latent beside them. A latent's PNG is a sheet of 64 x 64 cells at the images' own
-resolution (the page enlarges them without smoothing): its orbit strip through M and its top probing images. One 256-colour palette holds both the signed (blue-white-red) and the grey
-images, so a sheet is one byte per pixel before compression.
+resolution (the page enlarges them without smoothing): its orbit strip through M and its top probing images.
+One 256-colour palette holds both the signed (blue-white-red) and the grey images: a byte per pixel.
 """
 
 from __future__ import annotations
@@ -220,8 +220,12 @@ def page_html(data_version: str = "") -> str:
 
 
 def run_index(run: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run's data.js: its SAEs in picker order with their census, the classes, and the colour bar."""
-    order = sorted(entries, key=lambda e: tuple(str(e[k]) if k != "k" and k != "seed" else int(e[k]) for k in KEYS))
+    """The run's data.js: its SAEs with their census, the classes, and the colour bar. SAEs are ordered key by
+    key as `entries` first name each value (the workflow passes them in its config's order: regular first),
+    K and seed by number."""
+    rank = {k: sorted({e[k] for e in entries}) if k in ("k", "seed") else list(dict.fromkeys(e[k] for e in entries))
+            for k in KEYS}  # fmt: skip
+    order = sorted(entries, key=lambda e: tuple(rank[k].index(e[k]) for k in KEYS))
     return {"run": run, "keys": list(KEYS), "classes": list(CLASSES), "turns": ORDER, "n_top": N_TOP,
             "colorbar": colorbar_css(), "saes": order}  # fmt: skip
 
