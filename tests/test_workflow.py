@@ -295,6 +295,8 @@ def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
     # the tables, not one replicate (the explorer reads no table)
     assert edit_and_plan(workdir, "stats.py", new_function) == {r: n for r, n in AGGREGATES.items() if r != "explorer"}
     assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
+    # the explorer's page is not Python: its own hash rewrites the page, not the SAEs' folders
+    assert edit_and_plan(workdir, "explorer_page/explorer.js", "\n// an edit\n") == {"explorer": 1, "all": 1}
 
 
 def test_an_inf_loss_fails_its_job_with_the_traceback_in_the_log(smoke):

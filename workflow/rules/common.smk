@@ -102,9 +102,6 @@ def benchmark_path(rule, pattern):
     return f"{R}/benchmarks/{rule}/{pattern}.tsv"
 
 
-EXPLORER_PAGE = files_digest(SRC / "eqsae/explorer_page")  # the explorer's HTML, JS and CSS: editing them rebuilds its page
-
-
 @cache
 def get_code(script):
     """Hash of the library code a stage script runs, a param of its rule: editing that code re-runs the stage

@@ -3,6 +3,8 @@
 # and partners. One job per SAE and seed writes that SAE's folder (a small PNG per live latent and its data.js);
 # one job writes the page and the run's index. C4 only, like the atlas.
 
+EXPLORER_PAGE = files_digest(SRC / "eqsae/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
+
 
 rule explorer_sae:
     input:
@@ -20,7 +22,6 @@ rule explorer_sae:
         benchmark_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}")
     params:
         code=get_code("explorer_sae.py"),
-        page=EXPLORER_PAGE,
     resources:
         mem_mb=3000,
         runtime=10,
