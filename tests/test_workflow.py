@@ -292,7 +292,7 @@ def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
         "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
         "explorer_sae": 10, "explorer": 1, "all": 1})  # fmt: skip
     assert edit_and_plan(workdir, "diagnostics.py", new_function) == {"m_diagnostics": 2, "all": 1}
-    # the tables, not one replicate (the explorer reads no table)
+    # the tables, not one replicate (the explorer reads no summary table)
     assert edit_and_plan(workdir, "stats.py", new_function) == {r: n for r, n in AGGREGATES.items() if r != "explorer"}
     assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
     # the explorer's page is not Python: its own hash rewrites the page, not the SAEs' folders
