@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from eqsae.codehash import code_digest, library_modules
+from eqsae.codehash import code_digest, files_digest, library_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,3 +52,13 @@ def test_every_stage_script_runs_the_library_it_names():
     modules = library_modules(ROOT / "workflow/scripts/train_sae.py", ROOT / "src/eqsae")
     assert {"train", "optim", "sae", "io", "runtime"} <= set(modules) and "plots" not in modules
     assert "optim" not in library_modules(ROOT / "workflow/scripts/figure4.py", ROOT / "src/eqsae")
+
+
+def test_the_files_digest_follows_every_byte_of_the_folders_files(tmp_path):
+    (tmp_path / "page.js").write_text("let a = 1;\n")
+    (tmp_path / "sub").mkdir()
+    before = files_digest(tmp_path)
+    (tmp_path / "sub/ignored.txt").write_text("a subfolder is not part of it")
+    assert files_digest(tmp_path) == before
+    (tmp_path / "page.js").write_text("let a = 1; // a comment counts here\n")
+    assert files_digest(tmp_path) != before

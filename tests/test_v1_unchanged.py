@@ -34,8 +34,8 @@ NO_EXTRA = ["--config", "extra_seeds={seeds: []}"]
 @pytest.mark.slow
 @pytest.mark.parametrize("name, args", [("paper", NO_EXTRA), ("smoke", ["--configfile", "config/smoke.yaml"])])
 def test_v1_configs_plan_the_same_jobs(tmp_path, name, args):
-    """The recorded plans, but for the claims' extra output (the label code's R^2 per seed); the paper's extra
-    seeds at K = 16 are left out here and checked below."""
+    """The recorded plans, but for the claims' extra output (the label code's R^2 per seed) and the feature
+    explorer's jobs (recorded since); the paper's extra seeds at K = 16 are left out here and checked below."""
     result = snakemake(copy_workflow(tmp_path), "-n", "--cores", "1", "all", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     expected = (DATA / f"v1_plan_{name}.txt").read_text().splitlines()

@@ -23,9 +23,10 @@ UPSTREAM += ["seed0/sae/paper/cnn/invariant/k4/sae.safetensors", "seed1/sae_metr
              "seed0/sae_metrics/paper/mlp/regular_k4.json", "seed1/probes/base/cnn.parquet",
              "seed0/probes/paper/cnn/invariant_k4.parquet"]  # fmt: skip
 PER_SEED = {"generate_dataset": 3, "train_base": 2, "base_heldout": 2, "dump_activations": 4, "fit_m": 2, "m_r2": 2,
-            "train_sae": 8, "sae_metrics": 10, "probe_base": 2, "probe": 10, "atlas": 10}  # one seed's jobs
+            "train_sae": 8, "sae_metrics": 10, "probe_base": 2, "probe": 10, "atlas": 10,
+            "explorer_sae": 10}  # one seed's jobs
 AGGREGATES = {"result1_table": 1, "sae_metrics_table": 1, "figure4": 1, "probe_tables": 1, "probe_figure": 2,
-              "atlas_tables": 1, "atlas_figures": 1, "claims": 1, "table_html": 6, "all": 1}  # fmt: skip
+              "atlas_tables": 1, "atlas_figures": 1, "claims": 1, "table_html": 6, "explorer": 1, "all": 1}  # fmt: skip
 FIRST_SEED = {"atlas_cards": 10, "fit_m_order": 2, "m_diagnostics": 2, "dataset_figures": 1}
 """Drawn for the first seed only: adding a seed does not plan them."""
 
@@ -166,6 +167,24 @@ def test_smoke_run_builds_the_feature_atlas(smoke):
     assert {"regular_more_turned_copies", "equivariant_no_turned_copies"} <= set(claims.claim)
 
 
+def test_smoke_run_builds_the_feature_explorer(smoke):
+    workdir, _ = smoke
+    folder = workdir / "results/smoke/explorer"
+    assert "EQSAE_RUN" in (folder / "index.html").read_text()
+    index = json.loads((folder / "data.js").read_text().removeprefix("EQSAE_RUN = ").rstrip().rstrip(";"))
+    assert sorted((s["seed"], s["base_model"], s["variant"], s["k"]) for s in index["saes"]) == sorted(
+        (seed, model, variant, 4) for seed in (0, 1) for model in ("mlp", "cnn")
+        for variant in ("regular", "wide", "twolayer", "invariant", "equivariant")
+    )  # fmt: skip
+    census = pd.read_csv(workdir / "results/smoke/tables/atlas_census_seeds.csv")
+    for sae in index["saes"]:  # every live latent of every SAE has its view
+        row = census[(census.seed == sae["seed"]) & (census.base_model == sae["base_model"])
+                     & (census.variant == sae["variant"])]  # fmt: skip
+        assert len(list((folder / sae["id"]).glob("latent*.png"))) == sae["census"]["n_live"] == row.n_live.item()
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    assert size < 5e6, f"{size / 1e6:.1f} MB: over the README's budget for the smoke run's explorer"
+
+
 def test_the_tables_standard_errors_are_those_of_the_seeds(smoke):
     workdir, _ = smoke
     tables = workdir / "results/smoke/tables"
@@ -207,7 +226,7 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
     assert jobs_run(result) == seeds({"train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1,
                                       "probe": 10, "probe_tables": 1, "probe_figure": 4, "atlas": 10,
                                       "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
-                                      "table_html": 5, "all": 1})  # fmt: skip
+                                      "table_html": 5, "explorer_sae": 10, "explorer": 1, "all": 1})  # fmt: skip
     assert "/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
@@ -278,10 +297,13 @@ def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
     assert edit_and_plan(workdir, "optim.py", new_function) == seeds({
         "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1, "probe": 10, "probe_tables": 1,
         "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
-        "table_html": 5, "all": 1})  # fmt: skip
+        "table_html": 5, "explorer_sae": 10, "explorer": 1, "all": 1})  # fmt: skip
     assert edit_and_plan(workdir, "diagnostics.py", new_function) == {"m_diagnostics": 2, "all": 1}
-    assert edit_and_plan(workdir, "stats.py", new_function) == AGGREGATES  # the tables, not one replicate
+    # the tables, not one replicate (the explorer reads no summary table)
+    assert edit_and_plan(workdir, "stats.py", new_function) == {r: n for r, n in AGGREGATES.items() if r != "explorer"}
     assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
+    # the explorer's page is not Python: its own hash rewrites the page, not the SAEs' folders
+    assert edit_and_plan(workdir, "explorer_page/explorer.js", "\n// an edit\n") == {"explorer": 1, "all": 1}
 
 
 def test_an_inf_loss_fails_its_job_with_the_traceback_in_the_log(smoke):
@@ -365,7 +387,7 @@ def test_changing_an_m_setting_reruns_only_fit_m_and_what_depends_on_it(smoke):
                                       "sae_metrics_table": 1, "figure4": 1, "probe": 2, "probe_tables": 1,
                                       "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1,
                                       "atlas_figures": 1, "fit_m_order": 2, "m_diagnostics": 2, "claims": 1,
-                                      "table_html": 6, "all": 1})  # fmt: skip
+                                      "table_html": 6, "explorer_sae": 10, "explorer": 1, "all": 1})  # fmt: skip
     assert stamp(UPSTREAM) == upstream
     after = stamp(M_OUTPUTS)
     assert all(after[p] > before[p] for p in M_OUTPUTS)

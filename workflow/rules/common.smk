@@ -9,7 +9,7 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from eqsae.codehash import code_digest
+from eqsae.codehash import code_digest, files_digest
 from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
 from eqsae.runtime import code_path_env
@@ -212,6 +212,7 @@ def get_final_output():
                 model=config["models"], variant=config["variants"], k=config["topk"]),  # fmt: skip
         *expand(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", model=config["models"]),
         f"{R}/figures/figure2_dataset.png",
+        f"{R}/explorer/index.html",
     ]
 
 

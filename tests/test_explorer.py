@@ -1,0 +1,227 @@
+"""The feature explorer: its data from a small synthetic atlas (an exactly equivariant pixel 'model'), and
+the page itself in a real browser (Debian's chromium and chromium-driver; skipped without them)."""
+
+import io
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from eqsae.atlas import AtlasConfig, ProbingView, latent_table
+from eqsae.explorer import (LEVELS, N_TOP, census, feature_rows, grey_levels, histogram, page_html, run_index,
+                            sae_folder, sheet, signed_levels, top_examples, write_index,
+                            write_sae_explorer)  # fmt: skip
+from eqsae.group import ORDER, rotate
+from eqsae.tasks import Task
+
+SIDE = 8  # images SIDE x SIDE; the toy model's activation is the image's pixels
+
+
+def pixel_turn() -> np.ndarray:
+    basis = np.eye(SIDE * SIDE).reshape(-1, SIDE, SIDE)
+    return np.stack([rotate(b, 1).ravel() for b in basis], axis=1)  # column i = M e_i
+
+
+def synthetic_sae(n_images: int = 12, seed: int = 0):
+    """(view, table, dictionary, M) of a toy SAE read by the real atlas: atoms 0..3 one orbit (each the turned
+    copy of the last), atom 4 invariant, atom 5 never in the TopK (dead), atom 6 a lone random atom."""
+    rng = np.random.default_rng(seed)
+    m = pixel_turn()
+    blob = rng.normal(size=(SIDE, SIDE))
+    square = sum(rotate(blob, p) for p in range(ORDER))
+    dictionary = np.stack([*(rotate(blob, p).ravel() for p in range(ORDER)), square.ravel(),
+                           rng.normal(size=SIDE * SIDE), rng.normal(size=SIDE * SIDE)])  # fmt: skip
+    dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
+    images = rng.integers(0, 256, size=(n_images, SIDE, SIDE)).astype(np.uint8)
+    psi = np.stack([rotate(im, p).ravel() / 255 for im in images for p in range(ORDER)])
+    scores = np.abs(psi @ dictionary.T)
+    scores[:, 5] = -1  # never among the TopK: dead
+    indices = np.argsort(-scores, axis=1)[:, :2]
+    values = np.take_along_axis(psi @ dictionary.T, indices, 1)
+    labels = rng.random((len(psi), 2)) < 0.5
+    tasks = [Task("S", 0), Task("SO", 1, orientation=0)]
+    decode = lambda x: np.asarray(x).reshape(len(x), SIDE, SIDE)  # noqa: E731
+    view = ProbingView(values, indices, labels, tasks, psi.mean(0), decode, images)
+    table = latent_table(dictionary, m, values, indices, labels, tasks, decode, psi.mean(0), AtlasConfig())
+    return view, table, dictionary, m
+
+
+KEYS = {"base_model": "cnn", "sae_training": "paper", "variant": "regular", "k": 2, "seed": 0}
+
+
+def build_page(folder: Path, variants=("regular", "wide")) -> list[dict]:
+    """A run's explorer from synthetic SAEs, as the workflow's two rules write it."""
+    entries = []
+    for i, variant in enumerate(variants):
+        view, table, dictionary, m = synthetic_sae(seed=i)
+        keys = {**KEYS, "variant": variant}
+        entries.append(write_sae_explorer(folder / sae_folder(keys), view, table, dictionary, m, keys))
+    write_index(folder, "synthetic", entries)
+    return entries
+
+
+def test_feature_rows_are_the_live_latents_with_json_values():
+    _, table, _, _ = synthetic_sae()
+    rows = feature_rows(table)
+    assert [r["latent"] for r in rows] == [0, 1, 2, 3, 4, 6] == list(table.latent[~table.dead])
+    assert all(isinstance(r["has_rotated_partner"], bool) and isinstance(r["latent"], int) for r in rows)
+    json.dumps(rows, allow_nan=False)  # NaN became None
+    assert rows[0]["class"] == "period 4" and rows[4]["class"] == "invariant"
+    assert rows[0]["has_rotated_partner"] and rows[0]["rotated_partner"] in {1, 2, 3}
+
+
+def test_census_counts_live_latents_per_class():
+    _, table, _, _ = synthetic_sae()
+    c = census(table)
+    assert c["n_latents"] == 7 and c["n_live"] == 6 and c["invariant"] == 1 and c["period 4"] >= 4
+    assert sum(c[name] for name in ("invariant", "period 2", "period 4", "mixed")) == 6
+    assert c["turned_copy"] == int(table.has_rotated_partner.sum())
+
+
+def test_histogram_and_top_examples_read_the_latents_column():
+    column = np.zeros(12)  # 3 images x 4 rotations
+    column[[1, 2, 6, 11]] = [5.0, 4.0, 3.0, 1.0]
+    hist = histogram(column, bins=4)
+    assert hist["lo"] == 1 and hist["hi"] == 5 and sum(hist["counts"]) == 4
+    tops = top_examples(column, 3)
+    # image 0 once, at g^1 (its most activating rotation); its response runs over rows 1, 2, 3, 0
+    assert [(t["image"], t["p"], t["activation"]) for t in tops] == [(0, 1, 5.0), (1, 2, 3.0), (2, 3, 1.0)]
+    assert tops[0]["response"] == [5.0, 4.0, 0.0, 0.0]
+    assert histogram(np.zeros(4))["counts"] == [0] * 16
+
+
+def test_a_sheet_holds_the_orbit_strip_on_one_scale_and_the_top_images():
+    rng = np.random.default_rng(0)
+    through_m = rng.normal(size=(ORDER, SIDE, SIDE))
+    tops = rng.integers(0, 256, size=(3, SIDE, SIDE))
+    levels, lim = sheet(through_m, tops)
+    assert levels.shape == ((1 + N_TOP // ORDER) * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
+    assert (levels[:SIDE] < LEVELS).all() and (levels[SIDE:] >= LEVELS).all()  # signed, then grey
+    assert np.array_equal(levels[:SIDE, SIDE : 2 * SIDE], signed_levels(through_m[1], lim))
+    assert np.array_equal(levels[SIDE : 2 * SIDE, :SIDE], grey_levels(tops[0]))
+    assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_TOP images: black cells
+    assert signed_levels(np.array([-2.0, 0.0, 2.0]), 2).tolist() == [0, 64, 127]
+
+
+def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
+    entries = build_page(tmp_path)
+    assert [e["id"] for e in entries] == ["seed0/paper/cnn/regular_k2", "seed0/paper/cnn/wide_k2"]
+    text = (tmp_path / "seed0/paper/cnn/regular_k2/data.js").read_text()
+    prefix = 'EQSAE_SAE["seed0/paper/cnn/regular_k2"] = '
+    assert text.startswith(prefix)
+    data = json.loads(text[len(prefix) :].rstrip().rstrip(";"))
+    assert [f["latent"] for f in data["features"]] == [0, 1, 2, 3, 4, 6] and data["side"] == SIDE
+    for f in data["features"]:
+        assert (tmp_path / "seed0/paper/cnn/regular_k2" / f["png"]).stat().st_size > 50
+        assert 1 <= len(f["top"]) <= N_TOP and f["lim"] > 0 and sum(f["hist"]["counts"]) > 0
+    assert not (tmp_path / "seed0/paper/cnn/regular_k2/latent00005.png").exists()  # dead: no view
+    index = (tmp_path / "data.js").read_text()
+    assert index.startswith("EQSAE_RUN = ") and '"n_live":6' in index
+    html = (tmp_path / "index.html").read_text()
+    assert "/*SCRIPT*/" not in html and "/*STYLE*/" not in html and 'src="data.js?v=' in html
+
+
+def test_the_index_orders_saes_for_the_picker():
+    entries = [{"id": f"{v}{k}", **KEYS, "variant": v, "k": k, "census": {}} for k in (32, 8) for v in ("wide", "eq")]
+    saes = run_index("r", entries)["saes"]
+    assert [(e["variant"], e["k"]) for e in saes] == [("wide", 8), ("wide", 32), ("eq", 8), ("eq", 32)]  # as given
+    assert "linear-gradient(to top, rgb(" in run_index("r", entries)["colorbar"]
+    html = page_html()
+    assert html.count("<script") == 3 and html.count("</script>") == 3  # nothing inlined closes a script early
+
+
+def chrome():
+    """A headless Chromium driven by selenium, its console log kept; skips where either is missing."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("not installed: chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1100"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+
+
+def wait_for(driver, script: str, timeout: float = 10):
+    """Poll a JavaScript expression until it is truthy; returns its value."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if value := driver.execute_script(f"return {script}"):
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def errors(driver) -> list[str]:
+    """The page's JavaScript errors: the browser's console at SEVERE, and what the page's own handler caught."""
+    logged = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    return logged + driver.execute_script("return window.EQSAE_ERRORS || ['the page never ran']")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = chrome()
+    yield driver
+    driver.quit()
+
+
+def test_the_page_from_file_lists_every_live_latent_and_opens_orbit_strips_and_partners(tmp_path, browser):
+    entries = build_page(tmp_path)
+    start = time.monotonic()
+    browser.get((tmp_path / "index.html").as_uri())
+    live = [int(j) for j in re.findall(r'"latent":(\d+)', (tmp_path / entries[0]["id"] / "data.js").read_text())]
+    wait_for(browser, f"document.querySelectorAll('#feature-table tbody tr').length === {len(live)}")
+    print(f"explorer: table of {len(live)} latents shown {time.monotonic() - start:.2f} s after loading")
+    rows = browser.find_elements("css selector", "#feature-table tbody tr")
+    assert sorted(int(r.get_attribute("data-latent")) for r in rows) == sorted(set(live)) == [0, 1, 2, 3, 4, 6]
+    assert browser.find_element("id", "pick-variant").get_attribute("value") == "regular"
+    assert len(browser.find_elements("css selector", "#scatter circle")) == len(rows)
+    browser.find_element("css selector", "#feature-table tbody tr[data-latent='0']").click()
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == "latent00000.png"
+    assert len(browser.find_elements("css selector", "#detail .orbit .cell")) == 2 * ORDER
+    # the toy model is exactly equivariant: the page's turned p = 0 cell (rot90^p) shows what Dec(M^p d) does
+    strips = [browser.find_elements("css selector", f"#detail .orbit .strip:nth-child({r}) .cell") for r in (1, 2)]
+    shot = lambda cell: np.asarray(Image.open(io.BytesIO(cell.screenshot_as_png)).convert("L"), float)  # noqa: E731
+    shots = [[shot(c) for c in row] for row in strips]
+    diff = lambda p, q: np.abs(shots[0][p] - shots[1][q]).mean()  # noqa: E731 (Dec M^p d against rot90^q)
+    assert all(diff(p, p) < 2 for p in range(ORDER)) and diff(1, 3) > 2 and diff(3, 1) > 2  # turned the right way
+    tops = browser.find_elements("css selector", "#detail .tops figure.top")
+    assert tops and all(re.search(r"at g\^\d", t.text) for t in tops)
+    style = tops[0].find_element("css selector", ".cell").get_attribute("style")
+    assert "seed0/paper/cnn/regular_k2/latent00000.png" in style
+    link = browser.find_element("css selector", "#detail a.partner")
+    partner = link.get_attribute("data-latent")
+    link.click()
+    wait_for(browser, f"document.querySelector('#detail h2').textContent.startsWith('latent {partner} ')")
+    assert f"latent={partner}" in browser.current_url
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == f"latent{int(partner):05d}.png"
+    shot = tmp_path / "explorer.png"
+    browser.save_screenshot(str(shot))
+    print(f"explorer screenshot: {shot}")
+    assert errors(browser) == []
+
+
+def test_the_picker_and_the_filters_change_what_the_table_lists(tmp_path, browser):
+    build_page(tmp_path)
+    browser.get((tmp_path / "index.html").as_uri())
+    wait_for(browser, "document.querySelectorAll('#feature-table tbody tr').length > 0")
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "pick-variant")).select_by_value("wide")
+    wait_for(browser, "location.hash.includes('wide_k2') && document.getElementById('status').textContent === ''")
+    Select(browser.find_element("id", "f-class")).select_by_value("invariant")
+    shown = browser.find_elements("css selector", "#feature-table tbody tr")
+    assert [r.get_attribute("data-latent") for r in shown] == ["4"]
+    concept = browser.find_element("id", "f-concept")
+    Select(browser.find_element("id", "f-class")).select_by_value("")
+    concept.send_keys("no such concept")
+    assert browser.find_elements("css selector", "#feature-table tbody tr") == []
+    assert errors(browser) == []

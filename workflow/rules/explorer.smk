@@ -1,0 +1,56 @@
+# The feature explorer: a static page per run (results/<run>/explorer/index.html, opens from file://) with every
+# live latent of every SAE the atlas reads: its atlas row, orbit strip, top probing images, activation histogram
+# and partners. One job per SAE and seed writes that SAE's folder (a small PNG per live latent and its data.js);
+# one job writes the page and the run's index. C4 only, like the atlas.
+
+EXPLORER_PAGE = files_digest(SRC / "eqsae/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
+
+
+rule explorer_sae:
+    input:
+        unpack(lambda wildcards: get_sae_input(wildcards, with_m=True)),  # every SAE read through M, as in the atlas
+        acts=f"{R}/seed{{seed}}/activations/{{model}}/probe.parquet",
+        images=f"{R}/seed{{seed}}/data/probe.npz",
+        base=f"{R}/seed{{seed}}/base/{{model}}/model.pt",
+        base_cfg=f"{R}/seed{{seed}}/base/{{model}}/cfg.json",
+        table=f"{R}/seed{{seed}}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+    output:
+        directory(f"{R}/explorer/seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}"),
+    log:
+        log_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+    benchmark:
+        benchmark_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}")
+    params:
+        code=get_code("explorer_sae.py"),
+    resources:
+        mem_mb=3000,
+        runtime=10,
+    threads: config["threads"]["atlas"]
+    conda:
+        ENV
+    script:
+        "../scripts/explorer_sae.py"
+
+
+rule explorer:
+    input:
+        saes=sae_grid(f"{R}/explorer/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"]),
+    output:
+        index=f"{R}/explorer/index.html",
+        data=f"{R}/explorer/data.js",
+    log:
+        log_path("explorer", "all"),
+    benchmark:
+        benchmark_path("explorer", "all")
+    params:
+        run=config["run"],
+        code=get_code("explorer.py"),
+        page=EXPLORER_PAGE,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    threads: 1
+    conda:
+        ENV
+    script:
+        "../scripts/explorer.py"

@@ -1,0 +1,27 @@
+"""One SAE's part of the feature explorer: a PNG per live latent (orbit strip, top images) and its data."""
+
+from eqsae.runtime import log_to, setup, wait_politely
+
+log_to(snakemake.log[0])
+wait_politely(snakemake.threads)  # before torch loads OpenMP
+
+import logging  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from eqsae.atlas import load_probing_view  # noqa: E402
+from eqsae.explorer import write_sae_explorer  # noqa: E402
+from eqsae.io import read_matrix, read_table  # noqa: E402
+from eqsae.sae import load_sae  # noqa: E402
+
+setup(snakemake.threads, "cpu")
+wc, start = snakemake.wildcards, time.perf_counter()
+sae = load_sae(Path(snakemake.input.sae).parent)
+view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
+keys = {"base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k),
+        "seed": int(wc.seed)}  # fmt: skip
+entry = write_sae_explorer(snakemake.output[0], view, read_table(snakemake.input.table),
+                           sae.dictionary_rows().detach().numpy(), read_matrix(snakemake.input.m), keys)  # fmt: skip
+size = sum(p.stat().st_size for p in Path(snakemake.output[0]).iterdir())
+logging.info("%s: %d live latents, %.1f kB (%.1f s)", entry["id"], entry["census"]["n_live"], size / 1e3,
+             time.perf_counter() - start)  # fmt: skip
