@@ -18,10 +18,10 @@ if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **ALLOCATOR})
 
 import numpy as np  # noqa: E402
+from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import eqsae.probe as probe  # noqa: E402
-from probe_job import add_arguments, load  # noqa: E402
 
 SPAN = probe.reconstruction_span
 

@@ -17,10 +17,10 @@ ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "10
 if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **ALLOCATOR})
 
+from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 import eqsae.probe as probe  # noqa: E402
-from probe_job import add_arguments, load  # noqa: E402
 
 SHARING = probe.run_tasks
 

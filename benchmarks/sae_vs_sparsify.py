@@ -36,11 +36,12 @@ from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timers import Timers  # noqa: E402
 
-from eqsae import optim, sae as sae_module  # noqa: E402
+from eqsae import optim  # noqa: E402
+from eqsae import sae as sae_module  # noqa: E402
 from eqsae.sae import variant_config  # noqa: E402
 from eqsae.train import SAETrainConfig, start_sae_training  # noqa: E402
-from timers import Timers  # noqa: E402
 
 ACTS = "results/paper/seed0/activations/cnn/sae.parquet"
 EARLY, STEADY = (2, 5), (10, 15)

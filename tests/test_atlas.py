@@ -4,9 +4,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.atlas import (AtlasConfig, activity, best_concepts, classify, examples, isotypic_fractions, latent_table,
-                         orbit_match, orbit_strip, partners, rotation_response, summary, symmetry_profile,
-                         top_features)  # fmt: skip
+from eqsae.atlas import (
+    AtlasConfig,
+    activity,
+    best_concepts,
+    classify,
+    examples,
+    isotypic_fractions,
+    latent_table,
+    orbit_match,
+    orbit_strip,
+    partners,
+    rotation_response,
+    summary,
+    symmetry_profile,
+    top_features,  # fmt: skip
+)
 from eqsae.diagnostics import m_diagnostics
 from eqsae.group import rotate
 from eqsae.tables import atlas_census_over_seeds, atlas_redundancy

@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from test_io import LOADING, unreadable
 from torch import nn
 
 from eqsae.autoencoders import (
@@ -14,7 +15,6 @@ from eqsae.autoencoders import (
 )
 from eqsae.config import BaseTrainConfig
 from eqsae.io import NonFiniteError, UnreadableFileError
-from test_io import LOADING, unreadable
 
 TABLE_1 = {
     "mlp": [

@@ -1,13 +1,20 @@
 """The claims' rules on hand-made per-seed tables, where the right answer is known."""
 
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.claims import (CLAIMS, ClaimSettings, ceiling_rows, claims_table, decide_folder, folder_findings,
-                          label_code_r2, main)  # fmt: skip
+from eqsae.claims import (
+    CLAIMS,
+    ClaimSettings,
+    ceiling_rows,
+    claims_table,
+    decide_folder,
+    folder_findings,
+    label_code_r2,  # fmt: skip
+    main,
+)
 from eqsae.findings import BEGIN, DOCUMENT, END, TOY_BEGIN, TOY_END, findings, section, splice
 from eqsae.io import NonFiniteError, write_table
 from eqsae.shapes import generate

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import copy_workflow, snakemake
+
 from eqsae.validate import ConfigError, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,9 +12,8 @@ import time
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from conftest import ROOT
+from torch import nn
 
 README = ROOT / "README.md"
 PAGES = sorted((ROOT / "docs").glob("*.md"))

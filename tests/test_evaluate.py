@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from test_transform import planted_order4_map
 from torch.nn import functional as F
 
 from eqsae.autoencoders import BaseAutoencoder, orbit_activations, reconstruction_mse
@@ -9,7 +10,6 @@ from eqsae.io import NonFiniteError
 from eqsae.sae import Latents, SAEConfig, TopKSAE
 from eqsae.train import SAETrainConfig, train_sae
 from eqsae.transform import element_matrices
-from test_transform import planted_order4_map
 
 
 def test_equivariant_reconstruction_is_m_power_times_the_invariant_one():

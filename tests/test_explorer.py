@@ -9,14 +9,26 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
 from eqsae.atlas import AtlasConfig, ProbingView, latent_table
-from eqsae.explorer import (LEVELS, N_TOP, census, feature_rows, grey_levels, histogram, page_html, run_index,
-                            sae_folder, sheet, signed_levels, top_examples, write_index,
-                            write_sae_explorer)  # fmt: skip
+from eqsae.explorer import (
+    LEVELS,
+    N_TOP,
+    census,
+    feature_rows,
+    grey_levels,
+    histogram,
+    page_html,
+    run_index,
+    sae_folder,
+    sheet,
+    signed_levels,
+    top_examples,
+    write_index,
+    write_sae_explorer,  # fmt: skip
+)
 from eqsae.group import ORDER, rotate
 from eqsae.tasks import Task
 

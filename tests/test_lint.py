@@ -2,10 +2,9 @@
 purpose, and the files the Snakemake workflow catalog reads are there."""
 
 import re
+
 import pytest
-
 import yaml
-
 from conftest import ROOT, copy_workflow, snakemake
 
 ACCEPTED = {
@@ -27,3 +26,13 @@ def test_the_catalog_files_are_there():
     catalog = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())
     assert catalog["usage"]["software-stack-deployment"]["conda"] is True and catalog["usage"]["report"] is True
     assert (ROOT / "config/README.md").is_file() and (ROOT / "workflow/report/workflow.rst").is_file()
+
+
+def test_ruff_finds_nothing():
+    """The rules and their reasons are pyproject.toml's [tool.ruff]."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "workflow/scripts", "benchmarks"],
+                            cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -13,13 +13,13 @@ from eqsae.probe import (
     PROBES,
     ProbeConfig,
     Probes,
+    _f1,
     probe_sae,
     split_by_image,
     summarize,
     truncate,
     truncated_reconstruction,
     write_scores,
-    _f1,
 )
 from eqsae.shapes import generate, rotate_labels
 from eqsae.tables import probe_summary_over_seeds

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_io import LOADING, unreadable
 
 from eqsae.io import NonFiniteError, UnreadableFileError
-from test_io import LOADING, unreadable
 from eqsae.sae import PRACTICES, SAEConfig, TopKSAE, load_sae, save_sae, variant_config
 from eqsae.train import SAETrainConfig, init_from_data, sae_loss, step_losses, train_sae
 

@@ -6,11 +6,11 @@ import doctest
 import pytest
 import torch
 from safetensors import safe_open
+from test_io import unreadable
 
 import eqsae.sae
 from eqsae.io import UnreadableFileError
 from eqsae.sae import Latents, SAEConfig, build_sae, load_sae, save_sae
-from test_io import unreadable
 
 CONFIGS = {
     "linear": dict(),

@@ -2,8 +2,17 @@ import numpy as np
 import pytest
 
 from eqsae.group import ORDER, orbit, rotate
-from eqsae.shapes import rotate_labels
-from eqsae.shapes import N_SHAPES, SHAPES, compose, generate, orbit_size, quadrants, read_labels, shape_tiles
+from eqsae.shapes import (
+    N_SHAPES,
+    SHAPES,
+    compose,
+    generate,
+    orbit_size,
+    quadrants,
+    read_labels,
+    rotate_labels,
+    shape_tiles,
+)
 
 
 def test_orbit_sizes_from_pixels():

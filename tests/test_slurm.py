@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import ROOT, copy_workflow, jobs_run
 from slurm.cluster import SlurmCluster, missing_binaries, run
 

@@ -5,11 +5,24 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
 from scipy import stats
 
-from eqsae.stats import (FAILS, HOLDS, NOT_ESTABLISHED, ONE_SEED, average, counts, detectable, equivalent, every,
-                         greater, holm, over_seeds, per_seed, standard_error)  # fmt: skip
+from eqsae.stats import (
+    FAILS,
+    HOLDS,
+    NOT_ESTABLISHED,
+    ONE_SEED,
+    average,
+    counts,
+    detectable,
+    equivalent,
+    every,
+    greater,  # fmt: skip
+    holm,
+    over_seeds,
+    per_seed,
+    standard_error,
+)
 from eqsae.tables import best_per_task, result1_over_seeds
 
 

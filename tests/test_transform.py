@@ -6,7 +6,7 @@ from sklearn.metrics import r2_score
 from eqsae.config import MFitConfig
 from eqsae.io import NonFiniteError
 from eqsae.metrics import r2_flat, r2_pooled, r2_uniform
-from eqsae.transform import fit_m, order_penalty, orbit_loss, r2_per_element, result1_table
+from eqsae.transform import fit_m, orbit_loss, order_penalty, r2_per_element, result1_table
 
 
 def planted_order4_map(d: int, rng: np.random.Generator) -> np.ndarray:

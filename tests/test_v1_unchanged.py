@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import copy_workflow, snakemake
 
 DATA = Path(__file__).parent / "data"

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import copy_workflow, jobs_run, snakemake
+
 from eqsae.runtime import code_path_env
 from eqsae.sae import load_sae
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import copy_workflow, jobs_run, snakemake
+
 from eqsae.orbit_table import read_orbit_table, write_orbit_table
 from eqsae.probe import summarize
 

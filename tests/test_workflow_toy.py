@@ -3,8 +3,8 @@ every dataset, the tables with v2's Table 3 beside ours, the figures; a new seed
 
 import pandas as pd
 import pytest
-
 from conftest import copy_workflow, jobs_run, snakemake
+
 from eqsae.toy_experiment import TOY_SAES
 
 pytestmark = pytest.mark.workflow

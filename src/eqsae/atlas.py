@@ -179,7 +179,7 @@ def best_concepts(values: np.ndarray, indices: np.ndarray, d_latent: int, labels
     whose presence best matches "the latent fires", by F1 over the probing rows; `concept_f1` 0 when dead."""
     fires = firing(values, indices, d_latent)
     y = labels.astype(np.float32)
-    tp = np.asarray((fires.T @ y))  # (d_latent, n_tasks)
+    tp = np.asarray(fires.T @ y)  # (d_latent, n_tasks)
     n_fire = np.asarray(fires.sum(axis=0)).ravel()[:, None]
     f1 = 2 * tp / np.maximum(n_fire + y.sum(axis=0)[None, :], 1)
     best = f1.argmax(axis=1)

@@ -26,8 +26,20 @@ import pandas as pd
 from eqsae.io import NonFiniteError, check_finite
 from eqsae.probe import SCORES_MAY_BE_MISSING, check_missing_f1, settings_only
 from eqsae.shapes import N_POSITIONS
-from eqsae.stats import (AVERAGE, EQUIVALENT, EVERY, GREATER, Comparison, average, counts, equivalent, every, greater,
-                         per_seed, standard_error)  # fmt: skip
+from eqsae.stats import (
+    AVERAGE,
+    EQUIVALENT,
+    EVERY,
+    GREATER,
+    Comparison,
+    average,
+    counts,
+    equivalent,
+    every,
+    greater,
+    per_seed,  # fmt: skip
+    standard_error,
+)
 from eqsae.tables import best_on_other_seeds, best_per_task, xgboost_per_task
 
 EQUIVARIANT_TASKS = ("SO", "SP", "SPO")
@@ -57,7 +69,7 @@ class ClaimSettings:
     """The paper's "small K values" at which the equivariant SAE matches the wide SAE's reconstruction."""
 
     @classmethod
-    def from_config(cls, section: dict | None) -> "ClaimSettings":
+    def from_config(cls, section: dict | None) -> ClaimSettings:
         section = dict(section or {})
         if "small_topk" in section:
             section["small_topk"] = tuple(int(k) for k in section["small_topk"])

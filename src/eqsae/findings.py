@@ -127,7 +127,7 @@ def _toy_claims(claims: pd.DataFrame) -> str:
     lines = ["| claim | representatives, \\|G\\| | verdict | average effect [95% CI] (n) | every setting | "
              "detectable at 80% power |", "|---|---|---|---|---|---|"]  # fmt: skip
     head = claims[claims.setting.isin([EVERY, AVERAGE])]
-    for (claim, canonical, order), rows in head.groupby(["claim", "canonical", "order"], sort=False):
+    for (_claim, canonical, order), rows in head.groupby(["claim", "canonical", "order"], sort=False):
         rows = rows.set_index("setting")
         first, primary = rows.iloc[0], rows[rows.primary.astype(bool)].index[0]
         average = rows.loc[AVERAGE]

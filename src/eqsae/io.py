@@ -140,7 +140,7 @@ def write_json(path: str | Path, data: dict[str, Any]) -> None:
 
 
 def check_finite(
-    table: "pd.DataFrame", name: str, allow_missing: Iterable[str] = (), *, columns: Iterable[str] | None = None
+    table: pd.DataFrame, name: str, allow_missing: Iterable[str] = (), *, columns: Iterable[str] | None = None
 ) -> None:
     """Refuse infinities in float columns, and NaN except in `allow_missing` (columns such as `k` that are
     legitimately empty for some rows). `columns`: check only these (those present); default every column."""
@@ -161,7 +161,7 @@ def check_finite(
                                  f"is {values[first]} in row {first} ({context[:200]})")  # fmt: skip
 
 
-def write_table(path: str | Path, table: "pd.DataFrame", allow_missing: Iterable[str] = ()) -> None:
+def write_table(path: str | Path, table: pd.DataFrame, allow_missing: Iterable[str] = ()) -> None:
     """A result table as Parquet or CSV, by the file's suffix; refuses non-finite numbers (see check_finite)."""
     suffix = Path(path).suffix
     if suffix not in (".parquet", ".csv"):
@@ -173,7 +173,7 @@ def write_table(path: str | Path, table: "pd.DataFrame", allow_missing: Iterable
         _atomic(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
 
 
-def read_table(path: str | Path) -> "pd.DataFrame":
+def read_table(path: str | Path) -> pd.DataFrame:
     """A result table written by write_table (.parquet or .csv)."""
     import pandas as pd
 

@@ -9,10 +9,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from eqsae.probe import GROUP_ELEMENT, LEAK_T  # noqa: E402
 from eqsae.tasks import TASK_GROUPS  # noqa: E402

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterator
 
 import numpy as np
 import pandas as pd

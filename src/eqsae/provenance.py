@@ -13,7 +13,7 @@ import platform
 import subprocess
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -100,5 +100,5 @@ def collect(settings: Mapping[str, Any], *, seed: int | None, device: str, threa
         "threads": threads,
         "seed": seed,
         "settings": json.loads(json.dumps(dict(settings), default=_plain)),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

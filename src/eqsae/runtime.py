@@ -56,7 +56,7 @@ def code_path_env(name: str) -> dict[str, str]:
     return dict(CODE_PATHS[name])
 
 
-def setup(threads: int, device: Device = "auto") -> "torch.device":
+def setup(threads: int, device: Device = "auto") -> torch.device:
     """Make torch use exactly `threads` CPU threads and return the device to compute on."""
     import torch
 
@@ -69,7 +69,7 @@ def setup(threads: int, device: Device = "auto") -> "torch.device":
     return pick_device(device)
 
 
-def pick_device(device: Device = "auto") -> "torch.device":
+def pick_device(device: Device = "auto") -> torch.device:
     import torch
 
     match device:

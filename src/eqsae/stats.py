@@ -47,7 +47,7 @@ def standard_error(values: Sequence[float] | np.ndarray | pd.Series) -> float:
     return float(values.std(ddof=1) / math.sqrt(len(values)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def t_quantile(q: float, n: int) -> float:
     """The q quantile of Student's t with n - 1 degrees of freedom (4.30 for q = 0.975 and n = 3)."""
     return float(stats.t.ppf(q, n - 1))
@@ -143,7 +143,7 @@ def detectable(se: float, n: int, alpha: float = ALPHA, power: float = POWER) ->
     return _noncentrality(n, alpha, power) * se  # 0 where the seeds agree exactly: any difference shows
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _noncentrality(n: int, alpha: float, power: float) -> float:
     df, crit = n - 1, t_quantile(1 - alpha / 2, n)
     return float(optimize.brentq(lambda ncp: stats.nct.sf(crit, df, ncp) - power, 0.0, 1e3))

@@ -117,7 +117,7 @@ class SlurmCluster:
 
     # --- bring-up -------------------------------------------------------------------------------------
 
-    def start(self, timeout: float = 90) -> "SlurmCluster":
+    def start(self, timeout: float = 90) -> SlurmCluster:
         """Start every daemon; returns once `sinfo` shows the node idle. Raises (after stopping what it
         started) when something does not come up within `timeout` seconds."""
         deadline = time.monotonic() + timeout

@@ -9,7 +9,6 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
-
 from eqsae.config import MFitConfig  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, write_array, write_json  # noqa: E402

@@ -10,8 +10,8 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.atlas_plots import m_diagnostics_figure  # noqa: E402
-from eqsae.io import read_activations, read_matrix, write_table  # noqa: E402
 from eqsae.diagnostics import m_diagnostics  # noqa: E402
+from eqsae.io import read_activations, read_matrix, write_table  # noqa: E402
 
 acts = read_activations(snakemake.input.acts).acts
 fits = {}

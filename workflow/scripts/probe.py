@@ -12,16 +12,14 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.evaluate import reconstruct  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import read_activations, read_generators, read_table  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from eqsae.probe import (GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae,  # noqa: E402
-                         write_scores)
+from eqsae.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae, write_scores  # noqa: E402
 from eqsae.sae import Latents, load_sae  # noqa: E402
 from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
 from eqsae.transform import element_matrices  # noqa: E402

@@ -8,8 +8,6 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from eqsae.autoencoders import load_autoencoder  # noqa: E402
 from eqsae.evaluate import sae_metrics  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
