@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 JOB = """
 import logging, sys
@@ -35,6 +36,7 @@ def test_logging_to_stderr_restores_the_previous_hook(tmp_path):
 import sys
 
 import pytest
+import torch
 from eqsae.runtime import log_to
 log_to({str(tmp_path / "a.log")!r})
 assert sys.excepthook is not sys.__excepthook__
@@ -75,3 +77,11 @@ def test_the_avx2_code_path_names_all_three_back_ends_and_native_none():
     assert code_path_env("native") == {}
     with pytest.raises(ValueError, match="cpu_code_path.*'avx512'"):
         code_path_env("avx512")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_asking_for_cuda_without_a_gpu_names_the_config_key():
+    from eqsae.runtime import pick_device
+
+    with pytest.raises(RuntimeError, match="config key device: 'cuda' was asked for but torch sees no CUDA GPU"):
+        pick_device("cuda")

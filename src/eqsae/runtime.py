@@ -77,7 +77,8 @@ def pick_device(device: Device = "auto") -> torch.device:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         case "cuda":
             if not torch.cuda.is_available():
-                raise RuntimeError("device 'cuda' was asked for but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+                raise RuntimeError("config key device: 'cuda' was asked for but torch sees no CUDA GPU on this machine; "
+                                   "use 'auto' or 'cpu'")
             return torch.device("cuda")
         case "cpu":
             return torch.device("cpu")

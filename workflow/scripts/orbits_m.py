@@ -17,16 +17,16 @@ from eqsae.orbit_pipeline import fit_orbit_generators, read_split  # noqa: E402
 from eqsae.provenance import collect  # noqa: E402
 
 p = snakemake.params
-setup(snakemake.threads, "cpu")
+device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param
 group = get_group(p.orbits["group"])
 table, held_out = read_split(snakemake.input[0], group, p.orbits["held_out"], p.seed)
 m = p.m_fit
 cfg = MFitConfig(m["epochs"], m["batch_size"], m["lr"], m["init"], m["order_penalty"], p.seed)
-generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], cfg, group)
+generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], cfg, group, device)
 write_array(snakemake.output.generators, np.stack(generators))
 write_table(snakemake.output.r2, r2.assign(seed=p.seed))
 write_json(snakemake.output.summary, {"config": asdict(cfg), "group": group.name,
-                                      "provenance": collect(dict(p.items()), seed=p.seed, device="cpu",
+                                      "provenance": collect(dict(p.items()), seed=p.seed, device=str(device),
                                                             threads=snakemake.threads)})  # fmt: skip
 logging.info("%d training / %d held-out orbits of %s\n%s", (~held_out).sum(), held_out.sum(), group.name,
              r2.to_string(index=False))  # fmt: skip

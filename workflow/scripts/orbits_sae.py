@@ -14,10 +14,10 @@ from eqsae.provenance import collect  # noqa: E402
 from eqsae.sae import save_sae  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
-setup(snakemake.threads, "cpu")
+device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param
 table, held_out = read_split(snakemake.input[0], get_group(p.orbits["group"]), p.orbits["held_out"], p.seed)
 settings = sae_settings(p.sae, p.orbits, p.seed)
-sae = train_orbit_sae(table.acts[~held_out], wc.variant, int(wc.k), settings)
+sae = train_orbit_sae(table.acts[~held_out], wc.variant, int(wc.k), settings, device)
 save_sae(sae, Path(snakemake.output.weights).parent, variant=wc.variant, objective=VARIANTS[wc.variant][1],
          group=p.orbits["group"], settings=settings.__dict__,
-         provenance=collect(dict(p.items()), seed=p.seed, device="cpu", threads=snakemake.threads))  # fmt: skip
+         provenance=collect(dict(p.items()), seed=p.seed, device=str(device), threads=snakemake.threads))  # fmt: skip
