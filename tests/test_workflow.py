@@ -248,6 +248,30 @@ def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
         assert " ".join((workdir / caption).read_text().split()[:4]) in html, caption
 
 
+def test_the_report_opens_on_its_landing_page_and_its_tables_open_as_tables_in_a_browser(smoke, tmp_path):
+    """In headless Chromium (skipped without it): the report's landing page says the run is toy-size, and a table's
+    page holds every row of its CSV. Screenshots of both are kept beside the test's files."""
+    from test_explorer import chrome, wait_for
+
+    workdir, _ = smoke
+    report = workdir / "results/smoke/report.html"
+    if not report.exists():
+        result = snakemake(workdir, "--report", str(report.relative_to(workdir)), "--configfile", "config/smoke.yaml")
+        assert result.returncode == 0, result.stderr[-3000:]
+    driver = chrome()
+    try:
+        driver.get(report.as_uri())
+        wait_for(driver, "document.body.innerText.includes('toy-size config')", timeout=60)
+        driver.save_screenshot(str(tmp_path / "report_landing.png"))
+        driver.get((workdir / "results/smoke/report/tables/claims.html").as_uri())
+        rows = driver.execute_script("return document.querySelectorAll('tbody tr').length")
+        assert rows == len(pd.read_csv(workdir / "results/smoke/tables/claims.csv"))
+        driver.save_screenshot(str(tmp_path / "report_claims_table.png"))
+    finally:
+        driver.quit()
+    print(f"screenshots: {tmp_path}/report_landing.png, {tmp_path}/report_claims_table.png")
+
+
 def test_second_run_executes_nothing(smoke):
     workdir, _ = smoke
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
