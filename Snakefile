@@ -31,7 +31,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_output(),
         report_tables(get_final_output()),
-    default_target: True

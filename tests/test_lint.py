@@ -36,3 +36,13 @@ def test_ruff_finds_nothing():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "src", "tests", "workflow/scripts", "benchmarks"],
                             cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_snakefile_and_rules_are_formatted():
+    """snakefmt (black inside rules) at the project's line length; run `snakefmt -l 120 Snakefile workflow/rules`."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "-l", "120", "Snakefile", "workflow/rules"],
+                            cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

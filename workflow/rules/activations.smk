@@ -9,15 +9,15 @@ rule dump_activations:
         log_path("dump_activations", "{gdir}seed{seed}/{model}_{act_set}"),
     benchmark:
         benchmark_path("dump_activations", "{gdir}seed{seed}/{model}_{act_set}")
-    params:
-        group=group_of,
-        code=get_code("dump_activations.py"),
-    resources:
-        mem_mb=1500,
-        runtime=5,
-    threads: gating_threads("activations")
     priority: PRIORITY["activations"]
     conda:
         ENV
+    threads: gating_threads("activations")
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    params:
+        group=group_of,
+        code=get_code("dump_activations.py"),
     script:
         "../scripts/dump_activations.py"

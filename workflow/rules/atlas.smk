@@ -15,21 +15,21 @@ rule atlas:
     output:
         table=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
         summary=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
-    wildcard_constraints:
-        gdir="()",  # the atlas reads rotations through M: C4 (its folder is "")
     log:
         log_path("atlas", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("atlas", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
-    params:
-        atlas={key: config["atlas"][key] for key in ("tau", "moved", "partner", "orbit_match")},
-        code=get_code("atlas.py"),
+    wildcard_constraints:
+        gdir="()",  # the atlas reads rotations through M: C4 (its folder is "")
+    conda:
+        ENV
+    threads: config["threads"]["atlas"]
     resources:
         mem_mb=3000,
         runtime=10,
-    threads: config["threads"]["atlas"]
-    conda:
-        ENV
+    params:
+        atlas={key: config["atlas"][key] for key in ("tau", "moved", "partner", "orbit_match")},
+        code=get_code("atlas.py"),
     script:
         "../scripts/atlas.py"
 
@@ -43,28 +43,37 @@ rule atlas_cards:
         base_cfg=f"{R}/seed{FIRST}/base/{{model}}/cfg.json",
         table=f"{R}/seed{FIRST}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     output:
-        cards=report(directory(f"{R}/figures/atlas/cards/{{training}}/{{model}}_{{variant}}_k{{k}}"),
-                     patterns=["feature{feature}.png"], caption="../report/atlas_card.rst",
-                     category="Feature atlas", subcategory="feature cards ({training} SAEs)",
-                     labels={"model": "{model}", "SAE": "{variant}", "K": "{k}", "latent": "{feature}"}),  # fmt: skip
-        gallery=report(f"{R}/figures/atlas/gallery/{{training}}_{{model}}_{{variant}}_k{{k}}.png",
-                       caption="../report/atlas_gallery.rst", category="Feature atlas",
-                       subcategory="orbit galleries ({training} SAEs)",
-                       labels={"model": "{model}", "SAE": "{variant}", "K": "{k}"}),  # fmt: skip
+        cards=report(
+            directory(f"{R}/figures/atlas/cards/{{training}}/{{model}}_{{variant}}_k{{k}}"),
+            patterns=["feature{feature}.png"],
+            caption="../report/atlas_card.rst",
+            category="Feature atlas",
+            subcategory="feature cards ({training} SAEs)",
+            labels={"model": "{model}", "SAE": "{variant}", "K": "{k}", "latent": "{feature}"},
+        ),
+        # fmt: skip
+        gallery=report(
+            f"{R}/figures/atlas/gallery/{{training}}_{{model}}_{{variant}}_k{{k}}.png",
+            caption="../report/atlas_gallery.rst",
+            category="Feature atlas",
+            subcategory="orbit galleries ({training} SAEs)",
+            labels={"model": "{model}", "SAE": "{variant}", "K": "{k}"},
+        ),
+        # fmt: skip
     log:
         log_path("atlas_cards", "{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("atlas_cards", "{training}/{model}_{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["atlas"]
+    resources:
+        mem_mb=3000,
+        runtime=10,
     params:
         cards=config["atlas"]["cards"],
         seed=FIRST,
         code=get_code("atlas_cards.py"),
-    resources:
-        mem_mb=3000,
-        runtime=10,
-    threads: config["threads"]["atlas"]
-    conda:
-        ENV
     script:
         "../scripts/atlas_cards.py"
 
@@ -74,22 +83,24 @@ rule atlas_tables:
         sae_grid(f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json", groups=["C4"]),
     output:
         seeds=f"{R}/tables/atlas_census_seeds.csv",
-        census=report(f"{R}/tables/atlas_census.csv", caption="../report/atlas_census.rst",
-                      category="Feature atlas"),  # fmt: skip
-        redundancy=report(f"{R}/tables/atlas_redundancy.csv", caption="../report/atlas_redundancy.rst",
-                          category="Feature atlas"),  # fmt: skip
+        census=report(f"{R}/tables/atlas_census.csv", caption="../report/atlas_census.rst", category="Feature atlas"),
+        # fmt: skip
+        redundancy=report(
+            f"{R}/tables/atlas_redundancy.csv", caption="../report/atlas_redundancy.rst", category="Feature atlas"
+        ),
+        # fmt: skip
     log:
         log_path("atlas_tables", "all"),
     benchmark:
         benchmark_path("atlas_tables", "all")
-    params:
-        code=get_code("atlas_tables.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("atlas_tables.py"),
     script:
         "../scripts/atlas_tables.py"
 
@@ -97,29 +108,46 @@ rule atlas_tables:
 rule atlas_figures:
     input:
         census=f"{R}/tables/atlas_census.csv",
-        tables=expand(f"{R}/seed{FIRST}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
-                      training=config["sae_training"], model=config["models"], variant=config["variants"],
-                      k=config["topk"]),  # fmt: skip
+        tables=expand(
+            f"{R}/seed{FIRST}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+            training=config["sae_training"],
+            model=config["models"],
+            variant=config["variants"],
+            k=config["topk"],
+        ),
+        # fmt: skip
     output:
-        census=report(f"{R}/figures/atlas/census.png", caption="../report/atlas_census_figure.rst",
-                      category="Feature atlas"),  # fmt: skip
-        scatter=report(expand(f"{R}/figures/atlas/symmetry_{{training}}.png", training=config["sae_training"]),
-                       caption="../report/atlas_scatter.rst", category="Feature atlas"),  # fmt: skip
+        census=report(
+            f"{R}/figures/atlas/census.png", caption="../report/atlas_census_figure.rst", category="Feature atlas"
+        ),
+        # fmt: skip
+        scatter=report(
+            expand(f"{R}/figures/atlas/symmetry_{{training}}.png", training=config["sae_training"]),
+            caption="../report/atlas_scatter.rst",
+            category="Feature atlas",
+        ),
+        # fmt: skip
     log:
         log_path("atlas_figures", "all"),
     benchmark:
         benchmark_path("atlas_figures", "all")
-    params:
-        grid=[dict(training=t, model=m, variant=v, k=k) for t in config["sae_training"] for m in config["models"]
-              for v in config["variants"] for k in config["topk"]],  # fmt: skip
-        practices=config["sae_training"],
-        code=get_code("atlas_figures.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        grid=[
+            dict(training=t, model=m, variant=v, k=k)
+            for t in config["sae_training"]
+            for m in config["models"]
+            for v in config["variants"]
+            for k in config["topk"]
+        ],
+        # fmt: skip
+        practices=config["sae_training"],
+        code=get_code("atlas_figures.py"),
     script:
         "../scripts/atlas_figures.py"
 
@@ -146,23 +174,33 @@ rule m_diagnostics:
         m_order=f"{R}/seed{FIRST}/m_order/{{model}}/M.npy",
         acts=f"{R}/seed{FIRST}/activations/{{model}}/probe.parquet",
     output:
-        table=report(f"{R}/tables/m_diagnostics_{{model}}.csv", caption="../report/m_diagnostics.rst",
-                     category="Feature atlas", subcategory="M diagnostics"),  # fmt: skip
-        figure=report(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", caption="../report/m_diagnostics.rst",
-                      category="Feature atlas", subcategory="M diagnostics"),  # fmt: skip
+        table=report(
+            f"{R}/tables/m_diagnostics_{{model}}.csv",
+            caption="../report/m_diagnostics.rst",
+            category="Feature atlas",
+            subcategory="M diagnostics",
+        ),
+        # fmt: skip
+        figure=report(
+            f"{R}/figures/atlas/m_diagnostics_{{model}}.png",
+            caption="../report/m_diagnostics.rst",
+            category="Feature atlas",
+            subcategory="M diagnostics",
+        ),
+        # fmt: skip
     log:
         log_path("m_diagnostics", "{model}"),
     benchmark:
         benchmark_path("m_diagnostics", "{model}")
-    params:
-        order_penalty=[config["m_fit"]["order_penalty"], config["atlas"]["order_penalty"]],
-        code=get_code("m_diagnostics.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        order_penalty=[config["m_fit"]["order_penalty"], config["atlas"]["order_penalty"]],
+        code=get_code("m_diagnostics.py"),
     script:
         "../scripts/m_diagnostics.py"
 
@@ -177,13 +215,13 @@ rule dataset_figures:
         log_path("dataset_figures", "all"),
     benchmark:
         benchmark_path("dataset_figures", "all")
-    params:
-        code=get_code("dataset_figures.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("dataset_figures.py"),
     script:
         "../scripts/dataset_figures.py"

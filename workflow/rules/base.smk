@@ -8,6 +8,13 @@ rule train_base:
         log_path("train_base", "{gdir}seed{seed}/{model}"),
     benchmark:
         benchmark_path("train_base", "{gdir}seed{seed}/{model}")
+    priority: PRIORITY["train_base"]
+    conda:
+        ENV
+    threads: gating_threads("train_base")
+    resources:
+        mem_mb=1500,
+        runtime=30,
     params:
         epochs=config["base"]["epochs"],
         batch_size=config["base"]["batch_size"],
@@ -15,13 +22,6 @@ rule train_base:
         seed=seed_of,
         group=group_of,
         code=get_code("train_base.py"),
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    threads: gating_threads("train_base")
-    priority: PRIORITY["train_base"]
-    conda:
-        ENV
     script:
         "../scripts/train_base.py"
 
@@ -39,14 +39,14 @@ rule base_heldout:
         log_path("base_heldout", "{gdir}seed{seed}/{model}"),
     benchmark:
         benchmark_path("base_heldout", "{gdir}seed{seed}/{model}")
-    params:
-        group=group_of,
-        code=get_code("base_heldout.py"),
+    conda:
+        ENV
+    threads: gating_threads("activations")
     resources:
         mem_mb=1500,
         runtime=5,
-    threads: gating_threads("activations")
-    conda:
-        ENV
+    params:
+        group=group_of,
+        code=get_code("base_heldout.py"),
     script:
         "../scripts/base_heldout.py"

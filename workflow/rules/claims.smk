@@ -13,17 +13,17 @@ rule claims:
         log_path("claims", "all"),
     benchmark:
         benchmark_path("claims", "all")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         practices=config["sae_training"],
         seed_models=[(seed, model) for seed in config["seeds"] + extra_seeds()[0] for model in config["models"]],
         claims=config["claims"],
         toy_size=TOY_SIZE_BANNER,
         code=get_code("claims.py"),
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    threads: 1
-    conda:
-        ENV
     script:
         "../scripts/claims.py"

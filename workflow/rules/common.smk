@@ -13,9 +13,15 @@ from eqsae.codehash import code_digest, files_digest
 from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
 from eqsae.runtime import code_path_env
-from eqsae.validate import (TOY_SIZE, check_config_files, check_run_identity, check_sae_memory, orbit_sae_memory_mb,
-                            toy_size, validate_config)
-
+from eqsae.validate import (
+    TOY_SIZE,
+    check_config_files,
+    check_run_identity,
+    check_sae_memory,
+    orbit_sae_memory_mb,
+    toy_size,
+    validate_config,
+)
 
 # Checked before any job: an unknown key, a wrong type, an out-of-range value or values that cannot work
 # together stop the run here, naming the key.
@@ -38,12 +44,16 @@ onstart:
     check_run_identity(R, config, write=True)
     if workflow.local_exec:
         check_sae_memory(config)
+
+
 # One replicate of one group: everything seeded (images, inits, batches, probe split) from its seed. C4, v1's
 # group, keeps v1's layout (results/<run>/seed<s>/); any other group has its own folder (results/<run>/D4/seed<s>/).
 S = f"{R}/{{gdir}}seed{{seed}}"
 GDIR = {name: "" if name == "C4" else f"{name}/" for name in GROUPS}
 if workflow.is_main_process:
-    files = [os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]]
+    files = [
+        os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]
+    ]
     print(f"eqsae: run '{config['run']}' -> {R}/ (config files: {', '.join(files)})", file=sys.stderr)
     if TOY_SIZE_BANNER:
         print(f"eqsae: {TOY_SIZE_BANNER}", file=sys.stderr)
@@ -189,8 +199,11 @@ def get_final_output():
     if config["reproduce"] == "orbits":
         return [f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")]
     if config["reproduce"] == "toy":
-        return [f"{R}/tables/toy/table3.csv", f"{R}/tables/toy/toy_claims.csv", *expand(f"{R}/figures/toy/figure2_{{canonical}}.png",
-                                                      canonical=config["toy"]["canonical"])]  # fmt: skip
+        return [
+            f"{R}/tables/toy/table3.csv",
+            f"{R}/tables/toy/toy_claims.csv",
+            *expand(f"{R}/figures/toy/figure2_{{canonical}}.png", canonical=config["toy"]["canonical"]),
+        ]
     both = [
         f"{R}/tables/result1_m_fit.csv",
         *seed_grid(f"{S}/base/{{model}}/heldout.json", model=config["models"]),
@@ -198,25 +211,38 @@ def get_final_output():
         f"{R}/tables/probe_summary.csv",
     ]
     if config["reproduce"] == "v2":
-        return [*both, f"{R}/tables/v2/table1.csv", f"{R}/tables/v2/tables4_5.csv",
-                *expand(f"{R}/figures/v2/figure3_{{model}}.png", model=config["models"])]  # fmt: skip
+        return [
+            *both,
+            f"{R}/tables/v2/table1.csv",
+            f"{R}/tables/v2/tables4_5.csv",
+            *expand(f"{R}/figures/v2/figure3_{{model}}.png", model=config["models"]),
+        ]
     return [
         *both,
         f"{R}/figures/figure4.png",
         f"{R}/tables/claims.csv",
-        *expand(f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png", training=config["sae_training"],
-                model=config["models"], t=config["truncations"]),  # fmt: skip
+        *expand(
+            f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png",
+            training=config["sae_training"],
+            model=config["models"],
+            t=config["truncations"],
+        ),
         f"{R}/tables/atlas_redundancy.csv",
         f"{R}/figures/atlas/census.png",
-        *expand(f"{R}/figures/atlas/cards/{{training}}/{{model}}_{{variant}}_k{{k}}", training=config["sae_training"],
-                model=config["models"], variant=config["variants"], k=config["topk"]),  # fmt: skip
+        *expand(
+            f"{R}/figures/atlas/cards/{{training}}/{{model}}_{{variant}}_k{{k}}",
+            training=config["sae_training"],
+            model=config["models"],
+            variant=config["variants"],
+            k=config["topk"],
+        ),
         *expand(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", model=config["models"]),
         f"{R}/figures/figure2_dataset.png",
         f"{R}/explorer/index.html",
     ]
 
 
-# The probes' inputs (workflow/rules/probe.smk).
+# Inputs of the probes (workflow/rules/probe.smk).
 def get_probe_input(wildcards):
     """An SAE's weights (get_sae_input). An equivariant SAE's latents are its trained SAE's, so are their probes:
     where this run probes that SAE and latents anyway, its probe table comes too and its latent rows are copied."""
@@ -228,7 +254,7 @@ def get_probe_input(wildcards):
     return inputs
 
 
-# The toy model's paths (workflow/rules/toy.smk).
+# Paths of the toy model (workflow/rules/toy.smk).
 TOY = config["toy"]
 TOY_RUN = f"{R}/toy/{{canonical}}/g{{order}}/n{{n}}/seed{{seed}}"
 
@@ -237,7 +263,7 @@ def toy_grid(pattern):
     return expand(pattern, canonical=TOY["canonical"], order=TOY["orders"], n=TOY["n_features"], seed=config["seeds"])
 
 
-# Your own orbits' paths and inputs (workflow/rules/orbits.smk).
+# Paths and inputs of your own orbits (workflow/rules/orbits.smk).
 ORBITS = config["orbits"]
 O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAEs, probes, atlas
 DIGITS = f"{R}/seed{{seed}}/digits"
@@ -275,9 +301,11 @@ LABELS = {key: ORBITS[key] for key in ("group", "held_out", "labels")}
 
 def report_tables(outputs):
     """The HTML page (rule table_html) of every table among `all`'s outputs and the run's other report tables."""
-    extra = {"v1": ["claims.csv", "probe_summary.csv", "sae_metrics.csv", "atlas_census.csv", "atlas_redundancy.csv"],
-             "v2": ["probe_summary.csv", "sae_metrics.csv", "v2/table1.csv", "v2/tables4_5.csv"],
-             "toy": ["toy/toy_summary.csv", "toy/table3.csv", "toy/toy_claims.csv"]}.get(config["reproduce"], [])
+    extra = {
+        "v1": ["claims.csv", "probe_summary.csv", "sae_metrics.csv", "atlas_census.csv", "atlas_redundancy.csv"],
+        "v2": ["probe_summary.csv", "sae_metrics.csv", "v2/table1.csv", "v2/tables4_5.csv"],
+        "toy": ["toy/toy_summary.csv", "toy/table3.csv", "toy/toy_claims.csv"],
+    }.get(config["reproduce"], [])
     tables = {path for path in outputs if path.startswith(f"{R}/tables/") and path.endswith(".csv")}
     tables |= {f"{R}/tables/{name}" for name in extra}
     return sorted(path.replace(f"{R}/tables/", f"{R}/report/tables/").replace(".csv", ".html") for path in tables)

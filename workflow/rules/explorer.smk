@@ -20,14 +20,14 @@ rule explorer_sae:
         log_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}")
-    params:
-        code=get_code("explorer_sae.py"),
+    conda:
+        ENV
+    threads: config["threads"]["atlas"]
     resources:
         mem_mb=3000,
         runtime=10,
-    threads: config["threads"]["atlas"]
-    conda:
-        ENV
+    params:
+        code=get_code("explorer_sae.py"),
     script:
         "../scripts/explorer_sae.py"
 
@@ -42,15 +42,15 @@ rule explorer:
         log_path("explorer", "all"),
     benchmark:
         benchmark_path("explorer", "all")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         run=config["run"],
         code=get_code("explorer.py"),
         page=EXPLORER_PAGE,
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    threads: 1
-    conda:
-        ENV
     script:
         "../scripts/explorer.py"

@@ -11,18 +11,18 @@ rule digits_base:
         log_path("digits_base", "seed{seed}"),
     benchmark:
         benchmark_path("digits_base", "seed{seed}")
+    priority: PRIORITY["train_base"]
+    conda:
+        ENV
+    threads: gating_threads("train_base")
+    resources:
+        mem_mb=1500,
+        runtime=20,
     params:
         digits=ORBITS["digits"],
         group=ORBITS["group"],
         seed=seed_of,
         code=get_code("digits_base.py"),
-    resources:
-        mem_mb=1500,
-        runtime=20,
-    threads: gating_threads("train_base")
-    priority: PRIORITY["train_base"]
-    conda:
-        ENV
     script:
         "../scripts/digits_base.py"
 
@@ -36,18 +36,18 @@ rule digits_activations:
         log_path("digits_activations", "seed{seed}"),
     benchmark:
         benchmark_path("digits_activations", "seed{seed}")
+    priority: PRIORITY["activations"]
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
     params:
         digits=ORBITS["digits"],
         group=ORBITS["group"],
         seed=seed_of,
         code=get_code("digits_activations.py"),
-    resources:
-        mem_mb=1500,
-        runtime=5,
-    threads: 1
-    priority: PRIORITY["activations"]
-    conda:
-        ENV
     script:
         "../scripts/digits_activations.py"
 
@@ -63,18 +63,18 @@ rule orbits_m:
         log_path("orbits_m", "seed{seed}"),
     benchmark:
         benchmark_path("orbits_m", "seed{seed}")
+    priority: PRIORITY["fit_m"]
+    conda:
+        ENV
+    threads: gating_threads("fit_m")
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         orbits=SPLIT,
         m_fit=config["m_fit"],
         seed=seed_of,
         code=get_code("orbits_m.py"),
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    threads: gating_threads("fit_m")
-    priority: PRIORITY["fit_m"]
-    conda:
-        ENV
     script:
         "../scripts/orbits_m.py"
 
@@ -91,18 +91,18 @@ rule orbits_sae:
         benchmark_path("orbits_sae", "seed{seed}/{variant}_k{k}")
     wildcard_constraints:
         variant="|".join(VARIANTS),
+    priority: PRIORITY["train_sae"]
+    conda:
+        ENV
+    threads: config["threads"]["train_sae"]
+    resources:
+        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant),  # the dictionary's estimate (eqsae.validate)
+        runtime=60,
     params:
         orbits={**SPLIT, "expansion": ORBITS["expansion"]},
         sae=config["sae"],
         seed=seed_of,
         code=get_code("orbits_sae.py"),
-    resources:
-        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant),  # the dictionary's estimate (eqsae.validate)
-        runtime=60,
-    threads: config["threads"]["train_sae"]
-    priority: PRIORITY["train_sae"]
-    conda:
-        ENV
     script:
         "../scripts/orbits_sae.py"
 
@@ -116,18 +116,18 @@ rule orbits_probe:
         log_path("orbits_probe", "seed{seed}/{variant}_k{k}"),
     benchmark:
         benchmark_path("orbits_probe", "seed{seed}/{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["probe"]
+    resources:
+        mem_mb=2500,
+        runtime=45,
     params:
         orbits=LABELS,
         probe=config["probe"],
         truncations=config["truncations"],
         seed=seed_of,
         code=get_code("orbits_probe.py"),
-    resources:
-        mem_mb=2500,
-        runtime=45,
-    threads: config["threads"]["probe"]
-    conda:
-        ENV
     script:
         "../scripts/orbits_probe.py"
 
@@ -153,17 +153,17 @@ rule orbits_atlas:
         log_path("orbits_atlas", "seed{seed}/{variant}_k{k}"),
     benchmark:
         benchmark_path("orbits_atlas", "seed{seed}/{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["atlas"]
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         orbits=LABELS,
         atlas=config["atlas"],
         seed=seed_of,
         code=get_code("orbits_atlas.py"),
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    threads: config["threads"]["atlas"]
-    conda:
-        ENV
     script:
         "../scripts/orbits_atlas.py"
 
@@ -183,13 +183,13 @@ rule orbits_tables:
         log_path("orbits_tables", "all"),
     benchmark:
         benchmark_path("orbits_tables", "all")
-    params:
-        code=get_code("orbits_tables.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("orbits_tables.py"),
     script:
         "../scripts/orbits_tables.py"

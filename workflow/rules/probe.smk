@@ -7,17 +7,17 @@ rule probe_base:
         log_path("probe_base", "{gdir}seed{seed}/{model}"),
     benchmark:
         benchmark_path("probe_base", "{gdir}seed{seed}/{model}")
+    conda:
+        ENV
+    threads: config["threads"]["probe"]
+    resources:
+        mem_mb=2500,
+        runtime=30,
     params:
         probe=config["probe"],
         seed=seed_of,
         group=group_of,
         code=get_code("probe.py"),
-    resources:
-        mem_mb=2500,
-        runtime=30,
-    threads: config["threads"]["probe"]
-    conda:
-        ENV
     script:
         "../scripts/probe.py"
 
@@ -32,18 +32,18 @@ rule probe:
         log_path("probe", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("probe", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["probe"]
+    resources:
+        mem_mb=2500,
+        runtime=45,
     params:
         probe=config["probe"],
         t=config["truncations"],
         seed=seed_of,
         group=group_of,
         code=get_code("probe.py"),
-    resources:
-        mem_mb=2500,
-        runtime=45,
-    threads: config["threads"]["probe"]
-    conda:
-        ENV
     script:
         "../scripts/probe.py"
 
@@ -55,20 +55,22 @@ rule probe_tables:
     output:
         scores=f"{R}/tables/probe_scores.parquet",
         seeds=f"{R}/tables/probe_summary_seeds.csv",
-        summary=report(f"{R}/tables/probe_summary.csv", caption="../report/probe_summary.rst",
-                       category="RESULT 2: probing"),  # fmt: skip
+        summary=report(
+            f"{R}/tables/probe_summary.csv", caption="../report/probe_summary.rst", category="RESULT 2: probing"
+        ),
+        # fmt: skip
     log:
         log_path("probe_tables", "all"),
     benchmark:
         benchmark_path("probe_tables", "all")
-    params:
-        code=get_code("probe_tables.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("probe_tables.py"),
     script:
         "../scripts/probe_tables.py"
 
@@ -77,8 +79,13 @@ rule probe_figure:
     input:
         f"{R}/tables/probe_summary.csv",
     output:
-        report(f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png", caption="../report/probing.rst",
-               category="RESULT 2: probing", subcategory="{training} SAEs"),  # fmt: skip
+        report(
+            f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.png",
+            caption="../report/probing.rst",
+            category="RESULT 2: probing",
+            subcategory="{training} SAEs",
+        ),
+        # fmt: skip
         f"{R}/figures/probing/{{training}}_{{model}}_t{{t}}.pdf",
     log:
         log_path("probe_figure", "{training}_{model}_t{t}"),
@@ -86,13 +93,13 @@ rule probe_figure:
         benchmark_path("probe_figure", "{training}_{model}_t{t}")
     wildcard_constraints:
         t=r"\d+",
-    params:
-        code=get_code("probe_figure.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("probe_figure.py"),
     script:
         "../scripts/probe_figure.py"

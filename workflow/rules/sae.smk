@@ -9,17 +9,17 @@ rule anchors:
         log_path("anchors", "{gdir}seed{seed}/{model}"),
     benchmark:
         benchmark_path("anchors", "{gdir}seed{seed}/{model}")
+    priority: PRIORITY["fit_m"]
+    conda:
+        ENV
+    threads: config["threads"]["train_sae"]
+    resources:
+        mem_mb=3000,
+        runtime=20,
     params:
         n_anchors=config["sae"]["anchors"],
         seed=seed_of,
         code=get_code("anchors.py"),
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    threads: config["threads"]["train_sae"]
-    priority: PRIORITY["fit_m"]
-    conda:
-        ENV
     script:
         "../scripts/anchors.py"
 
@@ -36,6 +36,13 @@ rule train_sae:
         benchmark_path("train_sae", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
     wildcard_constraints:
         variant="|".join(VARIANTS),
+    priority: PRIORITY["train_sae"]
+    conda:
+        ENV
+    threads: config["threads"]["train_sae"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         epochs=config["sae"]["epochs"],
         batch_size=config["sae"]["batch_size"],
@@ -43,23 +50,22 @@ rule train_sae:
         # AuxK belongs to the standard practice, lambda to the paired invariance losses, the relaxation to the
         # archetypal dictionary: changing one leaves the other SAEs cached.
         auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
-        paired=lambda wc: {"invariance_lambda": config["sae"]["invariance_lambda"]}
-        if VARIANTS[wc.variant][1] in ("latent", "output") else {},
+        paired=lambda wc: (
+            {"invariance_lambda": config["sae"]["invariance_lambda"]}
+            if VARIANTS[wc.variant][1] in ("latent", "output")
+            else {}
+        ),
         architecture=lambda wc: {"d_hidden": config["sae"]["d_hidden"]}
         | ({"relax_delta": config["sae"]["relax_delta"]} if uses_anchors(wc.variant) else {}),
         # the default (signed) adds nothing, so runs made before the setting existed stay cached
-        activation=lambda wc: {} if config["sae"]["topk_activation"] == "signed"
-        else {"topk_activation": config["sae"]["topk_activation"]},
+        activation=lambda wc: (
+            {}
+            if config["sae"]["topk_activation"] == "signed"
+            else {"topk_activation": config["sae"]["topk_activation"]}
+        ),
         group=group_of,
         seed=seed_of,
         code=get_code("train_sae.py"),
-    resources:
-        mem_mb=2000,
-        runtime=60,
-    threads: config["threads"]["train_sae"]
-    priority: PRIORITY["train_sae"]
-    conda:
-        ENV
     script:
         "../scripts/train_sae.py"
 
@@ -77,15 +83,15 @@ rule sae_metrics:
         log_path("sae_metrics", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
         benchmark_path("sae_metrics", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
-    params:
-        group=group_of,
-        code=get_code("sae_metrics.py"),
+    conda:
+        ENV
+    threads: config["threads"]["sae_metrics"]
     resources:
         mem_mb=2000,
         runtime=5,
-    threads: config["threads"]["sae_metrics"]
-    conda:
-        ENV
+    params:
+        group=group_of,
+        code=get_code("sae_metrics.py"),
     script:
         "../scripts/sae_metrics.py"
 
@@ -100,14 +106,14 @@ rule sae_metrics_table:
         log_path("sae_metrics_table", "all"),
     benchmark:
         benchmark_path("sae_metrics_table", "all")
-    params:
-        code=get_code("sae_metrics_table.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("sae_metrics_table.py"),
     script:
         "../scripts/sae_metrics_table.py"
 
@@ -122,13 +128,13 @@ rule figure4:
         log_path("figure4", "all"),
     benchmark:
         benchmark_path("figure4", "all")
-    params:
-        code=get_code("figure4.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("figure4.py"),
     script:
         "../scripts/figure4.py"

@@ -13,16 +13,16 @@ rule toy_run:
         canonical="fixed|random|orientation",
         order=r"\d+",
         n=r"\d+",
+    conda:
+        ENV
+    threads: config["threads"]["toy"]
+    resources:
+        mem_mb=1500,
+        runtime=30,
     params:
         toy=TOY,
         seed=seed_of,
         code=get_code("toy_run.py"),
-    resources:
-        mem_mb=1500,
-        runtime=30,
-    threads: config["threads"]["toy"]
-    conda:
-        ENV
     script:
         "../scripts/toy_run.py"
 
@@ -40,16 +40,16 @@ rule toy_tables:
         log_path("toy_tables", "all"),
     benchmark:
         benchmark_path("toy_tables", "all")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         claims=config["claims"],
         toy_size=TOY_SIZE_BANNER,
         code=get_code("toy_tables.py"),
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    threads: 1
-    conda:
-        ENV
     script:
         "../scripts/toy_tables.py"
 
@@ -58,20 +58,25 @@ rule toy_figure:
     input:
         f"{R}/tables/toy/toy_summary.csv",
     output:
-        png=report(f"{R}/figures/toy/figure2_{{canonical}}.png", caption="../report/toy_figure.rst",
-                   category="v2: toy model", labels={"figure": "Figure 2/8", "canonical": "{canonical}"}),  # fmt: skip
+        png=report(
+            f"{R}/figures/toy/figure2_{{canonical}}.png",
+            caption="../report/toy_figure.rst",
+            category="v2: toy model",
+            labels={"figure": "Figure 2/8", "canonical": "{canonical}"},
+        ),
+        # fmt: skip
         pdf=f"{R}/figures/toy/figure2_{{canonical}}.pdf",
     log:
         log_path("toy_figure", "{canonical}"),
     benchmark:
         benchmark_path("toy_figure", "{canonical}")
-    params:
-        code=get_code("toy_figure.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("toy_figure.py"),
     script:
         "../scripts/toy_figure.py"

@@ -10,18 +10,18 @@ rule fit_m:
         benchmark_path("fit_m", "{gdir}seed{seed}/{model}")
     wildcard_constraints:
         gdir="(" + "|".join(GDIR[name] for name, group in GROUPS.items() if group.n_generators == 1) + ")",
+    priority: PRIORITY["fit_m"]
+    conda:
+        ENV
+    threads: gating_threads("fit_m")
+    resources:
+        mem_mb=1500,
+        runtime=5,
     params:
         **config["m_fit"],
         seed=seed_of,
         group=group_of,
         code=get_code("fit_m.py"),
-    resources:
-        mem_mb=1500,
-        runtime=5,
-    threads: gating_threads("fit_m")
-    priority: PRIORITY["fit_m"]
-    conda:
-        ENV
     script:
         "../scripts/fit_m.py"
 
@@ -47,15 +47,15 @@ rule m_r2:
         log_path("m_r2", "{gdir}seed{seed}/{model}"),
     benchmark:
         benchmark_path("m_r2", "{gdir}seed{seed}/{model}")
-    params:
-        group=group_of,
-        code=get_code("m_r2.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        group=group_of,
+        code=get_code("m_r2.py"),
     script:
         "../scripts/m_r2.py"
 
@@ -74,13 +74,13 @@ rule result1_table:
         log_path("result1_table", "all"),
     benchmark:
         benchmark_path("result1_table", "all")
-    params:
-        code=get_code("result1_table.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("result1_table.py"),
     script:
         "../scripts/result1_table.py"

@@ -14,14 +14,14 @@ rule v2_tables:
         log_path("v2_tables", "all"),
     benchmark:
         benchmark_path("v2_tables", "all")
-    params:
-        code=get_code("v2_tables.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("v2_tables.py"),
     script:
         "../scripts/v2_tables.py"
 
@@ -30,20 +30,25 @@ rule v2_figure:
     input:
         f"{R}/tables/v2/tables4_5.csv",
     output:
-        png=report(f"{R}/figures/v2/figure3_{{model}}.png", caption="../report/v2_figure3.rst",
-                   category="v2: tables", labels={"figure": "Figure 3", "model": "{model}"}),  # fmt: skip
+        png=report(
+            f"{R}/figures/v2/figure3_{{model}}.png",
+            caption="../report/v2_figure3.rst",
+            category="v2: tables",
+            labels={"figure": "Figure 3", "model": "{model}"},
+        ),
+        # fmt: skip
         pdf=f"{R}/figures/v2/figure3_{{model}}.pdf",
     log:
         log_path("v2_figure", "{model}"),
     benchmark:
         benchmark_path("v2_figure", "{model}")
-    params:
-        code=get_code("v2_figure.py"),
+    conda:
+        ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    threads: 1
-    conda:
-        ENV
+    params:
+        code=get_code("v2_figure.py"),
     script:
         "../scripts/v2_figure.py"
