@@ -23,9 +23,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from eqsae.autoencoders import BaseAutoencoder, load_autoencoder, train_epoch  # noqa: E402
 from eqsae.group import orbit  # noqa: E402
-from eqsae.shapes import generate  # noqa: E402
+from eqsae.models.autoencoders import BaseAutoencoder, load_autoencoder, train_epoch  # noqa: E402
+from eqsae.sources.shapes import generate  # noqa: E402
 
 # Seconds per epoch, 10k images, batch 64, 2 threads, measured earlier.
 PEER = {"mlp": 2.1, "cnn": 6.0}

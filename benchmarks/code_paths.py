@@ -9,7 +9,7 @@ M and RESULT 1's R^2, under the code paths torch's CPU back ends can be told to 
     python benchmarks/code_paths.py table published/code_paths/r2.csv         # every run's R^2, one csv
 
 Each run writes results/cp_<name>/ (the paper's config, seed 0 or --seed, one base model); a variable set here
-replaces the pipeline's pin (eqsae.runtime.CODE_PATHS), since the shell's value wins.
+replaces the pipeline's pin (eqsae.pipeline.runtime.CODE_PATHS), since the shell's value wins.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eqsae.io import read_activations
+from eqsae.sources.shapes import read_activations
 
 ROOT = Path(__file__).resolve().parents[1]
 

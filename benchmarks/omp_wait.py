@@ -32,9 +32,9 @@ def child(workload: str, epochs: int, n: int) -> None:
 
     torch.set_flush_denormal(True)
     if workload == "cnn":
-        from eqsae.autoencoders import BaseAutoencoder, train_epoch
         from eqsae.group import orbit
-        from eqsae.shapes import generate
+        from eqsae.models.autoencoders import BaseAutoencoder, train_epoch
+        from eqsae.sources.shapes import generate
 
         torch.set_num_threads(2)
         torch.manual_seed(0)
@@ -51,8 +51,8 @@ def child(workload: str, epochs: int, n: int) -> None:
                 out.append(time.perf_counter() - t)
             return out
     else:
-        from eqsae.sae import variant_config
-        from eqsae.train import SAETrainConfig, train_sae
+        from eqsae.models.registry import variant_config
+        from eqsae.training.train import SAETrainConfig, train_sae
 
         torch.set_num_threads(1)
         rows = np.random.default_rng(0).normal(size=(n, 4, 256)).astype(np.float32)

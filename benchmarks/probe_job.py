@@ -6,12 +6,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eqsae.evaluate import reconstruct
+from eqsae.fitting.transform import element_matrices
 from eqsae.group import get_group
-from eqsae.io import read_activations, read_generators
-from eqsae.sae import Latents, load_sae
-from eqsae.tasks import make_tasks, orbit_labels
-from eqsae.transform import element_matrices
+from eqsae.io import read_generators
+from eqsae.models.registry import load_sae
+from eqsae.models.sae import Latents
+from eqsae.probing.tasks import make_tasks, orbit_labels
+from eqsae.sources.shapes import read_activations
+from eqsae.training.evaluate import reconstruct
 
 
 def add_arguments(ap: argparse.ArgumentParser, t: list[int], probes: list[str]) -> None:

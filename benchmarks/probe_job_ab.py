@@ -1,7 +1,7 @@
-"""One SAE probe job (every probe, latents and reconstructions, the job's truncations) with eqsae.probe as it is
+"""One SAE probe job (every probe, latents and reconstructions, the job's truncations) with eqsae.probing.probe as it is
 and as it was at an earlier commit (read from git, imported beside it), in one process, alternating which goes
 first per T; CPU seconds of each, and the table rows whose F1 differ. `--profile` also says where the job's time
-goes now: eqsae.probe's functions wrapped with timers (CPU seconds each, exclusive of the timed calls inside).
+goes now: eqsae.probing.probe's functions wrapped with timers (CPU seconds each, exclusive of the timed calls inside).
 
     python benchmarks/probe_job_ab.py --before 5f2792b --sae results/paper/seed0/sae/paper/cnn/regular/k16 \
         --acts results/paper/seed0/activations/cnn/probe.parquet [--m results/paper/seed0/m/cnn/M.npy] [--every 3]
@@ -27,12 +27,12 @@ from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 from timers import Timers  # noqa: E402
 
-import eqsae.probe as probe  # noqa: E402
+import eqsae.probing.probe as probe  # noqa: E402
 
 
 def module_at(commit: str):
-    """eqsae.probe as it was at `commit`, as its own module."""
-    source = subprocess.run(["git", "show", f"{commit}:src/eqsae/probe.py"], capture_output=True, text=True,
+    """eqsae.probing.probe as it was at `commit`, as its own module."""
+    source = subprocess.run(["git", "show", f"{commit}:src/eqsae/probing/probe.py"], capture_output=True, text=True,
                             check=True, cwd=Path(__file__).parent).stdout  # fmt: skip
     path = Path(tempfile.mkdtemp()) / "probe_before.py"
     path.write_text(source)
@@ -44,7 +44,7 @@ def module_at(commit: str):
 
 
 def profiled() -> Timers:
-    """Timers around the steps of eqsae.probe's job (patched in place, for the 'after' side)."""
+    """Timers around the steps of eqsae.probing.probe's job (patched in place, for the 'after' side)."""
     timers = Timers(clock=time.process_time, exclusive=True)
     for owner, attribute, step in [
         (probe, "truncate", "truncation"), (probe, "truncated_reconstruction", "reconstruction"),
@@ -60,7 +60,7 @@ def profiled() -> Timers:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(ap, t=[8, 32], probes=["knn", "logreg", "xgboost"])
-    ap.add_argument("--before", required=True, help="the commit whose eqsae/probe.py is 'before'")
+    ap.add_argument("--before", required=True, help="the commit whose eqsae/probing/probe.py is 'before'")
     ap.add_argument("--profile", action="store_true", help="where the 'after' job's time goes")
     args = ap.parse_args()
     job = load(args)

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import eqsae.probe as probe  # noqa: E402
+import eqsae.probing.probe as probe  # noqa: E402
 
 SPAN = probe.reconstruction_span
 

@@ -35,14 +35,25 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from eqsae.config import TRAINED_BY  # noqa: E402
-from eqsae.evaluate import reconstruct  # noqa: E402
+from eqsae.fitting.transform import element_matrices  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, read_generators, read_table  # noqa: E402
-from eqsae.probe import ProbeConfig, Probes, _f1, latent_rows, split, split_by_image, truncate, truncated_reconstruction  # noqa: E402  # noqa: E402
-from eqsae.sae import Latents, load_sae  # noqa: E402
-from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
-from eqsae.transform import element_matrices  # noqa: E402
+from eqsae.io import read_generators, read_table  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
+from eqsae.models.sae import Latents  # noqa: E402
+from eqsae.pipeline.config import TRAINED_BY  # noqa: E402
+from eqsae.probing.probe import (  # noqa: E402  # noqa: E402
+    ProbeConfig,
+    Probes,
+    _f1,
+    latent_rows,
+    split,
+    split_by_image,
+    truncate,
+    truncated_reconstruction,
+)
+from eqsae.probing.tasks import make_tasks, orbit_labels  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.training.evaluate import reconstruct  # noqa: E402
 
 
 class Clock:
@@ -89,7 +100,7 @@ def fit_xgboost(cfg, dtrain, y_train, x_test, clock: Clock) -> np.ndarray:
 
 
 def before(probes: Probes, x_train, y_train, x_test, clock: Clock, dtrain=None) -> dict[str, np.ndarray]:
-    """A task as the job fitted it before sharing (eqsae.probe at commit baaca00), step by step."""
+    """A task as the job fitted it before sharing (eqsae.probing.probe at commit baaca00), step by step."""
     cfg = probes.cfg
     knn = KNeighborsClassifier(cfg.knn_neighbors, algorithm="brute", n_jobs=cfg.threads)
     sgd = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=cfg.logreg_lr, alpha=cfg.logreg_l2,

@@ -20,7 +20,7 @@ if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
 from probe_job import add_arguments, load  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-import eqsae.probe as probe  # noqa: E402
+import eqsae.probing.probe as probe  # noqa: E402
 
 SHARING = probe.run_tasks
 

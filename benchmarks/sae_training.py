@@ -22,8 +22,9 @@ if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from eqsae.sae import PRACTICES, VARIANTS, variant_config  # noqa: E402
-from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
+from eqsae.models.registry import variant_config  # noqa: E402
+from eqsae.models.sae import PRACTICES, VARIANTS  # noqa: E402
+from eqsae.training.train import SAETrainConfig, train_sae  # noqa: E402
 
 # Seconds per epoch on 2 threads, measured earlier: plain and sparsify + fused Adam (fastest peer).
 PEER = {2048: (0.58, 0.27), 8192: (2.30, 0.87)}
@@ -47,7 +48,7 @@ def main() -> None:
     else:
         if not os.path.exists(args.acts):
             sys.exit(f"--acts {args.acts} does not exist: run `snakemake --cores 2 {args.acts}` or pass --acts random")
-        from eqsae.io import read_activations
+        from eqsae.sources.shapes import read_activations
 
         orbits = read_activations(args.acts).acts
     train = SAETrainConfig(epochs=args.epochs, auxk_alpha=1 / 32 if args.practice == "standard" else 0.0)

@@ -38,10 +38,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from timers import Timers  # noqa: E402
 
-from eqsae import optim  # noqa: E402
-from eqsae import sae as sae_module  # noqa: E402
-from eqsae.sae import variant_config  # noqa: E402
-from eqsae.train import SAETrainConfig, start_sae_training  # noqa: E402
+from eqsae.models import sae as sae_module  # noqa: E402
+from eqsae.models.registry import variant_config  # noqa: E402
+from eqsae.training import optim  # noqa: E402
+from eqsae.training.train import SAETrainConfig, start_sae_training  # noqa: E402
 
 ACTS = "results/paper/seed0/activations/cnn/sae.parquet"
 EARLY, STEADY = (2, 5), (10, 15)
@@ -91,7 +91,7 @@ class SparsifyRun:
 def load(acts: str) -> np.ndarray:
     if not os.path.exists(acts):
         sys.exit(f"--acts {acts} does not exist: pass an activations Parquet (results/.../activations/cnn/sae.parquet)")
-    from eqsae.io import read_activations
+    from eqsae.sources.shapes import read_activations
 
     return read_activations(acts).acts
 

@@ -20,13 +20,13 @@ if any(os.environ.get(k) != v for k, v in ALLOCATOR.items()):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from eqsae.archetypal import kmeans_anchors  # noqa: E402
-from eqsae.config import TRAINED_BY  # noqa: E402
 from eqsae.group import GROUPS  # noqa: E402
-from eqsae.probe import ProbeConfig, Probes  # noqa: E402
-from eqsae.sae import variant_config  # noqa: E402
-from eqsae.tasks import task_counts  # noqa: E402
-from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
+from eqsae.models.archetypal import kmeans_anchors  # noqa: E402
+from eqsae.models.registry import variant_config  # noqa: E402
+from eqsae.pipeline.config import TRAINED_BY  # noqa: E402
+from eqsae.probing.probe import ProbeConfig, Probes  # noqa: E402
+from eqsae.probing.tasks import task_counts  # noqa: E402
+from eqsae.training.train import SAETrainConfig, train_sae  # noqa: E402
 
 V2_TRAINED = ["twolayer", "twolayer_wide", "archetypal", "archetypal_wide", "invariant", "invariant_latent",
               "invariant_output"]  # fmt: skip
@@ -67,7 +67,7 @@ def main() -> None:
         orbits = np.abs(np.random.default_rng(0).normal(size=(10_000, 4, 256))).astype(np.float32)
         shapes = np.random.default_rng(1).integers(0, 8, size=(10_000, 4, 4))
     else:
-        from eqsae.io import read_activations
+        from eqsae.sources.shapes import read_activations
 
         data = read_activations(args.acts)
         orbits, shapes = data.acts, data.shapes

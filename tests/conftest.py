@@ -14,7 +14,7 @@ def seed_everything():
 
 @pytest.fixture(scope="session")
 def small_set():
-    from eqsae.shapes import generate
+    from eqsae.sources.shapes import generate
 
     return generate(64, np.random.default_rng(0))
 

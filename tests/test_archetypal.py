@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from eqsae.archetypal import ArchetypalSAE, kmeans_anchors
-from eqsae.sae import PRACTICES, SAEConfig, TopKSAE, build_sae, load_sae, save_sae
-from eqsae.train import SAETrainConfig, step_losses, train_sae
+from eqsae.models.archetypal import ArchetypalSAE, kmeans_anchors
+from eqsae.models.registry import build_sae, load_sae, save_sae
+from eqsae.models.sae import PRACTICES, SAEConfig, TopKSAE
+from eqsae.training.train import SAETrainConfig, step_losses, train_sae
 
 
 def build_cfg(**overrides) -> SAEConfig:

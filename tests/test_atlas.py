@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.atlas import (
+from eqsae.atlas.features import (
     AtlasConfig,
     activity,
     best_concepts,
@@ -20,10 +20,10 @@ from eqsae.atlas import (
     symmetry_profile,
     top_features,  # fmt: skip
 )
-from eqsae.diagnostics import m_diagnostics
+from eqsae.fitting.diagnostics import m_diagnostics
 from eqsae.group import rotate
-from eqsae.tables import atlas_census_over_seeds, atlas_redundancy
-from eqsae.tasks import Task
+from eqsae.paper.tables import atlas_census_over_seeds, atlas_redundancy
+from eqsae.probing.tasks import Task
 
 D = 12
 # Planted atoms in the coordinates where M permutes: an orbit of 4 (e0 -> e1 -> e2 -> e3), an orbit of 2

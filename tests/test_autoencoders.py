@@ -5,7 +5,8 @@ import torch
 from test_io import LOADING, unreadable
 from torch import nn
 
-from eqsae.autoencoders import (
+from eqsae.io import NonFiniteError, UnreadableFileError
+from eqsae.models.autoencoders import (
     D_ACT,
     BaseAutoencoder,
     load_autoencoder,
@@ -13,8 +14,7 @@ from eqsae.autoencoders import (
     save_autoencoder,
     train_autoencoder,
 )
-from eqsae.config import BaseTrainConfig
-from eqsae.io import NonFiniteError, UnreadableFileError
+from eqsae.pipeline.config import BaseTrainConfig
 
 TABLE_1 = {
     "mlp": [
@@ -123,8 +123,8 @@ def test_damaged_saved_model_names_the_file(tmp_path):
 
 
 def test_a_training_that_ends_far_above_its_start_stops_naming_the_numbers():
-    from eqsae.autoencoders import EpochRecord, stop_if_worse
     from eqsae.io import DivergedError
+    from eqsae.models.autoencoders import EpochRecord, stop_if_worse
 
     history = [EpochRecord(1, 0.5, 1.0), EpochRecord(2, 0.2, 1.0), EpochRecord(3, 90.0, 1.0)]
     stop_if_worse(history, "base autoencoder mlp: training loss", BaseTrainConfig("mlp"))  # worse, not diverged

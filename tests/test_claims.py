@@ -5,20 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.claims import (
+from eqsae.io import NonFiniteError, write_table
+from eqsae.paper.claims import (
     CLAIMS,
     ClaimSettings,
     ceiling_rows,
     claims_table,
     decide_folder,
-    folder_findings,
-    label_code_r2,  # fmt: skip
-    main,
+    label_code_r2,
 )
-from eqsae.findings import BEGIN, DOCUMENT, END, TOY_BEGIN, TOY_END, findings, section, splice
-from eqsae.io import NonFiniteError, write_table
-from eqsae.shapes import generate
-from eqsae.tables import best_on_other_seeds
+from eqsae.paper.findings import BEGIN, DOCUMENT, END, TOY_BEGIN, TOY_END, findings, section, splice
+from eqsae.paper.tables import best_on_other_seeds
+from eqsae.paper.verdicts import folder_findings, main
+from eqsae.sources.shapes import generate
 
 GROUPS = ["S", "SO", "SP", "SPO"]
 SEEDS = (0, 1, 2)
@@ -269,7 +268,7 @@ def test_the_findings_give_the_average_effect_with_its_interval_in_the_claims_un
                                                      ("toy", (TOY_BEGIN, TOY_END), "docs/toy.md")])
 def test_the_documents_findings_are_what_the_command_prints_from_published(name, markers, document):
     """Between each pair of markers (the paper's in README.md, the toy model's in docs/toy.md) goes exactly what
-    `python -m eqsae.claims published/<name>` prints; nothing while that folder is not published."""
+    `python -m eqsae.paper.verdicts published/<name>` prints; nothing while that folder is not published."""
     from pathlib import Path
 
     root = Path(__file__).parents[1]
@@ -278,14 +277,14 @@ def test_the_documents_findings_are_what_the_command_prints_from_published(name,
     readme = (root / document).read_text()
     assert readme.count(begin) == 1 and readme.count(end) == 1
     block = readme.split(begin)[1].split(end)[0].lstrip("\n")
-    command = begin.split("python -m eqsae.claims ")[1].split(")")[0]
+    command = begin.split("python -m eqsae.paper.verdicts ")[1].split(")")[0]
     folders = [root / folder for folder in command.split()]  # the marker names the folders the block comes from
     assert folders[0].name == name
     if not all(folder.exists() for folder in folders):
         assert block.strip() == "", f"the findings in {document} need {command}"
         return
     text, where = folder_findings(folders, root / "config" / "config.yaml")
-    assert where == markers and block == text, f"regenerate: python -m eqsae.claims {command} --readme {document}"
+    assert where == markers and block == text, f"regenerate: python -m eqsae.paper.verdicts {command} --readme {document}"
 
 
 def test_the_librarys_margins_are_the_paper_configs():

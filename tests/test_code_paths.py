@@ -4,7 +4,7 @@ Two processes, one on torch's AVX2 kernels and one on its unvectorised ones (wha
 amount to), train the same base autoencoder from the same seed and encode the same images with the same
 weights. Training carries the last-bit difference into the weights, where every later step builds on it;
 encoding the same images with the same weights gives the same activations.
-This is why `eqsae.reproduce` judges a run's numbers against the seeds' spread, not to the last bit."""
+This is why `eqsae.pipeline.reproduce` judges a run's numbers against the seeds' spread, not to the last bit."""
 
 import json
 import os
@@ -16,8 +16,8 @@ import pytest
 
 SCRIPT = """
 import json, sys, numpy as np, torch
-from eqsae.autoencoders import BaseAutoencoder, to_input, train_autoencoder
-from eqsae.config import BaseTrainConfig
+from eqsae.models.autoencoders import BaseAutoencoder, to_input, train_autoencoder
+from eqsae.pipeline.config import BaseTrainConfig
 torch.set_num_threads(1)
 images = (np.random.default_rng(0).random((128, 64, 64)) < 0.1).astype(np.uint8) * 255
 trained, _ = train_autoencoder(images, BaseTrainConfig("mlp", epochs=3, batch_size=16, seed=0))

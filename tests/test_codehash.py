@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from eqsae.codehash import code_digest, files_digest, library_modules
+from eqsae.pipeline.codehash import code_digest, files_digest, library_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,8 +50,23 @@ def test_the_digest_follows_code_not_comments_or_docstrings(tmp_path):
 
 def test_every_stage_script_runs_the_library_it_names():
     modules = library_modules(ROOT / "workflow/scripts/train_sae.py", ROOT / "src/eqsae")
-    assert {"train", "optim", "sae", "io", "runtime"} <= set(modules) and "plots" not in modules
-    assert "optim" not in library_modules(ROOT / "workflow/scripts/figure4.py", ROOT / "src/eqsae")
+    assert {"training.train", "training.optim", "models.sae", "io", "pipeline.runtime"} <= set(modules)
+    assert {"training", "models", "pipeline"} <= set(modules)  # each subpackage's __init__.py runs too
+    assert "paper.plots" not in modules
+    assert "training.optim" not in library_modules(ROOT / "workflow/scripts/figure4.py", ROOT / "src/eqsae")
+
+
+def test_modules_in_subpackages_are_followed_in_every_import_form(tmp_path):
+    script, package = make_package(tmp_path)
+    (package / "sub").mkdir()
+    (package / "sub/__init__.py").write_text('"""A subpackage."""\n')
+    (package / "sub/m.py").write_text("from eqsae.sub import n\n")
+    (package / "sub/n.py").write_text("import eqsae.c\n")
+    script.write_text("from eqsae.sub.m import thing\n")
+    assert library_modules(script, package) == ["c", "sub", "sub.m", "sub.n"]
+    before = code_digest(script, package)
+    (package / "sub/n.py").write_text("import eqsae.c\nZ = 1\n")
+    assert code_digest(script, package) != before
 
 
 def test_the_files_digest_follows_every_byte_of_the_folders_files(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import copy_workflow, snakemake
 
-from eqsae.validate import ConfigError, validate_config
+from eqsae.pipeline.validate import ConfigError, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -252,9 +252,9 @@ def test_another_kind_of_config_cannot_write_into_a_run_folder(tmp_path):
 
 
 def test_the_checked_dictionary_sizes_are_the_saes():
-    from eqsae.config import TRAINED_BY
-    from eqsae.sae import variant_config
-    from eqsae.validate import dictionary_size
+    from eqsae.models.registry import variant_config
+    from eqsae.pipeline.config import TRAINED_BY
+    from eqsae.pipeline.validate import dictionary_size
 
     for variant in ("regular", "wide", "twolayer", "invariant", "equivariant", "twolayer_wide", "equivariant_latent"):
         assert dictionary_size(variant) == variant_config(TRAINED_BY.get(variant, variant), 4)[0].d_latent
@@ -264,7 +264,7 @@ def test_k_and_t_are_checked_against_the_orbit_dictionary_at_start_up(tmp_path):
     """On the orbits branch the dictionary is orbits.expansion x d, not the Shapes SAE's 2,048."""
     import numpy as np
 
-    from eqsae.orbit_table import write_orbit_table
+    from eqsae.sources.orbit_table import write_orbit_table
 
     digits = layered("digits_smoke.yaml")  # d_act 16 x expansion 2 = 32 latents
     size = digits["orbits"]["expansion"] * digits["orbits"]["digits"]["d_act"]
@@ -310,7 +310,7 @@ def test_an_orbit_table_with_bad_elements_stops_at_start_up(tmp_path, rows, name
     ("run: [mine\n", "mine.yaml: not valid YAML"),
 ])  # fmt: skip
 def test_a_config_file_is_read_strictly_naming_the_file_and_line(tmp_path, text, named):
-    from eqsae.validate import ConfigError, read_config_file
+    from eqsae.pipeline.validate import ConfigError, read_config_file
 
     (tmp_path / "mine.yaml").write_text(text)
     with pytest.raises(ConfigError, match=re.escape(named)):
@@ -319,8 +319,8 @@ def test_a_config_file_is_read_strictly_naming_the_file_and_line(tmp_path, text,
 
 def test_the_command_line_check_names_the_file_snakemake_does_not(tmp_path, capsys):
     """Snakemake reads a --configfile before the workflow's checks and reports invalid YAML without the file's
-    name; `python -m eqsae.validate` names file and line, and runs the start-up checks over the defaults."""
-    from eqsae.validate import main
+    name; `python -m eqsae.pipeline.validate` names file and line, and runs the start-up checks over the defaults."""
+    from eqsae.pipeline.validate import main
 
     (tmp_path / "broken.yaml").write_text("run: mine\nsae: {lr: [1,\n")
     (tmp_path / "nan.yaml").write_text("run: mine\nsae: {lr: .nan}\n")
@@ -333,7 +333,7 @@ def test_the_command_line_check_names_the_file_snakemake_does_not(tmp_path, caps
 
 
 def test_seed_beside_seeds_is_refused_wherever_each_is_given(tmp_path):
-    from eqsae.validate import ConfigError, check_config_files
+    from eqsae.pipeline.validate import ConfigError, check_config_files
 
     (tmp_path / "a.yaml").write_text("run: a\nseed: 1\n")
     (tmp_path / "b.yaml").write_text("run: b\nseeds: [0, 1]\n")
@@ -350,7 +350,7 @@ def test_seed_beside_seeds_is_refused_wherever_each_is_given(tmp_path):
 
 
 def test_a_run_folder_made_by_another_kind_of_config_is_refused(tmp_path):
-    from eqsae.validate import IDENTITY, ConfigError, check_run_identity
+    from eqsae.pipeline.validate import IDENTITY, ConfigError, check_run_identity
 
     folder = tmp_path / "results" / "smoke"
     v1, v2 = validate_config({"run": "smoke"}, SCHEMA), validate_config({"run": "smoke", "reproduce": "v2"}, SCHEMA)
@@ -366,7 +366,7 @@ def test_a_run_folder_made_by_another_kind_of_config_is_refused(tmp_path):
 
 
 def test_a_dictionary_too_large_for_this_machine_is_refused_at_start_up_naming_the_expansion():
-    from eqsae.validate import SAE_MEMORY_FLOOR_MB, check_sae_memory, orbit_sae_memory_mb
+    from eqsae.pipeline.validate import SAE_MEMORY_FLOOR_MB, check_sae_memory, orbit_sae_memory_mb
 
     digits = layered("digits_smoke.yaml")
     wide = {**copy.deepcopy(digits), "variants": ["regular", "wide"]}
@@ -402,11 +402,11 @@ def test_the_probe_split_and_knn_are_checked_against_the_held_out_orbits():
 def test_the_config_reference_lists_every_key_as_the_schema_gives_it():
     """config/README.md's key table is generated from the schema; the schema's defaults are config.yaml's values,
     so the table's defaults are what a run gets."""
-    from eqsae.validate import REFERENCE_BEGIN, REFERENCE_END, _schema_keys, config_reference, read_config_file
+    from eqsae.pipeline.validate import REFERENCE_BEGIN, REFERENCE_END, _schema_keys, config_reference, read_config_file
 
     readme = (ROOT / "config/README.md").read_text()
     generated = readme.split(REFERENCE_BEGIN + "\n", 1)[1].split(REFERENCE_END, 1)[0]
-    assert generated == config_reference(SCHEMA), "run python -m eqsae.validate --write-reference"
+    assert generated == config_reference(SCHEMA), "run python -m eqsae.pipeline.validate --write-reference"
     keys = _schema_keys(yaml.safe_load(SCHEMA.read_text()))
     assert not [key for key, sub in keys if not sub.get("description")], "every key says what it does"
     paper = read_config_file(ROOT / "config/config.yaml")
@@ -422,7 +422,7 @@ def test_the_config_reference_lists_every_key_as_the_schema_gives_it():
 
 @pytest.mark.slow
 def test_a_run_below_the_papers_sizes_is_called_toy_size_and_the_paper_configs_are_not(tmp_path):
-    from eqsae.validate import _merge, read_config_file, toy_size
+    from eqsae.pipeline.validate import _merge, read_config_file, toy_size
 
     def sizes(name):
         config = read_config_file(ROOT / "config/config.yaml")

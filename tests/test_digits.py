@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from eqsae.digits import (
+from eqsae.group import C4, D4
+from eqsae.io import NonFiniteError
+from eqsae.sources.digits import (
     DigitsAutoencoder,
     DigitsTrainConfig,
     digits_labels,
@@ -14,8 +16,6 @@ from eqsae.digits import (
     save_digits_autoencoder,
     train_digits_autoencoder,
 )
-from eqsae.group import C4, D4
-from eqsae.io import NonFiniteError
 
 
 def test_the_whole_set_is_1797_images_of_8x8_in_unit_range():

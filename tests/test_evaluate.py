@@ -4,12 +4,12 @@ import torch
 from test_transform import planted_order4_map
 from torch.nn import functional as F
 
-from eqsae.autoencoders import BaseAutoencoder, orbit_activations, reconstruction_mse
-from eqsae.evaluate import reconstruct, sae_metrics
+from eqsae.fitting.transform import element_matrices
 from eqsae.io import NonFiniteError
-from eqsae.sae import Latents, SAEConfig, TopKSAE
-from eqsae.train import SAETrainConfig, train_sae
-from eqsae.transform import element_matrices
+from eqsae.models.autoencoders import BaseAutoencoder, orbit_activations, reconstruction_mse
+from eqsae.models.sae import Latents, SAEConfig, TopKSAE
+from eqsae.training.evaluate import reconstruct, sae_metrics
+from eqsae.training.train import SAETrainConfig, train_sae
 
 
 def test_equivariant_reconstruction_is_m_power_times_the_invariant_one():

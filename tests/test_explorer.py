@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eqsae.atlas import AtlasConfig, ProbingView, latent_table
-from eqsae.explorer import (
+from eqsae.atlas.explorer import (
     LEVELS,
     N_TOP,
     census,
@@ -29,8 +28,9 @@ from eqsae.explorer import (
     write_index,
     write_sae_explorer,  # fmt: skip
 )
+from eqsae.atlas.features import AtlasConfig, ProbingView, latent_table
 from eqsae.group import ORDER, rotate
-from eqsae.tasks import Task
+from eqsae.probing.tasks import Task
 
 SIDE = 8  # images SIDE x SIDE; the toy model's activation is the image's pixels
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from eqsae.group import C4, D4, GROUPS, Group, get_group
-from eqsae.shapes import SHAPES, generate, orbit_size, orbit_sizes, read_labels, shape_tiles, transform_labels
-from eqsae.tasks import make_tasks, task_counts
+from eqsae.probing.tasks import make_tasks, task_counts
+from eqsae.sources.shapes import SHAPES, generate, orbit_size, orbit_sizes, read_labels, shape_tiles, transform_labels
 
 IMAGES = np.random.default_rng(0).integers(0, 255, size=(3, 6, 6))
 

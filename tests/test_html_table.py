@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from eqsae.html_table import table_page, write_table_page
+from eqsae.pipeline.html_table import table_page, write_table_page
 
 
 def test_the_page_holds_every_row_and_column_with_the_banner(tmp_path):

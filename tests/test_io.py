@@ -9,16 +9,13 @@ from eqsae.io import (
     NonFiniteError,
     UnreadableFileError,
     check_finite,
-    read_activations,
     read_json,
     read_matrix,
-    read_shapeset,
     read_table,
-    write_activations,
     write_json,
-    write_shapeset,
     write_table,
 )
+from eqsae.sources.shapes import read_activations, read_shapeset, write_activations, write_shapeset
 
 
 def test_shapeset_round_trip(tmp_path, small_set):
@@ -199,7 +196,7 @@ def test_a_full_disk_is_named_with_the_path_and_leaves_no_file(tmp_path, monkeyp
 
 
 def test_a_full_disk_under_safetensors_is_named_too(tmp_path, monkeypatch):
-    """safetensors reports its I/O errors as SafetensorError, no OSError: eqsae.weights passes them on as one."""
+    """safetensors reports its I/O errors as SafetensorError, no OSError: eqsae.models.weights passes them on as one."""
     import shutil
     from collections import namedtuple
 
@@ -208,7 +205,7 @@ def test_a_full_disk_under_safetensors_is_named_too(tmp_path, monkeypatch):
     from safetensors import SafetensorError
 
     from eqsae.io import UnwritableFileError
-    from eqsae.weights import write_tensors
+    from eqsae.models.weights import write_tensors
 
     def no_space(*args, **kwargs):
         raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from eqsae.sae import SAEConfig, TopKSAE, variant_config
-from eqsae.train import SAETrainConfig, invariance_term, sae_loss, step_losses, train_sae
+from eqsae.models.registry import variant_config
+from eqsae.models.sae import SAEConfig, TopKSAE
+from eqsae.training.train import SAETrainConfig, invariance_term, sae_loss, step_losses, train_sae
 
 
 def twolayer(**overrides) -> TopKSAE:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from eqsae.optim import DictionaryAdam
+from eqsae.training.optim import DictionaryAdam
 
 
 def row_sparse(grad: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:

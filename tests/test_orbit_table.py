@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.config import MFitConfig
 from eqsae.group import C4
 from eqsae.io import UnreadableFileError
 from eqsae.orbit_pipeline import OrbitSAESettings, fit_orbit_generators, orbit_sae_config, probe_orbits, train_orbit_sae
-from eqsae.orbit_table import label_tasks, read_orbit_table, split_orbits, write_orbit_table
-from eqsae.probe import ProbeConfig
+from eqsae.pipeline.config import MFitConfig
+from eqsae.probing.probe import ProbeConfig
+from eqsae.sources.orbit_table import label_tasks, read_orbit_table, split_orbits, write_orbit_table
 
 
 def test_round_trip_in_any_row_order(tmp_path):

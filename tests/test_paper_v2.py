@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae import paper_v2
-from eqsae.paper_v2 import best_equivariant_vs_best_baseline, figure3, table1, tables45
+from eqsae.paper import v2 as paper_v2
+from eqsae.paper.v2 import best_equivariant_vs_best_baseline, figure3, table1, tables45
 
 TASKS = {"cnn": [("S", "S:a"), ("S", "S:b"), ("SO", "SO:a")], "mlp": [("S", "S:a"), ("SO", "SO:a"), ("SO", "SO:b")]}
 """Unequal task counts per group between models, so averaging tasks before models matters."""

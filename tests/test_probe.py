@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eqsae.fitting.transform import element_matrices
 from eqsae.group import ORDER
 from eqsae.io import NonFiniteError
-from eqsae.probe import (
+from eqsae.paper.tables import probe_summary_over_seeds
+from eqsae.probing.probe import (
     PROBES,
     ProbeConfig,
     Probes,
@@ -21,10 +23,8 @@ from eqsae.probe import (
     truncated_reconstruction,
     write_scores,
 )
-from eqsae.shapes import generate, rotate_labels
-from eqsae.tables import probe_summary_over_seeds
-from eqsae.tasks import make_tasks, orbit_labels, task_labels
-from eqsae.transform import element_matrices
+from eqsae.probing.tasks import make_tasks, orbit_labels, task_labels
+from eqsae.sources.shapes import generate, rotate_labels
 
 
 def test_exactly_180_tasks_with_the_papers_group_counts():
@@ -146,7 +146,7 @@ def test_probe_sae_rows_and_equivariant_reconstruction(small_set):
 @pytest.mark.slow
 def test_the_leak_rows_are_probes_on_the_bias_turned_by_each_element_and_on_the_element_alone(small_set):
     """T = 0 rows: every task on T_e b_D, nothing else; the group-element rows: on the one-hot element."""
-    from eqsae.probe import GROUP_ELEMENT, LEAK_T, probe_group_element, run_tasks, settings_only
+    from eqsae.probing.probe import GROUP_ELEMENT, LEAK_T, probe_group_element, run_tasks, settings_only
 
     tasks = make_tasks()[:16]  # the 8 S tasks and 8 SO tasks
     n, d = len(small_set), 6
@@ -215,7 +215,7 @@ def test_the_probe_device_is_checked():
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
 def test_xgboost_on_the_gpu_scores_as_on_the_cpu():
     """GPU hist trees are not bit-identical to the CPU's, but a probe's F1 must not move beyond noise."""
-    from eqsae.probe import Probes
+    from eqsae.probing.probe import Probes
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, 64)).astype(np.float32)

@@ -9,8 +9,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from eqsae.fitting.transform import element_matrices
 from eqsae.group import ORDER
-from eqsae.probe import (
+from eqsae.probing.probe import (
     ProbeConfig,
     Probes,
     latent_rows,
@@ -21,8 +22,7 @@ from eqsae.probe import (
     standardise,
     vote,
 )
-from eqsae.tasks import make_tasks, orbit_labels
-from eqsae.transform import element_matrices
+from eqsae.probing.tasks import make_tasks, orbit_labels
 
 
 def tied_data(n_train: int, n_test: int, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -156,7 +156,7 @@ def test_a_probe_table_of_other_tasks_is_not_copied(sae_inputs):
 def test_every_truncated_reconstruction_lies_in_its_span(equivariant):
     """kNN searches the span's coordinates: the rows must lie in it (else distances shrink) and keep their
     distances; a span as wide as the features is no saving and is not made."""
-    from eqsae.probe import reconstruction_span, truncated_reconstruction
+    from eqsae.probing.probe import reconstruction_span, truncated_reconstruction
 
     rng = np.random.default_rng(4)
     n, d, d_latent, ids = 200, 64, 40, np.array([7, 3, 31, 12])
@@ -182,7 +182,7 @@ def test_every_truncated_reconstruction_lies_in_its_span(equivariant):
 def test_knn_and_logreg_in_the_span_score_as_in_the_features(sae_inputs, probe_name):
     """probe_sae's reconstruction rows with the probe in the span against the probe on the d features, every
     task."""
-    import eqsae.probe as probe
+    import eqsae.probing.probe as probe
 
     z, decoder, bias, elements, labels, tasks = sae_inputs
     decoder = np.hstack([decoder, decoder @ np.random.default_rng(5).normal(size=(6, 30)).astype(np.float32)])
@@ -209,7 +209,7 @@ def test_knn_and_logreg_in_the_span_score_as_in_the_features(sae_inputs, probe_n
 def test_truncations_that_pick_the_same_latents_share_their_reconstructions(sae_inputs):
     """In any order, the same latents give bit-identical reconstructions, so their tasks share one quantised
     matrix; the table equals fitting every task alone."""
-    from eqsae.probe import truncated_reconstruction
+    from eqsae.probing.probe import truncated_reconstruction
 
     z, decoder, bias, elements, labels, tasks = sae_inputs
     transforms = element_matrices([np.eye(6, dtype=np.float32)[::-1]])
@@ -218,7 +218,7 @@ def test_truncations_that_pick_the_same_latents_share_their_reconstructions(sae_
                           truncated_reconstruction(z, ids[::-1], decoder, bias, elements, transforms))  # fmt: skip
     cfg = ProbeConfig(xgb_trees=5, representations=("reconstructions",))
     shared = probe_sae(z, decoder, bias, elements, labels, tasks, [6, 12], cfg, transforms)
-    import eqsae.probe as probe
+    import eqsae.probing.probe as probe
 
     original = probe.run_tasks
     try:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import eqsae
-from eqsae.config import MFitConfig
-from eqsae.provenance import PACKAGES, collect, git_state
+from eqsae.pipeline.config import MFitConfig
+from eqsae.pipeline.provenance import PACKAGES, collect, git_state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +34,7 @@ def test_collect_in_this_checkout_is_json_and_names_the_commit():
 
 def test_a_copy_outside_git_has_no_commit_and_needs_no_torch(tmp_path):
     shutil.copytree(ROOT / "src" / "eqsae", tmp_path / "pkg" / "eqsae", ignore=shutil.ignore_patterns("__pycache__"))
-    script = ("import json, sys, eqsae, eqsae.provenance as p; "
+    script = ("import json, sys, eqsae, eqsae.pipeline.provenance as p; "
               "print(json.dumps([eqsae.__file__, p.collect({}, seed=None, device='cpu', threads=1), "
               "'torch' in sys.modules]))")  # fmt: skip
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tmp_path / "pkg"),
@@ -53,7 +53,7 @@ def test_no_git_binary_means_unknown_not_an_error(monkeypatch):
 
 
 def test_the_cpu_code_path_is_recorded_as_torch_took_it():
-    script = "import json, torch; from eqsae.provenance import cpu_state; torch.ones(3).sum(); print(json.dumps(cpu_state()))"
+    script = "import json, torch; from eqsae.pipeline.provenance import cpu_state; torch.ones(3).sum(); print(json.dumps(cpu_state()))"
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eqsae.publish import MAX_BYTES, PAPER, publish
+from eqsae.pipeline.publish import MAX_BYTES, PAPER, publish
 
 ROOT = Path(__file__).parents[1]
 

@@ -1,4 +1,4 @@
-"""eqsae.reproduce: a faithful rerun passes, a planted number beyond its seeds' spread is named."""
+"""eqsae.pipeline.reproduce: a faithful rerun passes, a planted number beyond its seeds' spread is named."""
 
 import shutil
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.reproduce import compare_folders, judge, main, split_columns
+from eqsae.pipeline.reproduce import compare_folders, judge, main, split_columns
 
 TOY = Path(__file__).resolve().parents[1] / "published" / "toy"
 
@@ -92,7 +92,7 @@ def test_a_table_the_run_lacks_is_named(tmp_path):
 def test_the_docs_quote_the_published_code_path_study():
     """The documentation's code-path numbers and its RESULT 1 verdicts (docs/reproducibility.md; README.md quotes
     the five seeds' verdict) are those of published/code_paths/r2.csv."""
-    from eqsae.stats import greater
+    from eqsae.paper.stats import greater
 
     root = TOY.parents[1]
     readme = (root / "docs/reproducibility.md").read_text()

@@ -8,10 +8,10 @@ import torch
 
 JOB = """
 import logging, sys
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 log_to(sys.argv[1])
 log_to(sys.argv[1])  # a second call must not log the failure twice
-logging.getLogger("eqsae.train").info("epoch 3/500 loss 0.1")
+logging.getLogger("eqsae.training.train").info("epoch 3/500 loss 0.1")
 def train():
     raise RuntimeError("loss exploded 42")
 train()
@@ -37,7 +37,7 @@ import sys
 
 import pytest
 import torch
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 log_to({str(tmp_path / "a.log")!r})
 assert sys.excepthook is not sys.__excepthook__
 log_to(None)
@@ -48,7 +48,7 @@ assert sys.excepthook is sys.__excepthook__
 
 
 def test_openmp_waits_passively_only_where_a_job_would_share_cores():
-    from eqsae.runtime import wait_policy
+    from eqsae.pipeline.runtime import wait_policy
 
     assert wait_policy(2, load=0.1, cores=2) is None  # alone: spinning is ~20% faster (benchmarks/omp_wait.py)
     assert wait_policy(2, load=1.0, cores=2) == "PASSIVE"  # beside a busy process: 2.3-2.9x faster
@@ -59,7 +59,7 @@ def test_openmp_waits_passively_only_where_a_job_would_share_cores():
 def test_an_explicit_wait_policy_is_left_alone(monkeypatch):
     import os
 
-    from eqsae import runtime
+    from eqsae.pipeline import runtime
 
     monkeypatch.setattr(runtime, "wait_policy", lambda threads: "PASSIVE")
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
@@ -71,7 +71,7 @@ def test_an_explicit_wait_policy_is_left_alone(monkeypatch):
 
 
 def test_the_avx2_code_path_names_all_three_back_ends_and_native_none():
-    from eqsae.runtime import code_path_env
+    from eqsae.pipeline.runtime import code_path_env
 
     assert set(code_path_env("AVX2")) == {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR"}
     assert code_path_env("native") == {}
@@ -81,7 +81,7 @@ def test_the_avx2_code_path_names_all_three_back_ends_and_native_none():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_asking_for_cuda_without_a_gpu_names_the_config_key():
-    from eqsae.runtime import pick_device
+    from eqsae.pipeline.runtime import pick_device
 
     with pytest.raises(RuntimeError, match="config key device: 'cuda' was asked for but torch sees no CUDA GPU"):
         pick_device("cuda")

@@ -6,8 +6,9 @@ import torch
 from test_io import LOADING, unreadable
 
 from eqsae.io import NonFiniteError, UnreadableFileError
-from eqsae.sae import PRACTICES, SAEConfig, TopKSAE, load_sae, save_sae, variant_config
-from eqsae.train import SAETrainConfig, init_from_data, sae_loss, step_losses, train_sae
+from eqsae.models.registry import load_sae, save_sae, variant_config
+from eqsae.models.sae import PRACTICES, SAEConfig, TopKSAE
+from eqsae.training.train import SAETrainConfig, init_from_data, sae_loss, step_losses, train_sae
 
 ENCODERS = ["linear", "twolayer"]
 STANDARD = PRACTICES["standard"]
@@ -91,7 +92,7 @@ def test_auxk_trains_the_largest_dead_latents_on_the_residual():
 
 
 def test_auxk_counts_a_latent_dead_after_one_epoch_of_rows_without_firing(monkeypatch):
-    import eqsae.train
+    import eqsae.training.train
 
     calls = []
 
@@ -100,7 +101,7 @@ def test_auxk_counts_a_latent_dead_after_one_epoch_of_rows_without_firing(monkey
         calls.append((len(x), dead.clone(), out[2].indices))
         return out
 
-    monkeypatch.setattr(eqsae.train, "step_losses", recording)
+    monkeypatch.setattr(eqsae.training.train, "step_losses", recording)
     orbits = np.random.default_rng(0).normal(size=(40, 4, 16)).astype(np.float32)
     cfg = SAEConfig(k=2, d_in=16, d_latent=64)
     train_sae(orbits, cfg, "augmented", SAETrainConfig(epochs=4, batch_size=16, auxk_alpha=0.1))
@@ -255,13 +256,13 @@ def test_a_diverging_sae_training_stops_with_its_settings():
 
 
 def test_a_non_finite_auxk_loss_stops_training(monkeypatch):
-    import eqsae.train
+    import eqsae.training.train
 
     def inf_aux(*args, **kwargs):
         loss, _, latents = step_losses(*args, **kwargs)
         return loss, torch.tensor(float("inf")), latents  # a constant: the reconstruction still trains
 
-    monkeypatch.setattr(eqsae.train, "step_losses", inf_aux)
+    monkeypatch.setattr(eqsae.training.train, "step_losses", inf_aux)
     orbits = np.random.default_rng(0).normal(size=(32, 4, 8)).astype(np.float32)
     train = SAETrainConfig(epochs=3, batch_size=8, auxk_alpha=1 / 32, k_aux=4)
     with pytest.raises(NonFiniteError, match=r"AuxK loss inf at epoch 1/3 with SAETrainConfig\("):

@@ -8,9 +8,10 @@ import torch
 from safetensors import safe_open
 from test_io import unreadable
 
-import eqsae.sae
+import eqsae.models.sae
 from eqsae.io import UnreadableFileError
-from eqsae.sae import Latents, SAEConfig, build_sae, load_sae, save_sae
+from eqsae.models.registry import build_sae, load_sae, save_sae
+from eqsae.models.sae import Latents, SAEConfig
 
 CONFIGS = {
     "linear": dict(),
@@ -31,7 +32,7 @@ def make(name: str, seed: int = 0):
 
 
 def test_the_docstring_examples_run():
-    result = doctest.testmod(eqsae.sae)
+    result = doctest.testmod(eqsae.models.sae)
     assert result.attempted > 0 and result.failed == 0
 
 

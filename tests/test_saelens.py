@@ -14,7 +14,8 @@ import torch
 from safetensors import safe_open
 
 from eqsae import export_saelens
-from eqsae.sae import SAEConfig, build_sae, save_sae
+from eqsae.models.registry import build_sae, save_sae
+from eqsae.models.sae import SAEConfig
 
 TOPK_FIELDS = {"d_in", "d_sae", "dtype", "device", "apply_b_dec_to_input", "normalize_activations",
                "reshape_activations", "metadata", "architecture", "k", "rescale_acts_by_decoder_norm"}  # fmt: skip
@@ -99,7 +100,7 @@ def test_an_archetypal_dictionary_with_a_linear_encoder_exports_its_atoms(tmp_pa
 
 @pytest.mark.parametrize("variant", ["twolayer", "archetypal"])
 def test_a_two_layer_encoder_is_refused_with_the_reason(tmp_path, variant):
-    from eqsae.sae import variant_config
+    from eqsae.models.registry import variant_config
 
     cfg, _ = variant_config(variant, 4, d_in=16, d_hidden=8, **({"n_anchors": 4} if variant == "archetypal" else {}))
     sae = build_sae(cfg, torch.randn(4, 16) if variant == "archetypal" else None)

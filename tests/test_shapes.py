@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eqsae.group import ORDER, orbit, rotate
-from eqsae.shapes import (
+from eqsae.sources.shapes import (
     N_SHAPES,
     SHAPES,
     compose,

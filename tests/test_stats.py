@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from eqsae.stats import (
+from eqsae.paper.stats import (
     FAILS,
     HOLDS,
     NOT_ESTABLISHED,
@@ -23,7 +23,7 @@ from eqsae.stats import (
     per_seed,
     standard_error,
 )
-from eqsae.tables import best_per_task, result1_over_seeds
+from eqsae.paper.tables import best_per_task, result1_over_seeds
 
 
 def test_standard_error_is_the_sample_std_over_root_n():

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eqsae.crosscoder import crosscoder_inputs, crosscoder_mse
-from eqsae.ground_truth import class_agreement, detection_f1, feature_recovery, match_features
-from eqsae.toy import ToyConfig, cyclic_permutation, make_toy
-from eqsae.toy_experiment import TOY_SAES, ToySAESettings, run_toy
-from eqsae.toy_tables import summarize_toy, table3
+from eqsae.models.crosscoder import crosscoder_inputs, crosscoder_mse
+from eqsae.toy.experiment import TOY_SAES, ToySAESettings, run_toy
+from eqsae.toy.ground_truth import class_agreement, detection_f1, feature_recovery, match_features
+from eqsae.toy.model import ToyConfig, cyclic_permutation, make_toy
+from eqsae.toy.tables import summarize_toy, table3
 
 
 @pytest.mark.parametrize("n", [8, 16, 18, 32])

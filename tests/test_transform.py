@@ -3,10 +3,10 @@ import pytest
 import torch
 from sklearn.metrics import r2_score
 
-from eqsae.config import MFitConfig
+from eqsae.fitting.metrics import r2_flat, r2_pooled, r2_uniform
+from eqsae.fitting.transform import fit_m, orbit_loss, order_penalty, r2_per_element, result1_table
 from eqsae.io import NonFiniteError
-from eqsae.metrics import r2_flat, r2_pooled, r2_uniform
-from eqsae.transform import fit_m, orbit_loss, order_penalty, r2_per_element, result1_table
+from eqsae.pipeline.config import MFitConfig
 
 
 def planted_order4_map(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,7 +98,7 @@ def test_r2_readings_match_their_definitions():
 
 
 def test_mean_shift_share_splits_the_residual_into_offset_and_covariance():
-    from eqsae.metrics import mean_shift_share
+    from eqsae.fitting.metrics import mean_shift_share
 
     rng = np.random.default_rng(3)
     y = rng.normal(size=(300, 5))
@@ -112,7 +112,7 @@ def test_mean_shift_share_splits_the_residual_into_offset_and_covariance():
 
 
 def test_result1_reports_the_shift_share_and_the_readings_after_the_relu(planted):
-    from eqsae.tables import beside_paper, identity_reading, result1_over_seeds
+    from eqsae.paper.tables import beside_paper, identity_reading, result1_over_seeds
 
     m, _, orbits = planted
     table = result1_table(m, orbits, "mlp", post_relu=True)
@@ -158,10 +158,10 @@ def test_an_m_fit_that_diverges_and_stays_finite_stops_with_its_numbers(planted)
 
 
 def test_a_non_finite_m_is_refused_even_when_the_logged_loss_is_finite(planted, monkeypatch):
-    import eqsae.transform
+    import eqsae.fitting.transform
 
     # the order penalty is not part of the logged loss: one step on an infinite penalty leaves M NaN
-    monkeypatch.setattr(eqsae.transform, "order_penalty", lambda m, order=4: (m * float("inf")).sum())
+    monkeypatch.setattr(eqsae.fitting.transform, "order_penalty", lambda m, order=4: (m * float("inf")).sum())
     _, train, _ = planted
     with pytest.raises(NonFiniteError, match=r"fit M: M has 256 non-finite entries after 1 epochs"):
         fit_m(train, MFitConfig(epochs=1, batch_size=len(train), order_penalty=1.0))
@@ -179,8 +179,8 @@ def planted_d4(d: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
 
 @pytest.mark.slow
 def test_fit_generators_recovers_planted_m_and_r():
+    from eqsae.fitting.transform import element_matrices, fit_generators
     from eqsae.group import D4
-    from eqsae.transform import element_matrices, fit_generators
 
     rng = np.random.default_rng(0)
     m0, r0 = planted_d4(16, rng)
@@ -205,8 +205,8 @@ def test_elements_act_by_the_products_the_fit_trained():
     M^4 or R^2 is only near I, so an element must act (R^2, equivariant reconstructions) by the very product
     its loss term trained, not by M^p alone: with M, R that are no representation, the loss equals the mean
     over elements of the error of element_matrices (plus the identity's term M^4 R^2)."""
+    from eqsae.fitting.transform import element_matrices, group_orbit_loss
     from eqsae.group import D4
-    from eqsae.transform import element_matrices, group_orbit_loss
 
     rng = np.random.default_rng(3)
     d = 6

@@ -7,8 +7,8 @@ from torch import nn
 
 from eqsae.group import C4, D4
 from eqsae.io import NonFiniteError
-from eqsae.orbit_table import read_orbit_table
-from eqsae.user_model import model_to_orbit_table, orbit_activations
+from eqsae.sources.orbit_table import read_orbit_table
+from eqsae.sources.user_model import model_to_orbit_table, orbit_activations
 
 
 def small_cnn(channels: int = 1) -> nn.Sequential:

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, jobs_run, snakemake
 
-from eqsae.runtime import code_path_env
-from eqsae.sae import load_sae
+from eqsae.models.registry import load_sae
+from eqsae.pipeline.runtime import code_path_env
 
 pytestmark = pytest.mark.workflow
 
@@ -125,8 +125,8 @@ def test_smoke_run_probes_every_task_of_every_representation(smoke):
 
 
 def test_smoke_run_decides_every_claim(smoke):
-    from eqsae.claims import CLAIMS, decide_folder
-    from eqsae.findings import section
+    from eqsae.paper.claims import CLAIMS, decide_folder
+    from eqsae.paper.findings import section
 
     workdir, _ = smoke
     tables = workdir / "results/smoke/tables"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from conftest import copy_workflow, jobs_run, snakemake
 
-from eqsae.orbit_table import read_orbit_table, write_orbit_table
-from eqsae.probe import summarize
+from eqsae.probing.probe import summarize
+from eqsae.sources.orbit_table import read_orbit_table, write_orbit_table
 
 pytestmark = pytest.mark.workflow
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from conftest import copy_workflow, jobs_run, snakemake
 
-from eqsae.toy_experiment import TOY_SAES
+from eqsae.toy.experiment import TOY_SAES
 
 pytestmark = pytest.mark.workflow
 
@@ -43,8 +43,8 @@ def test_toy_tables_and_figures(toy):
 
 
 def test_toy_claims_against_every_baseline_with_the_seed_as_replicate(toy):
-    from eqsae.claims import main
-    from eqsae.toy_claims import BASELINES, TOY_CLAIMS, toy_folder_section
+    from eqsae.paper.verdicts import main
+    from eqsae.toy.claims import BASELINES, TOY_CLAIMS, toy_folder_section
 
     workdir, _ = toy
     claims = pd.read_csv(workdir / RUN / "tables/toy/toy_claims.csv")
@@ -57,7 +57,7 @@ def test_toy_claims_against_every_baseline_with_the_seed_as_replicate(toy):
     assert banner.startswith("> **toy-size config: these numbers test the pipeline, not the paper (toy.n_train")
     assert findings == toy_folder_section(workdir / RUN / "tables")
     readme = workdir / "x.md"
-    from eqsae.findings import TOY_BEGIN, TOY_END
+    from eqsae.paper.findings import TOY_BEGIN, TOY_END
 
     readme.write_text(f"{TOY_BEGIN}\n{TOY_END}\n")
     main([str(workdir / RUN / "tables"), "--readme", str(readme)])

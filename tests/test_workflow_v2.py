@@ -9,8 +9,8 @@ import pytest
 from conftest import copy_workflow, jobs_run, snakemake
 
 from eqsae.group import D4
-from eqsae.sae import load_sae
-from eqsae.tasks import task_counts
+from eqsae.models.registry import load_sae
+from eqsae.probing.tasks import task_counts
 
 pytestmark = pytest.mark.workflow
 

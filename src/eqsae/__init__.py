@@ -1,28 +1,30 @@
 """eqsae: equivariant sparse autoencoders (Erdogan & Lucic), as a small reusable library.
 
-Names are loaded on first use, so `import eqsae.validate` (what the Snakefile does) stays free of torch.
+Names are loaded on first use, so `import eqsae.pipeline.validate` (what the Snakefile does) stays free of torch.
 """
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
-    "SHAPES": "shapes", "ShapeSet": "shapes", "generate": "shapes", "read_labels": "shapes",
-    "orbit_sizes": "shapes", "rotate_labels": "shapes", "transform_labels": "shapes",
+    "SHAPES": "sources.shapes", "ShapeSet": "sources.shapes", "generate": "sources.shapes", "read_labels": "sources.shapes",
+    "orbit_sizes": "sources.shapes", "rotate_labels": "sources.shapes", "transform_labels": "sources.shapes",
     "Group": "group", "C4": "group", "D4": "group", "GROUPS": "group", "get_group": "group",
     "ORDER": "group", "rotate": "group", "orbit": "group",
-    "BaseAutoencoder": "autoencoders", "train_autoencoder": "autoencoders",
-    "orbit_activations": "autoencoders", "load_autoencoder": "autoencoders",
-    "fit_m": "transform", "orbit_loss": "transform", "result1_table": "transform",
-    "fit_generators": "transform", "element_matrices": "transform",
-    "ArchetypalSAE": "archetypal", "kmeans_anchors": "archetypal", "build_sae": "sae",
-    "TopKSAE": "sae", "SAEConfig": "sae", "variant_config": "sae", "load_sae": "sae", "save_sae": "sae",
-    "Latents": "sae", "export_saelens": "saelens",
-    "SAETrainConfig": "train", "train_sae": "train", "DictionaryAdam": "optim",
-    "r2_pooled": "metrics", "r2_flat": "metrics", "r2_uniform": "metrics",
-    "BaseTrainConfig": "config", "MFitConfig": "config", "validate_config": "validate", "ConfigError": "validate",
-    "read_activations": "io", "write_activations": "io", "read_shapeset": "io", "write_shapeset": "io",
+    "BaseAutoencoder": "models.autoencoders", "train_autoencoder": "models.autoencoders",
+    "orbit_activations": "models.autoencoders", "load_autoencoder": "models.autoencoders",
+    "fit_m": "fitting.transform", "orbit_loss": "fitting.transform", "result1_table": "fitting.transform",
+    "fit_generators": "fitting.transform", "element_matrices": "fitting.transform",
+    "ArchetypalSAE": "models.archetypal", "kmeans_anchors": "models.archetypal", "build_sae": "models.registry",
+    "TopKSAE": "models.sae", "SAEConfig": "models.sae", "variant_config": "models.registry", "load_sae": "models.registry",
+    "save_sae": "models.registry",
+    "Latents": "models.sae", "export_saelens": "models.saelens",
+    "SAETrainConfig": "training.train", "train_sae": "training.train", "DictionaryAdam": "training.optim",
+    "r2_pooled": "fitting.metrics", "r2_flat": "fitting.metrics", "r2_uniform": "fitting.metrics",
+    "BaseTrainConfig": "pipeline.config", "MFitConfig": "pipeline.config", "validate_config": "pipeline.validate", "ConfigError": "pipeline.validate",
+    "read_activations": "sources.shapes", "write_activations": "sources.shapes", "read_shapeset": "sources.shapes",
+    "write_shapeset": "sources.shapes",
 }  # fmt: skip
 __all__ = ["__version__", *_EXPORTS]
 

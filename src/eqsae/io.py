@@ -1,5 +1,5 @@
-"""Save formats: image sets (.npz), activations (Parquet, one fixed-size-list column), M (.npy), JSON
-summaries and result tables.
+"""Save formats: arrays and M (.npy), weights, JSON summaries and result tables (the Shapes dataset's image
+sets and activation tables are `eqsae.sources.shapes`').
 
 Writers go through a temporary file and an atomic rename, so an interrupted job never leaves a half file
 that looks complete; they refuse NaN and infinities, so a diverged stage fails instead of passing garbage on.
@@ -17,13 +17,10 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from eqsae.shapes import N_POSITIONS, ShapeSet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,7 +106,7 @@ def write_array(path: str | Path, array: np.ndarray) -> None:
 
 def write_state(path: str | Path, state: dict) -> None:
     """A torch state dict (a base model's `model.pt`), written atomically. SAE weights are safetensors files
-    (`eqsae.weights`)."""
+    (`eqsae.models.weights`)."""
     import torch
 
     atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -209,80 +206,3 @@ def read_matrix(path: str | Path) -> np.ndarray:
 def read_generators(m_path: str | Path, r_path: str | Path | None = None) -> list[np.ndarray]:
     """[M] or [M, R]: the fitted matrices of a group's generators, each checked by read_matrix."""
     return [read_matrix(path) for path in (m_path, r_path) if path is not None]
-
-
-def write_shapeset(path: str | Path, data: ShapeSet) -> None:
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npz" to the temp name
-            np.savez_compressed(f, images=data.images, shapes=data.shapes, orientations=data.orientations)
-
-    _atomic(path, write)
-
-
-def read_shapeset(path: str | Path) -> ShapeSet:
-    with reading(path), np.load(path) as f:
-        return ShapeSet(f["images"], f["shapes"], f["orientations"])
-
-
-@dataclass(frozen=True)
-class OrbitActivations:
-    """psi(g^p h^q x) of every image and group element, with the labels of g^p h^q x."""
-
-    acts: np.ndarray
-    """(n, |G|, d) float32; acts[:, e] = psi(g^p h^q x), e = q * ord(g) + p (eqsae.group)."""
-    shapes: np.ndarray
-    """(n, |G|, 4) int8, as in ShapeSet."""
-    orientations: np.ndarray
-    """(n, |G|, 4) int8."""
-
-    def __len__(self) -> int:
-        return len(self.acts)
-
-
-def write_activations(path: str | Path, acts: np.ndarray, data: ShapeSet) -> None:
-    """One row per (image_id, element): labels per position and the activation as a fixed-size list."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    n, order, d = acts.shape
-    if (n, order) != data.shapes.shape[:2]:
-        raise ValueError(f"activations {acts.shape} do not match the image set ({len(data)} images)")
-    columns = {
-        "image_id": pa.array(np.repeat(np.arange(n, dtype=np.int32), order)),
-        "element": pa.array(np.tile(np.arange(order, dtype=np.int8), n)),
-    }
-    for q in range(N_POSITIONS):
-        columns[f"shape_{q}"] = pa.array(data.shapes[:, :, q].ravel())
-    for q in range(N_POSITIONS):
-        columns[f"orientation_{q}"] = pa.array(data.orientations[:, :, q].ravel())
-    flat = pa.array(np.ascontiguousarray(acts, np.float32).ravel())
-    columns["activation"] = pa.FixedSizeListArray.from_arrays(flat, d)
-    table = pa.table(columns)
-    _atomic(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def read_activations(path: str | Path) -> OrbitActivations:
-    """Activations written by write_activations; a damaged or misordered file is an UnreadableFileError."""
-    import pyarrow.parquet as pq
-
-    with reading(path):
-        table = pq.read_table(path)
-        # `rotation`: files written before groups of two generators, C4 only
-        element = table["element" if "element" in table.column_names else "rotation"].to_numpy()
-        ids = table["image_id"].to_numpy()
-        order = int(np.sum(ids == 0)) or 1
-        n = len(table) // order
-        if len(table) != n * order or not (
-            np.array_equal(ids, np.repeat(np.arange(n), order))
-            and np.array_equal(element, np.tile(np.arange(order), n))
-        ):
-            raise UnreadableFileError(f"{path}: rows must be ordered by image_id, then group element 0..|G|-1")
-        column = table["activation"].combine_chunks()
-        acts = column.values.to_numpy().reshape(n, order, column.type.list_size).copy()  # writable, for torch
-        return OrbitActivations(acts, _labels(table, "shape", n, order), _labels(table, "orientation", n, order))
-
-
-def _labels(table, prefix: str, n: int, order: int) -> np.ndarray:
-    """(n, |G|, 4) labels from the columns prefix_0..prefix_3."""
-    cols = [table[f"{prefix}_{q}"].to_numpy() for q in range(N_POSITIONS)]  # stacking copies
-    return np.stack(cols, axis=-1).reshape(n, order, N_POSITIONS)

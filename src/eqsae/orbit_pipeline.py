@@ -1,4 +1,4 @@
-"""The analysis of the paper on anyone's orbits (an `eqsae.orbit_table`): M (and R), the SAE variants, probes for
+"""The analysis of the paper on anyone's orbits (an `eqsae.sources.orbit_table`): M (and R), the SAE variants, probes for
 the table's label columns, the feature atlas. The `orbits` branch of the workflow calls these, one per stage;
 so can a notebook:
 
@@ -13,7 +13,7 @@ so can a notebook:
 `device` is where M and the SAE train; encoding then runs where the SAE is, and results come back as CPU arrays.
 
 Dictionary sizes follow the activation width: `expansion` x d latents (v1: 8 x 256 = 2,048), a wide variant 4 x
-that; everything else is the named variant's (`eqsae.config.VARIANTS`).
+that; everything else is the named variant's (`eqsae.pipeline.config.VARIANTS`).
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eqsae.config import VARIANTS, MFitConfig
+from eqsae.fitting.transform import fit_generators, result1_table
 from eqsae.group import Group
-from eqsae.probe import ProbeConfig, probe_base, probe_sae
-from eqsae.sae import PRACTICES, Latents, SAEConfig, TopKSAE
-from eqsae.train import SAETrainConfig, train_sae
-from eqsae.transform import fit_generators, result1_table
+from eqsae.models.sae import PRACTICES, Latents, SAEConfig, TopKSAE
+from eqsae.pipeline.config import VARIANTS, MFitConfig
+from eqsae.probing.probe import ProbeConfig, probe_base, probe_sae
+from eqsae.training.train import SAETrainConfig, train_sae
 
 WIDE_FACTOR = 4
 """A wide variant's latents per narrow latent (v1: 8,192 / 2,048)."""
@@ -79,7 +79,7 @@ def train_orbit_sae(
     gets KMeans anchors of them."""
     anchors = None
     if VARIANTS[variant][0].get("dictionary") == "archetypal":
-        from eqsae.archetypal import kmeans_anchors
+        from eqsae.models.archetypal import kmeans_anchors
 
         rows = train.reshape(-1, train.shape[-1])
         anchors = kmeans_anchors(rows, min(s.n_anchors, len(rows)), seed=s.seed)
@@ -111,7 +111,7 @@ def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, ta
 def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg) -> pd.DataFrame:
     """The atlas's per-latent table (C4: symmetry profile, class, partners, best label concept) of an SAE read
     through M on the orbits; without a decoder to draw with, the orbit-strip columns stay empty."""
-    from eqsae.atlas import latent_table
+    from eqsae.atlas.features import latent_table
 
     latents = encode_orbits(sae, orbits)
     dictionary = sae.dictionary_rows().detach().cpu().numpy()
@@ -122,7 +122,7 @@ def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndar
 def read_split(path, group: Group, held_out: float, seed: int):
     """The orbit table and its seeded held-out mask: SAEs and M train on the rest, probes, R^2 and the atlas
     read the held-out orbits."""
-    from eqsae.orbit_table import read_orbit_table, split_orbits
+    from eqsae.sources.orbit_table import read_orbit_table, split_orbits
 
     table = read_orbit_table(path, group.order)
     return table, split_orbits(len(table), held_out, seed)

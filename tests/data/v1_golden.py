@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eqsae.autoencoders import orbit_activations, train_autoencoder
-from eqsae.config import BaseTrainConfig, MFitConfig
-from eqsae.evaluate import sae_metrics
-from eqsae.probe import truncate, truncated_reconstruction
-from eqsae.sae import variant_config
-from eqsae.shapes import generate
-from eqsae.tasks import make_tasks, orbit_labels
-from eqsae.train import SAETrainConfig, train_sae
-from eqsae.transform import element_matrices, fit_m, result1_table
+from eqsae.fitting.transform import element_matrices, fit_m, result1_table
+from eqsae.models.autoencoders import orbit_activations, train_autoencoder
+from eqsae.models.registry import variant_config
+from eqsae.pipeline.config import BaseTrainConfig, MFitConfig
+from eqsae.probing.probe import truncate, truncated_reconstruction
+from eqsae.probing.tasks import make_tasks, orbit_labels
+from eqsae.sources.shapes import generate
+from eqsae.training.evaluate import sae_metrics
+from eqsae.training.train import SAETrainConfig, train_sae
 
 GOLDEN = Path(__file__).with_name("v1_golden.json")
 

@@ -9,11 +9,11 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))
 
-from eqsae.codehash import code_digest, files_digest
-from eqsae.config import TRAINED_BY, VARIANTS, uses_anchors
+from eqsae.pipeline.codehash import code_digest, files_digest
+from eqsae.pipeline.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS
-from eqsae.runtime import code_path_env
-from eqsae.validate import (
+from eqsae.pipeline.runtime import code_path_env
+from eqsae.pipeline.validate import (
     TOY_SIZE,
     check_config_files,
     check_run_identity,
@@ -62,7 +62,7 @@ if workflow.is_main_process:
 # 5.3 ms per Adam step against none and 0.55 ms); jobs inherit these.
 os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "33554432")
 os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", "1073741824")
-# The CPU code path (eqsae.runtime.CODE_PATHS), like `device` a runtime knob that re-runs nothing; jobs inherit
+# The CPU code path (eqsae.pipeline.runtime.CODE_PATHS), like `device` a runtime knob that re-runs nothing; jobs inherit
 # it, and a variable already set in the shell wins.
 for name, value in code_path_env(config["cpu_code_path"]).items():
     os.environ.setdefault(name, value)
@@ -70,7 +70,7 @@ for name, value in code_path_env(config["cpu_code_path"]).items():
 # More --cores than the machine has puts torch jobs side by side on shared cores, where OpenMP's spinning
 # barriers make each many times slower (measured: a CNN epoch 1.6 s alone, 16 s beside a twin). Passive
 # waiting shares the cores fairly instead (3.9 s each), so `--cores 8` on a 2-core machine loses nothing.
-# Otherwise each job chooses at start-up from the machine's load (eqsae.runtime.wait_politely): passive
+# Otherwise each job chooses at start-up from the machine's load (eqsae.pipeline.runtime.wait_politely): passive
 # waiting costs a 2-thread job ~20% alone and saves 2.3-2.9x beside other load (benchmarks/omp_wait.py).
 if (workflow.resource_settings.cores or 0) > len(os.sched_getaffinity(0)):
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

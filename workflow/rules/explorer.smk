@@ -3,7 +3,7 @@
 # and partners. One job per SAE and seed writes that SAE's folder (a small PNG per live latent and its data.js);
 # one job writes the page and the run's index. C4 only, like the atlas.
 
-EXPLORER_PAGE = files_digest(SRC / "eqsae/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
+EXPLORER_PAGE = files_digest(SRC / "eqsae/atlas/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
 
 
 rule explorer_sae:

@@ -1,4 +1,4 @@
-# Your own orbits (reproduce: orbits): an orbit table (eqsae.orbit_table) from your model, or scikit-learn's
+# Your own orbits (reproduce: orbits): an orbit table (eqsae.sources.orbit_table) from your model, or scikit-learn's
 # handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml); then M,
 # the SAE variants, probes for the table's label columns and the atlas, per seed.
 
@@ -96,7 +96,7 @@ rule orbits_sae:
         ENV
     threads: config["threads"]["train_sae"]
     resources:
-        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant),  # the dictionary's estimate (eqsae.validate)
+        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant),  # the dictionary's estimate (eqsae.pipeline.validate)
         runtime=60,
     params:
         orbits={**SPLIT, "expansion": ORBITS["expansion"]},

@@ -1,5 +1,5 @@
 # The paper's later version (v2): its tables beside ours, with v2's published numbers shipped in the
-# package (eqsae/data/paper_v2). Made by `all` under `reproduce: v2` (config/v2.yaml).
+# package (eqsae/paper/data/paper_v2). Made by `all` under `reproduce: v2` (config/v2.yaml).
 
 
 rule v2_tables:

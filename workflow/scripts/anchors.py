@@ -1,6 +1,6 @@
 """The archetypal SAE's anchors: KMeans centroids of one model's SAE-set activations, every group element."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -10,8 +10,9 @@ import time  # noqa: E402
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from eqsae.archetypal import kmeans_anchors  # noqa: E402
-from eqsae.io import read_activations, write_array  # noqa: E402
+from eqsae.io import write_array  # noqa: E402
+from eqsae.models.archetypal import kmeans_anchors  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
 
 p = snakemake.params
 setup(snakemake.threads, "cpu")

@@ -1,7 +1,7 @@
 """The feature atlas of one SAE: a row per latent (activity, symmetry profile, isotypic split, class,
 partners, best concept, orbit-strip correlation) and the SAE's census, read through its base model's M."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch loads OpenMP
@@ -10,9 +10,9 @@ import logging  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.atlas import MAY_BE_MISSING, AtlasConfig, load_probing_view, sae_atlas, summary  # noqa: E402
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, load_probing_view, sae_atlas, summary  # noqa: E402
 from eqsae.io import read_matrix, write_json, write_table  # noqa: E402
-from eqsae.sae import load_sae  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc, start = snakemake.wildcards, time.perf_counter()

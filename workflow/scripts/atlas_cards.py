@@ -1,6 +1,6 @@
 """Feature cards (a PNG per top live feature) and the orbit gallery of one SAE, first seed."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch loads OpenMP
@@ -10,10 +10,10 @@ from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from eqsae.atlas import load_probing_view, top_features  # noqa: E402
-from eqsae.atlas_plots import gallery_for, write_cards  # noqa: E402
+from eqsae.atlas.features import load_probing_view, top_features  # noqa: E402
+from eqsae.atlas.plots import gallery_for, write_cards  # noqa: E402
 from eqsae.io import read_matrix, read_table  # noqa: E402
-from eqsae.sae import load_sae  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc, p = snakemake.wildcards, snakemake.params

@@ -1,10 +1,10 @@
 """The atlas' census over the grid (with standard errors) and the s_1 vs s_2 scatter of the first seed."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.atlas_plots import census_figure, symmetry_scatter  # noqa: E402
+from eqsae.atlas.plots import census_figure, symmetry_scatter  # noqa: E402
 from eqsae.io import read_table  # noqa: E402
 
 census_figure(read_table(snakemake.input.census)).savefig(snakemake.output.census, dpi=120, bbox_inches="tight")

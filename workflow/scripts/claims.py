@@ -1,6 +1,6 @@
-"""The paper's claims, each decided over the seeds by its rule in eqsae.claims, plus the ceiling rows."""
+"""The paper's claims, each decided over the seeds by its rule in eqsae.paper.claims, plus the ceiling rows."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -8,9 +8,10 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from eqsae.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2  # noqa: E402
-from eqsae.findings import section, toy_size_banner  # noqa: E402
-from eqsae.io import read_activations, read_table, write_table  # noqa: E402
+from eqsae.io import read_table, write_table  # noqa: E402
+from eqsae.paper.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2  # noqa: E402
+from eqsae.paper.findings import section, toy_size_banner  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
 
 tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes", "atlas")}
 code_r2 = []

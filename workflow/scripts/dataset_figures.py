@@ -1,12 +1,12 @@
 """v1's Figure 2 (sample images of the dataset, with the labels read from their pixels) and Figure 6 (the
 eight shapes and their orbits)."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.atlas_plots import dataset_figure, shapes_figure  # noqa: E402
-from eqsae.io import read_shapeset  # noqa: E402
+from eqsae.atlas.plots import dataset_figure, shapes_figure  # noqa: E402
+from eqsae.sources.shapes import read_shapeset  # noqa: E402
 
 data = read_shapeset(snakemake.input[0])
 dataset_figure(data.images, data.shapes[:, 0], data.orientations[:, 0]).savefig(snakemake.output.figure2, dpi=110)

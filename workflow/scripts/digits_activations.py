@@ -1,8 +1,8 @@
 """The digits as an orbit table: psi (the base network's `encoder` output) of every group element of every
 digit, with the labels `digit` (invariant) and `digit_orientation` (digit x element, equivariant). This is the
-"your own torch model" entry point (eqsae.user_model) run on a model trained in the pipeline."""
+"your own torch model" entry point (eqsae.sources.user_model) run on a model trained in the pipeline."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
@@ -10,9 +10,9 @@ wait_politely(snakemake.threads)
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.digits import digits_labels, load_digits_autoencoder, load_digits_set  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.user_model import model_to_orbit_table  # noqa: E402
+from eqsae.sources.digits import digits_labels, load_digits_autoencoder, load_digits_set  # noqa: E402
+from eqsae.sources.user_model import model_to_orbit_table  # noqa: E402
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param

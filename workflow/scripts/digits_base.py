@@ -1,7 +1,7 @@
 """Train the digits' base network (a CNN autoencoder on scikit-learn's bundled 8x8 digits, random group elements)
 and save its weights with a cfg.json."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
@@ -9,7 +9,7 @@ wait_politely(snakemake.threads)
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.digits import DigitsTrainConfig, load_digits_set, save_digits_autoencoder, train_digits_autoencoder  # noqa: E402
+from eqsae.sources.digits import DigitsTrainConfig, load_digits_set, save_digits_autoencoder, train_digits_autoencoder  # noqa: E402
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])

@@ -1,6 +1,6 @@
 """psi(g^p h^q x), the 256-d pre-activation, for every group element of every image of one set, to Parquet."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -8,9 +8,9 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.autoencoders import load_autoencoder, orbit_activations  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_shapeset, write_activations  # noqa: E402
+from eqsae.models.autoencoders import load_autoencoder, orbit_activations  # noqa: E402
+from eqsae.sources.shapes import read_shapeset, write_activations  # noqa: E402
 
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)

@@ -1,13 +1,13 @@
 """The feature explorer's page: index.html and the run's data.js beside the SAEs' folders."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.explorer import read_entries, write_index  # noqa: E402
+from eqsae.atlas.explorer import read_entries, write_index  # noqa: E402
 
 entries = read_entries(snakemake.input.saes)
 folder = Path(snakemake.output.index).parent

@@ -1,6 +1,6 @@
 """One SAE's part of the feature explorer: a PNG per live latent (orbit strip, top images) and its data."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch loads OpenMP
@@ -9,10 +9,10 @@ import logging  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.atlas import load_probing_view  # noqa: E402
-from eqsae.explorer import write_sae_explorer  # noqa: E402
+from eqsae.atlas.explorer import write_sae_explorer  # noqa: E402
+from eqsae.atlas.features import load_probing_view  # noqa: E402
 from eqsae.io import read_matrix, read_table  # noqa: E402
-from eqsae.sae import load_sae  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc, start = snakemake.wildcards, time.perf_counter()

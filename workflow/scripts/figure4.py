@@ -1,11 +1,11 @@
 """Figure 4: sparsity (mean L1 of the latents) against spliced reconstruction loss, per base model."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
 from eqsae.io import read_table  # noqa: E402
-from eqsae.plots import figure4  # noqa: E402
+from eqsae.paper.plots import figure4  # noqa: E402
 
 fig = figure4(read_table(snakemake.input[0]))
 for path in snakemake.output:

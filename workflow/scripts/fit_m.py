@@ -1,7 +1,7 @@
 """Fit M (and R, for a group of two generators) on the SAE set's orbits (v1 Eq. 3, v2 Eq. 8); the R^2 on
 held-out orbits is the next step (m_r2)."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -9,11 +9,12 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 
-from eqsae.config import MFitConfig  # noqa: E402
+from eqsae.fitting.transform import fit_generators, order_norms  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, write_array, write_json  # noqa: E402
-from eqsae.provenance import collect  # noqa: E402
-from eqsae.transform import fit_generators, order_norms  # noqa: E402
+from eqsae.io import write_array, write_json  # noqa: E402
+from eqsae.pipeline.config import MFitConfig  # noqa: E402
+from eqsae.pipeline.provenance import collect  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
 
 p = snakemake.params
 group = get_group(p.group)

@@ -1,6 +1,6 @@
 """Draw one seeded image set and label every group element of every image from its pixels."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -9,8 +9,10 @@ import logging  # noqa: E402
 import numpy as np  # noqa: E402
 
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_shapeset  # noqa: E402
-from eqsae.shapes import generate  # noqa: E402
+from eqsae.sources.shapes import (
+    generate,  # noqa: E402
+    write_shapeset,  # noqa: E402
+)
 
 p = snakemake.params
 data = generate(p.n, np.random.default_rng(p.seed), get_group(p.group), p.orientation)

@@ -1,7 +1,7 @@
 """How well M represents C4: eigenvalues, ||M^4 - I|| on and off the activations' span, per-sample
 equivariance error; for M as fitted and for M fitted with the order penalty on (first seed)."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -9,9 +9,10 @@ import logging  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from eqsae.atlas_plots import m_diagnostics_figure  # noqa: E402
-from eqsae.diagnostics import m_diagnostics  # noqa: E402
-from eqsae.io import read_activations, read_matrix, write_table  # noqa: E402
+from eqsae.atlas.plots import m_diagnostics_figure  # noqa: E402
+from eqsae.fitting.diagnostics import m_diagnostics  # noqa: E402
+from eqsae.io import read_matrix, write_table  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
 
 acts = read_activations(snakemake.input.acts).acts
 fits = {}

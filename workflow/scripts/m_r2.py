@@ -1,15 +1,16 @@
 """RESULT 1 for one base model and group: R^2 of M^p R^q psi(x) against psi(g^p h^q x) on the probing set's
 orbits, and M = R = I's."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
 import logging  # noqa: E402
 
+from eqsae.fitting.transform import result1_table  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, read_generators, write_table  # noqa: E402
-from eqsae.transform import result1_table  # noqa: E402
+from eqsae.io import read_generators, write_table  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
 
 generators = read_generators(snakemake.input.m, snakemake.input.get("r"))
 # psi is a pre-activation whose decoder starts with a ReLU: R^2 after that ReLU too

@@ -1,6 +1,6 @@
 """The feature atlas of one SAE on an orbit table's held-out orbits (C4): a row per latent and the census."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
@@ -10,12 +10,12 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from eqsae.atlas import MAY_BE_MISSING, AtlasConfig, summary  # noqa: E402
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import write_json, write_table  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
 from eqsae.orbit_pipeline import orbit_atlas, read_split  # noqa: E402
-from eqsae.orbit_table import label_tasks  # noqa: E402
-from eqsae.sae import load_sae  # noqa: E402
+from eqsae.sources.orbit_table import label_tasks  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")

@@ -1,6 +1,6 @@
 """M (and R) on the training orbits of an orbit table; RESULT 1 on its held-out orbits against M = I."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
@@ -10,11 +10,11 @@ from dataclasses import asdict  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from eqsae.config import MFitConfig  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
 from eqsae.io import write_array, write_json, write_table  # noqa: E402
 from eqsae.orbit_pipeline import fit_orbit_generators, read_split  # noqa: E402
-from eqsae.provenance import collect  # noqa: E402
+from eqsae.pipeline.config import MFitConfig  # noqa: E402
+from eqsae.pipeline.provenance import collect  # noqa: E402
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param

@@ -1,7 +1,7 @@
 """Every label task of an orbit table on its held-out orbits: on the activations (the upper bound) or on one
 SAE's T truncated latents and reconstructions (M^p R^q applied for an equivariant SAE)."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
@@ -11,12 +11,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from eqsae.fitting.transform import element_matrices  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
 from eqsae.orbit_pipeline import probe_orbits, read_split  # noqa: E402
-from eqsae.orbit_table import label_tasks  # noqa: E402
-from eqsae.probe import ProbeConfig, write_scores  # noqa: E402
-from eqsae.sae import load_sae  # noqa: E402
-from eqsae.transform import element_matrices  # noqa: E402
+from eqsae.probing.probe import ProbeConfig, write_scores  # noqa: E402
+from eqsae.sources.orbit_table import label_tasks  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 threads = snakemake.threads

@@ -1,17 +1,17 @@
 """One SAE variant at one K on the training orbits of an orbit table; weights and cfg.json."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
 from pathlib import Path  # noqa: E402
 
-from eqsae.config import VARIANTS  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
+from eqsae.models.registry import save_sae  # noqa: E402
 from eqsae.orbit_pipeline import read_split, sae_settings, train_orbit_sae  # noqa: E402
-from eqsae.provenance import collect  # noqa: E402
-from eqsae.sae import save_sae  # noqa: E402
+from eqsae.pipeline.config import VARIANTS  # noqa: E402
+from eqsae.pipeline.provenance import collect  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param

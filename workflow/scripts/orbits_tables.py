@@ -1,7 +1,7 @@
 """The orbits branch's tables: RESULT 1 over seeds, every probe score with its per-label summary over seeds,
 and the atlas census over seeds."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -10,9 +10,9 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_json, read_table, write_table  # noqa: E402
-from eqsae.probe import summarize, write_scores  # noqa: E402
-from eqsae.stats import over_seeds, se_columns  # noqa: E402
-from eqsae.tables import NO_TASK, probe_summary_over_seeds, result1_values  # noqa: E402
+from eqsae.paper.stats import over_seeds, se_columns  # noqa: E402
+from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds, result1_values  # noqa: E402
+from eqsae.probing.probe import summarize, write_scores  # noqa: E402
 
 NO_SAE = ("k", "truncation")
 r2 = pd.concat([read_table(path) for path in snakemake.input.r2], ignore_index=True)

@@ -2,7 +2,7 @@
 one-hot group element beside them), or one SAE at one K (every truncation T, latents and/or reconstructions, and
 the reconstruction at T = 0), in one process so the data is loaded once."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -16,13 +16,15 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from eqsae.evaluate import reconstruct  # noqa: E402
+from eqsae.fitting.transform import element_matrices  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, read_generators, read_table  # noqa: E402
-from eqsae.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae, write_scores  # noqa: E402
-from eqsae.sae import Latents, load_sae  # noqa: E402
-from eqsae.tasks import make_tasks, orbit_labels  # noqa: E402
-from eqsae.transform import element_matrices  # noqa: E402
+from eqsae.io import read_generators, read_table  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
+from eqsae.models.sae import Latents  # noqa: E402
+from eqsae.probing.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae, write_scores  # noqa: E402
+from eqsae.probing.tasks import make_tasks, orbit_labels  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.training.evaluate import reconstruct  # noqa: E402
 
 threads, p, wc = snakemake.threads, snakemake.params, snakemake.wildcards
 device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one

@@ -1,11 +1,11 @@
 """Figure 3 (CNN, T = 32) and the panels of Figure 7: mean F1 per task group, latents vs reconstructions."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
 from eqsae.io import read_table  # noqa: E402
-from eqsae.plots import probing_figure  # noqa: E402
+from eqsae.paper.plots import probing_figure  # noqa: E402
 
 wc = snakemake.wildcards
 fig = probing_figure(read_table(snakemake.input[0]), wc.training, wc.model, int(wc.t))

@@ -1,7 +1,7 @@
 """RESULT 2 tables: every probe score of every seed in one long table, mean F1 per task group per seed, and
 the same over seeds (mean, SE, n)."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -10,9 +10,9 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.probe import summarize, write_scores  # noqa: E402
-from eqsae.stats import se_columns  # noqa: E402
-from eqsae.tables import NO_TASK, probe_summary_over_seeds  # noqa: E402
+from eqsae.paper.stats import se_columns  # noqa: E402
+from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds  # noqa: E402
+from eqsae.probing.probe import summarize, write_scores  # noqa: E402
 
 NO_SAE = ("k", "truncation")  # empty on the base activations' rows
 scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)

@@ -1,6 +1,6 @@
 """RESULT 1: M's R^2 (and M = I's) for every base model and seed, and the same over seeds (mean, SE, n)."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -9,8 +9,8 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.stats import se_columns  # noqa: E402
-from eqsae.tables import beside_paper, identity_reading, result1_over_seeds  # noqa: E402
+from eqsae.paper.stats import se_columns  # noqa: E402
+from eqsae.paper.tables import beside_paper, identity_reading, result1_over_seeds  # noqa: E402
 
 seeds = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 write_table(snakemake.output.seeds, seeds)

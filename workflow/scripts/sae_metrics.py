@@ -1,6 +1,6 @@
 """Held-out metrics of one SAE (for `equivariant*`: its invariant SAE with M and R) at one K."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -8,11 +8,12 @@ wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from eqsae.autoencoders import load_autoencoder  # noqa: E402
-from eqsae.evaluate import sae_metrics  # noqa: E402
 from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_activations, read_generators, read_shapeset, write_json  # noqa: E402
-from eqsae.sae import load_sae  # noqa: E402
+from eqsae.io import read_generators, write_json  # noqa: E402
+from eqsae.models.autoencoders import load_autoencoder  # noqa: E402
+from eqsae.models.registry import load_sae  # noqa: E402
+from eqsae.sources.shapes import read_activations, read_shapeset  # noqa: E402
+from eqsae.training.evaluate import sae_metrics  # noqa: E402
 
 setup(snakemake.threads, "cpu")
 wc = snakemake.wildcards

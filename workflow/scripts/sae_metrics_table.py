@@ -1,6 +1,6 @@
 """RESULT 3: every SAE's held-out metrics per seed, and the same over seeds (mean, SE, n)."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
@@ -9,8 +9,8 @@ import logging  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from eqsae.io import read_json, write_table  # noqa: E402
-from eqsae.stats import se_columns  # noqa: E402
-from eqsae.tables import sae_metrics_over_seeds  # noqa: E402
+from eqsae.paper.stats import se_columns  # noqa: E402
+from eqsae.paper.tables import sae_metrics_over_seeds  # noqa: E402
 
 seeds = pd.DataFrame([read_json(path) for path in snakemake.input])
 write_table(snakemake.output.seeds, seeds)

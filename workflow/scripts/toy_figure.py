@@ -1,11 +1,11 @@
 """v2's Figure 2/8 for one kind of canonical representative: the toy metrics against N, a line per SAE type."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
 from eqsae.io import read_table  # noqa: E402
-from eqsae.toy_tables import toy_figure  # noqa: E402
+from eqsae.toy.tables import toy_figure  # noqa: E402
 
 fig = toy_figure(read_table(snakemake.input[0]), snakemake.wildcards.canonical)
 fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")

@@ -1,7 +1,7 @@
 """Every SAE type on one toy dataset (canonical representatives, orbit size, N, seed): train, score against
 the planted features, one row per SAE (and per transformation for the equivariant SAEs)."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
@@ -9,8 +9,8 @@ wait_politely(snakemake.threads)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eqsae.io import write_table  # noqa: E402
-from eqsae.toy import ToyConfig, make_toy  # noqa: E402
-from eqsae.toy_experiment import ToySAESettings, run_toy  # noqa: E402
+from eqsae.toy.experiment import ToySAESettings, run_toy  # noqa: E402
+from eqsae.toy.model import ToyConfig, make_toy  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")

@@ -1,6 +1,6 @@
 """Train one base autoencoder (Table 1) and save its weights with a cfg.json of settings and final losses."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -10,10 +10,10 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from eqsae.autoencoders import save_autoencoder, train_autoencoder  # noqa: E402
-from eqsae.config import BaseTrainConfig  # noqa: E402
-from eqsae.io import read_shapeset  # noqa: E402
-from eqsae.provenance import collect  # noqa: E402
+from eqsae.models.autoencoders import save_autoencoder, train_autoencoder  # noqa: E402
+from eqsae.pipeline.config import BaseTrainConfig  # noqa: E402
+from eqsae.pipeline.provenance import collect  # noqa: E402
+from eqsae.sources.shapes import read_shapeset  # noqa: E402
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param

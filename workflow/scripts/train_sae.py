@@ -1,6 +1,6 @@
 """Train one SAE variant at one K on the SAE set's orbits; save weights and cfg.json."""
 
-from eqsae.runtime import log_to, setup, wait_politely
+from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
@@ -12,10 +12,10 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from eqsae.io import read_activations  # noqa: E402
-from eqsae.provenance import collect  # noqa: E402
-from eqsae.sae import save_sae, variant_config  # noqa: E402
-from eqsae.train import SAETrainConfig, train_sae  # noqa: E402
+from eqsae.models.registry import save_sae, variant_config  # noqa: E402
+from eqsae.pipeline.provenance import collect  # noqa: E402
+from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.training.train import SAETrainConfig, train_sae  # noqa: E402
 
 p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param

@@ -1,14 +1,14 @@
 """v2's tables beside ours: Table 1 (R^2 of M and of M = I), Tables 4 and 5 (XGBoost on reconstructions from T
 latents) and its headline (best equivariant SAE vs best baseline per cell), each with v2's published numbers."""
 
-from eqsae.runtime import log_to
+from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
 import logging  # noqa: E402
 
 from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.paper_v2 import best_equivariant_vs_best_baseline, may_be_missing, table1, tables45  # noqa: E402
+from eqsae.paper.v2 import best_equivariant_vs_best_baseline, may_be_missing, table1, tables45  # noqa: E402
 
 r2 = table1(read_table(snakemake.input.r2))
 write_table(snakemake.output.table1, r2, allow_missing=may_be_missing(r2))

@@ -1,0 +1,1 @@
+"""Models: the base autoencoders and every SAE variant, their weights and export."""

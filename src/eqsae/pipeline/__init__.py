@@ -1,0 +1,1 @@
+"""Running the workflow: config and its validation, runtime, provenance, code hashes, publishing."""

@@ -1,0 +1,66 @@
+"""The binary probing tasks (paper Section 4, Appendix C.1; 180 under C4) and their labels.
+
+A task asks whether an image (one rotation of it) contains a shape (S), a shape in an orientation (SO), a
+shape at a position (SP), or a shape at a position in an orientation (SPO). Only S is rotation-invariant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eqsae.group import C4, Group
+from eqsae.sources.shapes import N_POSITIONS, N_SHAPES, POSITIONS, SHAPES, orbit_sizes
+
+TASK_GROUPS = ("S", "SO", "SP", "SPO")
+
+
+@dataclass(frozen=True)
+class Task:
+    group: str
+    shape: int
+    position: int | None = None
+    orientation: int | None = None
+
+    @property
+    def name(self) -> str:
+        where = "" if self.position is None else f"@{POSITIONS[self.position]}"
+        turn = "" if self.orientation is None else f"/o{self.orientation}"
+        return f"{self.group}:{SHAPES[self.shape]}{where}{turn}"
+
+
+def make_tasks(group: Group = C4) -> list[Task]:
+    """S, SO, SP and SPO tasks; orientations per shape are its own orbit size under the group, read from the
+    pixels. C4: 8 + 28 + 32 + 112 = 180 (v1); D4: see `task_counts`."""
+    sizes = orbit_sizes(group)
+    shape_turns = [(s, o) for s in range(N_SHAPES) for o in range(sizes[s])]
+    return [
+        *(Task("S", s) for s in range(N_SHAPES)),
+        *(Task("SO", s, orientation=o) for s, o in shape_turns),
+        *(Task("SP", s, position=q) for s in range(N_SHAPES) for q in range(N_POSITIONS)),
+        *(Task("SPO", s, position=q, orientation=o) for s, o in shape_turns for q in range(N_POSITIONS)),
+    ]
+
+
+def task_counts(group: Group = C4) -> dict[str, int]:
+    """Tasks per task group and in all, as the pixels give them for this group."""
+    tasks = make_tasks(group)
+    counts = {g: sum(t.group == g for t in tasks) for g in TASK_GROUPS}
+    return {**counts, "all": len(tasks)}
+
+
+def task_labels(tasks: list[Task], shapes: np.ndarray, orientations: np.ndarray) -> np.ndarray:
+    """(rows, n_tasks) bool from per-position labels (rows, 4) of each (rotated) image."""
+    columns = []
+    for task in tasks:
+        hit = shapes == task.shape
+        if task.orientation is not None:
+            hit &= orientations == task.orientation
+        columns.append(hit.any(axis=1) if task.position is None else hit[:, task.position])
+    return np.stack(columns, axis=1)
+
+
+def orbit_labels(shapes: np.ndarray, orientations: np.ndarray, tasks: list[Task]) -> np.ndarray:
+    """(n * |G|, n_tasks) labels of every element of every image, from (n, |G|, 4) per-position labels."""
+    return task_labels(tasks, shapes.reshape(-1, N_POSITIONS), orientations.reshape(-1, N_POSITIONS))
