@@ -5,14 +5,14 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-import time  # noqa: E402
+import logging
+import time
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_limits
 
-from eqsae.io import write_array  # noqa: E402
-from eqsae.models.archetypal import kmeans_anchors  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.io import write_array
+from eqsae.models.archetypal import kmeans_anchors
+from eqsae.sources.shapes import read_activations
 
 p = snakemake.params
 setup(snakemake.threads, "cpu")

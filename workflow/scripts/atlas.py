@@ -6,13 +6,13 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch loads OpenMP
 
-import logging  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+import time
+from pathlib import Path
 
-from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, load_probing_view, sae_atlas, summary  # noqa: E402
-from eqsae.io import read_matrix, write_json, write_table  # noqa: E402
-from eqsae.models.registry import load_sae  # noqa: E402
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, load_probing_view, sae_atlas, summary
+from eqsae.io import read_matrix, write_json, write_table
+from eqsae.models.registry import load_sae
 
 setup(snakemake.threads, "cpu")
 wc, start = snakemake.wildcards, time.perf_counter()

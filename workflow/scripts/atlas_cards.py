@@ -5,15 +5,15 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch loads OpenMP
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from eqsae.atlas.features import load_probing_view, top_features  # noqa: E402
-from eqsae.atlas.plots import gallery_for, write_cards  # noqa: E402
-from eqsae.io import read_matrix, read_table  # noqa: E402
-from eqsae.models.registry import load_sae  # noqa: E402
+from eqsae.atlas.features import load_probing_view, top_features
+from eqsae.atlas.plots import gallery_for, write_cards
+from eqsae.io import read_matrix, read_table
+from eqsae.models.registry import load_sae
 
 setup(snakemake.threads, "cpu")
 wc, p = snakemake.wildcards, snakemake.params

@@ -4,8 +4,8 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.atlas.plots import census_figure, symmetry_scatter  # noqa: E402
-from eqsae.io import read_table  # noqa: E402
+from eqsae.atlas.plots import census_figure, symmetry_scatter
+from eqsae.io import read_table
 
 census_figure(read_table(snakemake.input.census)).savefig(snakemake.output.census, dpi=120, bbox_inches="tight")
 for path, training in zip(snakemake.output.scatter, snakemake.params.practices):

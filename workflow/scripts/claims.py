@@ -4,14 +4,14 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.paper.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2  # noqa: E402
-from eqsae.paper.findings import section, toy_size_banner  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.io import read_table, write_table
+from eqsae.paper.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2
+from eqsae.paper.findings import section, toy_size_banner
+from eqsae.sources.shapes import read_activations
 
 tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes", "atlas")}
 code_r2 = []

@@ -5,8 +5,8 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.atlas.plots import dataset_figure, shapes_figure  # noqa: E402
-from eqsae.sources.shapes import read_shapeset  # noqa: E402
+from eqsae.atlas.plots import dataset_figure, shapes_figure
+from eqsae.sources.shapes import read_shapeset
 
 data = read_shapeset(snakemake.input[0])
 dataset_figure(data.images, data.shapes[:, 0], data.orientations[:, 0]).savefig(snakemake.output.figure2, dpi=110)

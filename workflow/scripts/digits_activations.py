@@ -7,12 +7,12 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-from eqsae.group import get_group  # noqa: E402
-from eqsae.sources.digits import digits_labels, load_digits_autoencoder, load_digits_set  # noqa: E402
-from eqsae.sources.user_model import model_to_orbit_table  # noqa: E402
+from eqsae.group import get_group
+from eqsae.sources.digits import digits_labels, load_digits_autoencoder, load_digits_set
+from eqsae.sources.user_model import model_to_orbit_table
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param

@@ -6,10 +6,10 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-from eqsae.sources.digits import DigitsTrainConfig, load_digits_set, save_digits_autoencoder, train_digits_autoencoder  # noqa: E402
+from eqsae.sources.digits import DigitsTrainConfig, load_digits_set, save_digits_autoencoder, train_digits_autoencoder
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])

@@ -5,12 +5,12 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-from eqsae.group import get_group  # noqa: E402
-from eqsae.models.autoencoders import load_autoencoder, orbit_activations  # noqa: E402
-from eqsae.sources.shapes import read_shapeset, write_activations  # noqa: E402
+from eqsae.group import get_group
+from eqsae.models.autoencoders import load_autoencoder, orbit_activations
+from eqsae.sources.shapes import read_shapeset, write_activations
 
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)

@@ -4,10 +4,10 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-from eqsae.atlas.explorer import read_entries, write_index  # noqa: E402
+from eqsae.atlas.explorer import read_entries, write_index
 
 entries = read_entries(snakemake.input.saes)
 folder = Path(snakemake.output.index).parent

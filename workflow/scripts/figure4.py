@@ -4,8 +4,8 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.io import read_table  # noqa: E402
-from eqsae.paper.plots import figure4  # noqa: E402
+from eqsae.io import read_table
+from eqsae.paper.plots import figure4
 
 fig = figure4(read_table(snakemake.input[0]))
 for path in snakemake.output:

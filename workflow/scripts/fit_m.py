@@ -6,15 +6,15 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-from dataclasses import asdict  # noqa: E402
+import logging
+from dataclasses import asdict
 
-from eqsae.fitting.transform import fit_generators, order_norms  # noqa: E402
-from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_array, write_json  # noqa: E402
-from eqsae.pipeline.config import MFitConfig  # noqa: E402
-from eqsae.pipeline.provenance import collect  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.fitting.transform import fit_generators, order_norms
+from eqsae.group import get_group
+from eqsae.io import write_array, write_json
+from eqsae.pipeline.config import MFitConfig
+from eqsae.pipeline.provenance import collect
+from eqsae.sources.shapes import read_activations
 
 p = snakemake.params
 group = get_group(p.group)

@@ -4,14 +4,14 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from eqsae.group import get_group  # noqa: E402
+from eqsae.group import get_group
 from eqsae.sources.shapes import (
-    generate,  # noqa: E402
-    write_shapeset,  # noqa: E402
+    generate,
+    write_shapeset,
 )
 
 p = snakemake.params

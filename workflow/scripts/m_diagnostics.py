@@ -5,14 +5,14 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from eqsae.atlas.plots import m_diagnostics_figure  # noqa: E402
-from eqsae.fitting.diagnostics import m_diagnostics  # noqa: E402
-from eqsae.io import read_matrix, write_table  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.atlas.plots import m_diagnostics_figure
+from eqsae.fitting.diagnostics import m_diagnostics
+from eqsae.io import read_matrix, write_table
+from eqsae.sources.shapes import read_activations
 
 acts = read_activations(snakemake.input.acts).acts
 fits = {}

@@ -5,12 +5,12 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-from eqsae.fitting.transform import result1_table  # noqa: E402
-from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_generators, write_table  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
+from eqsae.fitting.transform import result1_table
+from eqsae.group import get_group
+from eqsae.io import read_generators, write_table
+from eqsae.sources.shapes import read_activations
 
 generators = read_generators(snakemake.input.m, snakemake.input.get("r"))
 # psi is a pre-activation whose decoder starts with a ReLU: R^2 after that ReLU too

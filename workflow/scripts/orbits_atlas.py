@@ -5,17 +5,17 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary  # noqa: E402
-from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_json, write_table  # noqa: E402
-from eqsae.models.registry import load_sae  # noqa: E402
-from eqsae.orbit_pipeline import orbit_atlas, read_split  # noqa: E402
-from eqsae.sources.orbit_table import label_tasks  # noqa: E402
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary
+from eqsae.group import get_group
+from eqsae.io import write_json, write_table
+from eqsae.models.registry import load_sae
+from eqsae.orbit_pipeline import orbit_atlas, read_split
+from eqsae.sources.orbit_table import label_tasks
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")

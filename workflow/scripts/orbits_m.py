@@ -5,16 +5,16 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-import logging  # noqa: E402
-from dataclasses import asdict  # noqa: E402
+import logging
+from dataclasses import asdict
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from eqsae.group import get_group  # noqa: E402
-from eqsae.io import write_array, write_json, write_table  # noqa: E402
-from eqsae.orbit_pipeline import fit_orbit_generators, read_split  # noqa: E402
-from eqsae.pipeline.config import MFitConfig  # noqa: E402
-from eqsae.pipeline.provenance import collect  # noqa: E402
+from eqsae.group import get_group
+from eqsae.io import write_array, write_json, write_table
+from eqsae.orbit_pipeline import fit_orbit_generators, read_split
+from eqsae.pipeline.config import MFitConfig
+from eqsae.pipeline.provenance import collect
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param

@@ -6,17 +6,17 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from threadpoolctl import threadpool_limits
 
-from eqsae.fitting.transform import element_matrices  # noqa: E402
-from eqsae.group import get_group  # noqa: E402
-from eqsae.models.registry import load_sae  # noqa: E402
-from eqsae.orbit_pipeline import probe_orbits, read_split  # noqa: E402
-from eqsae.probing.probe import ProbeConfig, write_scores  # noqa: E402
-from eqsae.sources.orbit_table import label_tasks  # noqa: E402
+from eqsae.fitting.transform import element_matrices
+from eqsae.group import get_group
+from eqsae.models.registry import load_sae
+from eqsae.orbit_pipeline import probe_orbits, read_split
+from eqsae.probing.probe import ProbeConfig, write_scores
+from eqsae.sources.orbit_table import label_tasks
 
 p, wc = snakemake.params, snakemake.wildcards
 threads = snakemake.threads

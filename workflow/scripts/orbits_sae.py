@@ -5,13 +5,13 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-from eqsae.group import get_group  # noqa: E402
-from eqsae.models.registry import save_sae  # noqa: E402
-from eqsae.orbit_pipeline import read_split, sae_settings, train_orbit_sae  # noqa: E402
-from eqsae.pipeline.config import VARIANTS  # noqa: E402
-from eqsae.pipeline.provenance import collect  # noqa: E402
+from eqsae.group import get_group
+from eqsae.models.registry import save_sae
+from eqsae.orbit_pipeline import read_split, sae_settings, train_orbit_sae
+from eqsae.pipeline.config import VARIANTS
+from eqsae.pipeline.provenance import collect
 
 p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, not a param

@@ -5,14 +5,14 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from eqsae.io import read_json, read_table, write_table  # noqa: E402
-from eqsae.paper.stats import over_seeds, se_columns  # noqa: E402
-from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds, result1_values  # noqa: E402
-from eqsae.probing.probe import summarize, write_scores  # noqa: E402
+from eqsae.io import read_json, read_table, write_table
+from eqsae.paper.stats import over_seeds, se_columns
+from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds, result1_values
+from eqsae.probing.probe import summarize, write_scores
 
 NO_SAE = ("k", "truncation")
 r2 = pd.concat([read_table(path) for path in snakemake.input.r2], ignore_index=True)

@@ -7,24 +7,24 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
+from threadpoolctl import threadpool_limits
 
-from eqsae.fitting.transform import element_matrices  # noqa: E402
-from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_generators, read_table  # noqa: E402
-from eqsae.models.registry import load_sae  # noqa: E402
-from eqsae.models.sae import Latents  # noqa: E402
-from eqsae.probing.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae, write_scores  # noqa: E402
-from eqsae.probing.tasks import make_tasks, orbit_labels  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
-from eqsae.training.evaluate import reconstruct  # noqa: E402
+from eqsae.fitting.transform import element_matrices
+from eqsae.group import get_group
+from eqsae.io import read_generators, read_table
+from eqsae.models.registry import load_sae
+from eqsae.models.sae import Latents
+from eqsae.probing.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae, write_scores
+from eqsae.probing.tasks import make_tasks, orbit_labels
+from eqsae.sources.shapes import read_activations
+from eqsae.training.evaluate import reconstruct
 
 threads, p, wc = snakemake.threads, snakemake.params, snakemake.wildcards
 device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one

@@ -4,8 +4,8 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.io import read_table  # noqa: E402
-from eqsae.paper.plots import probing_figure  # noqa: E402
+from eqsae.io import read_table
+from eqsae.paper.plots import probing_figure
 
 wc = snakemake.wildcards
 fig = probing_figure(read_table(snakemake.input[0]), wc.training, wc.model, int(wc.t))

@@ -5,14 +5,14 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.paper.stats import se_columns  # noqa: E402
-from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds  # noqa: E402
-from eqsae.probing.probe import summarize, write_scores  # noqa: E402
+from eqsae.io import read_table, write_table
+from eqsae.paper.stats import se_columns
+from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds
+from eqsae.probing.probe import summarize, write_scores
 
 NO_SAE = ("k", "truncation")  # empty on the base activations' rows
 scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)

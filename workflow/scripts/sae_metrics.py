@@ -5,15 +5,15 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-from eqsae.group import get_group  # noqa: E402
-from eqsae.io import read_generators, write_json  # noqa: E402
-from eqsae.models.autoencoders import load_autoencoder  # noqa: E402
-from eqsae.models.registry import load_sae  # noqa: E402
-from eqsae.sources.shapes import read_activations, read_shapeset  # noqa: E402
-from eqsae.training.evaluate import sae_metrics  # noqa: E402
+from eqsae.group import get_group
+from eqsae.io import read_generators, write_json
+from eqsae.models.autoencoders import load_autoencoder
+from eqsae.models.registry import load_sae
+from eqsae.sources.shapes import read_activations, read_shapeset
+from eqsae.training.evaluate import sae_metrics
 
 setup(snakemake.threads, "cpu")
 wc = snakemake.wildcards

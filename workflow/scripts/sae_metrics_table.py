@@ -4,13 +4,13 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from eqsae.io import read_json, write_table  # noqa: E402
-from eqsae.paper.stats import se_columns  # noqa: E402
-from eqsae.paper.tables import sae_metrics_over_seeds  # noqa: E402
+from eqsae.io import read_json, write_table
+from eqsae.paper.stats import se_columns
+from eqsae.paper.tables import sae_metrics_over_seeds
 
 seeds = pd.DataFrame([read_json(path) for path in snakemake.input])
 write_table(snakemake.output.seeds, seeds)

@@ -4,6 +4,6 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.pipeline.html_table import write_table_page  # noqa: E402
+from eqsae.pipeline.html_table import write_table_page
 
 write_table_page(snakemake.input[0], snakemake.output[0], snakemake.params.toy_size)

@@ -4,8 +4,8 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.io import read_table  # noqa: E402
-from eqsae.toy.tables import toy_figure  # noqa: E402
+from eqsae.io import read_table
+from eqsae.toy.tables import toy_figure
 
 fig = toy_figure(read_table(snakemake.input[0]), snakemake.wildcards.canonical)
 fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")

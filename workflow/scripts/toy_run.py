@@ -6,11 +6,11 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_limits
 
-from eqsae.io import write_table  # noqa: E402
-from eqsae.toy.experiment import ToySAESettings, run_toy  # noqa: E402
-from eqsae.toy.model import ToyConfig, make_toy  # noqa: E402
+from eqsae.io import write_table
+from eqsae.toy.experiment import ToySAESettings, run_toy
+from eqsae.toy.model import ToyConfig, make_toy
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")

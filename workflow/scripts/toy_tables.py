@@ -4,15 +4,15 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.paper.claims import MAY_BE_EMPTY, ClaimSettings  # noqa: E402
-from eqsae.paper.findings import toy_section, toy_size_banner  # noqa: E402
-from eqsae.toy.claims import toy_claims_table  # noqa: E402
-from eqsae.toy.tables import summarize_toy, table3  # noqa: E402
+from eqsae.io import read_table, write_table
+from eqsae.paper.claims import MAY_BE_EMPTY, ClaimSettings
+from eqsae.paper.findings import toy_section, toy_size_banner
+from eqsae.toy.claims import toy_claims_table
+from eqsae.toy.tables import summarize_toy, table3
 
 scores = pd.concat([read_table(path) for path in snakemake.input], ignore_index=True)
 write_table(snakemake.output.scores, scores, allow_missing=("transformation", "class_agreement"))

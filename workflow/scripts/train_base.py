@@ -5,15 +5,15 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from pathlib import Path
 
-import torch  # noqa: E402
+import torch
 
-from eqsae.models.autoencoders import save_autoencoder, train_autoencoder  # noqa: E402
-from eqsae.pipeline.config import BaseTrainConfig  # noqa: E402
-from eqsae.pipeline.provenance import collect  # noqa: E402
-from eqsae.sources.shapes import read_shapeset  # noqa: E402
+from eqsae.models.autoencoders import save_autoencoder, train_autoencoder
+from eqsae.pipeline.config import BaseTrainConfig
+from eqsae.pipeline.provenance import collect
+from eqsae.sources.shapes import read_shapeset
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param

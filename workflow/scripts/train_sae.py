@@ -5,17 +5,17 @@ from eqsae.pipeline.runtime import log_to, setup, wait_politely
 log_to(snakemake.log[0])
 wait_politely(snakemake.threads)  # before torch and XGBoost load OpenMP
 
-import logging  # noqa: E402
-from dataclasses import asdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+import logging
+from dataclasses import asdict
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from eqsae.models.registry import save_sae, variant_config  # noqa: E402
-from eqsae.pipeline.provenance import collect  # noqa: E402
-from eqsae.sources.shapes import read_activations  # noqa: E402
-from eqsae.training.train import SAETrainConfig, train_sae  # noqa: E402
+from eqsae.models.registry import save_sae, variant_config
+from eqsae.pipeline.provenance import collect
+from eqsae.sources.shapes import read_activations
+from eqsae.training.train import SAETrainConfig, train_sae
 
 p, wc = snakemake.params, snakemake.wildcards
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param

@@ -5,8 +5,8 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-from eqsae.io import read_table  # noqa: E402
-from eqsae.paper.v2 import figure3  # noqa: E402
+from eqsae.io import read_table
+from eqsae.paper.v2 import figure3
 
 fig = figure3(read_table(snakemake.input[0]), snakemake.wildcards.model)
 fig.savefig(snakemake.output.png, dpi=150, bbox_inches="tight")

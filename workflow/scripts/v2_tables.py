@@ -5,10 +5,10 @@ from eqsae.pipeline.runtime import log_to
 
 log_to(snakemake.log[0])
 
-import logging  # noqa: E402
+import logging
 
-from eqsae.io import read_table, write_table  # noqa: E402
-from eqsae.paper.v2 import best_equivariant_vs_best_baseline, may_be_missing, table1, tables45  # noqa: E402
+from eqsae.io import read_table, write_table
+from eqsae.paper.v2 import best_equivariant_vs_best_baseline, may_be_missing, table1, tables45
 
 r2 = table1(read_table(snakemake.input.r2))
 write_table(snakemake.output.table1, r2, allow_missing=may_be_missing(r2))

@@ -113,28 +113,43 @@ def train_autoencoder(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     # Whole orbits up front (uint8, |G| x the images): a batch is then one gather, no per-step np.rot90.
     orbits = torch.from_numpy(get_group(cfg.group).orbit(images)).to(device)  # (n, |G|, 64, 64)
+    return train_on_orbits(model, opt, orbits, cfg, f"base autoencoder {cfg.model}")
+
+
+def train_on_orbits(
+    model: nn.Module, opt: torch.optim.Optimizer, orbits: torch.Tensor, cfg, name: str, prepare=to_input
+) -> tuple[nn.Module, list[EpochRecord]]:
+    """The training loop of every base autoencoder (the Shapes models, the digits'): cfg.epochs passes of
+    `train_epoch`, a per-epoch log line, stopped on a non-finite or growing loss. `cfg` needs epochs,
+    batch_size and seed (the order of the images and the elements they enter under)."""
     gen, history = torch.Generator().manual_seed(cfg.seed), []
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        loss = train_epoch(model, opt, orbits, cfg.batch_size, gen)
+        loss = train_epoch(model, opt, orbits, cfg.batch_size, gen, prepare)
         history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
         log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, loss, history[-1].seconds)
-        stop_if_diverged(loss, f"base autoencoder {cfg.model}: training loss", epoch, cfg)
-    stop_if_worse(history, f"base autoencoder {cfg.model}: training loss", cfg)
+        stop_if_diverged(loss, f"{name}: training loss", epoch, cfg)
+    stop_if_worse(history, f"{name}: training loss", cfg)
     return model.eval(), history
 
 
 def train_epoch(
-    model: BaseAutoencoder, opt: torch.optim.Optimizer, orbits: torch.Tensor, batch_size: int, gen: torch.Generator
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    orbits: torch.Tensor,
+    batch_size: int,
+    gen: torch.Generator,
+    prepare=to_input,
 ) -> float:
-    """One pass over the images, each with a random element from its orbit; returns the mean loss."""
+    """One pass over the images (orbits: (n, |G|, ...)), each with a random element from its orbit, made a
+    model input by `prepare` (the Shapes models' pixel scaling by default); returns the mean loss."""
     n, device = len(orbits), orbits.device
     total = torch.zeros((), device=device)
     order = torch.randperm(n, generator=gen).to(device)
     turns = torch.randint(0, orbits.shape[1], (n,), generator=gen).to(device)
     for i in range(0, n, batch_size):
         idx = order[i : i + batch_size]
-        x = to_input(orbits[idx, turns[idx]])
+        x = prepare(orbits[idx, turns[idx]])
         loss = nn.functional.mse_loss(model(x), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -10,7 +10,6 @@ label (invariant concept) and a digit-under-element label (equivariant concept),
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from torch import nn
 
 from eqsae.group import Group, get_group
 from eqsae.io import read_json, reading
-from eqsae.models.autoencoders import EpochRecord, save_autoencoder, stop_if_diverged, stop_if_worse
+from eqsae.models.autoencoders import EpochRecord, save_autoencoder, train_on_orbits
 from eqsae.pipeline.config import _positive
 
 N_DIGITS = 1797
@@ -131,33 +130,7 @@ def train_digits_autoencoder(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     # Whole orbits up front (1,797 x |G| x 64 floats): a batch is then one gather.
     orbits = torch.from_numpy(get_group(cfg.group).orbit(images)).float().to(device)  # (n, |G|, 8, 8)
-    gen, history = torch.Generator().manual_seed(cfg.seed), []
-    for epoch in range(1, cfg.epochs + 1):
-        start = time.perf_counter()
-        loss = _train_epoch(model, opt, orbits, cfg.batch_size, gen)
-        history.append(EpochRecord(epoch, loss, time.perf_counter() - start))
-        log.info("epoch %d/%d loss %.6f seconds %.2f", epoch, cfg.epochs, loss, history[-1].seconds)
-        stop_if_diverged(loss, "digits autoencoder: training loss", epoch, cfg)
-    stop_if_worse(history, "digits autoencoder: training loss", cfg)
-    return model.eval(), history
-
-
-def _train_epoch(
-    model: DigitsAutoencoder, opt: torch.optim.Optimizer, orbits: torch.Tensor, batch_size: int, gen: torch.Generator
-) -> float:
-    """One pass over the images, each under a random element of its orbit; returns the mean loss."""
-    n, device = len(orbits), orbits.device
-    order = torch.randperm(n, generator=gen).to(device)
-    elements = torch.randint(0, orbits.shape[1], (n,), generator=gen).to(device)
-    seen = orbits[order, elements[order]].unsqueeze(1)  # this epoch's inputs, shuffled: (n, 1, 8, 8)
-    total = torch.zeros((), device=device)
-    for batch in seen.split(batch_size):
-        loss = nn.functional.mse_loss(model(batch), batch)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.detach() * len(batch)
-    return total.item() / n
+    return train_on_orbits(model, opt, orbits, cfg, "digits autoencoder", lambda x: x.unsqueeze(1))
 
 
 @torch.inference_mode()
