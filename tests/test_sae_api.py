@@ -106,10 +106,52 @@ def test_a_folder_without_weights_names_the_safetensors_file(tmp_path):
         load_sae(tmp_path)
 
 
-def test_an_equivariant_folder_points_to_its_invariant_sae(tmp_path):
-    expected = r"trains nothing: it is the invariant SAE, load_sae\('.*/invariant/k16'\)"
-    with pytest.raises(FileNotFoundError, match=expected):
-        load_sae(tmp_path / "sae/paper/cnn/equivariant/k16")
+def equivariant_run(tmp_path, group_dir=""):
+    """A workflow run's layout: the invariant SAE and the model's fitted M (and R) beside it."""
+    import numpy as np
+
+    seed = tmp_path / f"{group_dir}seed0"
+    save_sae(make("twolayer"), seed / "sae/paper/cnn/invariant/k4")
+    rng = np.random.default_rng(0)
+    (seed / "m/cnn").mkdir(parents=True)
+    np.save(seed / "m/cnn/M.npy", np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32))
+    np.save(seed / "m/cnn/R.npy", np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32))
+    return seed
+
+
+@pytest.mark.parametrize("group_dir", ["", "D4/"])
+def test_an_equivariant_folder_loads_as_its_invariant_sae_turned_by_m(tmp_path, group_dir):
+    from eqsae.fitting.transform import apply_elements, element_matrices
+    from eqsae.group import GROUPS
+    from eqsae.io import read_generators
+    from eqsae.models.registry import EquivariantSAE
+
+    seed = equivariant_run(tmp_path, group_dir)
+    group = GROUPS[group_dir[:-1] or "C4"]
+    sae = load_sae(seed / "sae/paper/cnn/equivariant/k4")
+    invariant = load_sae(seed / "sae/paper/cnn/invariant/k4")
+    assert isinstance(sae, EquivariantSAE) and sae.group is group
+    x = torch.randn(8, group.order, 16)
+    generators = read_generators(seed / "m/cnn/M.npy", seed / "m/cnn/R.npy" if group.n_generators == 2 else None)
+    expected = apply_elements(invariant(x.flatten(0, 1))[0].view_as(x), element_matrices(
+        [torch.from_numpy(g) for g in generators], group))  # fmt: skip
+    for e in range(group.order):
+        x_hat, latents = sae(x[:, e], element=e)
+        torch.testing.assert_close(x_hat, expected[:, e])
+        torch.testing.assert_close(latents.values, invariant.encode(x[:, e], sparse=True).values)
+    assert sae.dictionary_rows(1).shape == invariant.dictionary_rows().shape
+
+
+def test_an_equivariant_sae_without_its_m_names_the_file_and_takes_generators(tmp_path):
+    import numpy as np
+
+    seed = equivariant_run(tmp_path)
+    (seed / "m/cnn/M.npy").unlink()
+    with pytest.raises(FileNotFoundError, match=r"m/cnn/M.npy does not exist; pass generators=\[M\]"):
+        load_sae(seed / "sae/paper/cnn/equivariant/k4")
+    sae = load_sae(seed / "sae/paper/cnn/equivariant/k4", generators=[np.eye(16, dtype=np.float32)])
+    x = torch.randn(5, 16)
+    torch.testing.assert_close(sae(x, element=3)[0], load_sae(seed / "sae/paper/cnn/invariant/k4")(x)[0])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

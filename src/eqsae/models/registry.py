@@ -5,12 +5,16 @@ Every stage that trains, loads or reads an SAE asks here, so a variant is one en
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
+from eqsae.fitting.transform import element_matrices
+from eqsae.group import C4, GROUPS, Group
 from eqsae.models.archetypal import ArchetypalSAE
 from eqsae.models.sae import LEGACY_WEIGHTS, WEIGHTS, SAEConfig, TopKSAE
 from eqsae.pipeline.config import PRACTICES, TRAINED_BY, VARIANTS, Objective
@@ -58,16 +62,84 @@ def save_sae(sae: TopKSAE, directory: str | Path, **extra) -> None:
     write_json(directory / "cfg.json", {"sae": asdict(sae.cfg), "eqsae_version": __version__, **extra})
 
 
-def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKSAE:
+class EquivariantSAE(nn.Module):
+    """The equivariant SAE: a trained invariant SAE whose reconstruction is turned by the group action on
+    activations, T_e = M^p R^q. It trains nothing; its latents are the invariant SAE's (the same for every
+    element of an orbit), and the reconstruction of psi(g^p h^q x) is T_e (W_D z + b_D)."""
+
+    def __init__(self, sae: TopKSAE, generators: Sequence, group: Group = C4):
+        super().__init__()
+        self.sae, self.group, self.cfg = sae, group, sae.cfg
+        matrices = [torch.as_tensor(np.asarray(g), dtype=torch.float32) for g in generators]
+        for e, t in enumerate(element_matrices(matrices, group)):
+            self.register_buffer(f"T_{e}", torch.eye(sae.cfg.d_in) if t is None else t.clone())
+
+    def transform(self, element: int) -> torch.Tensor:
+        """(d_in, d_in) T_e of group element e (`eqsae.group`'s numbering; T_0 = I)."""
+        return getattr(self, f"T_{element}")
+
+    def encode(self, x: torch.Tensor, **kwargs):
+        """The invariant SAE's latents of x (any element of an orbit gives the canonical code)."""
+        return self.sae.encode(x, **kwargs)
+
+    def decode(self, latents, element: int = 0) -> torch.Tensor:
+        """T_e applied to the invariant SAE's reconstruction: the activation at element e of the orbit."""
+        return self.sae.decode(latents) @ self.transform(element).T
+
+    def forward(self, x: torch.Tensor, element: int = 0):
+        """(x_hat, Latents) of x = psi at element `element` of its orbit, as the workflow's metrics score it."""
+        latents = self.sae.encode(x, sparse=True)
+        return self.decode(latents, element), latents
+
+    def dictionary_rows(self, element: int = 0) -> torch.Tensor:
+        """(d_latent, d_in) atoms as they appear at element e: T_e applied to each decoder row."""
+        return self.sae.dictionary_rows() @ self.transform(element).T
+
+
+def load_sae(
+    directory: str | Path, device: torch.device | str = "cpu", generators: Sequence | None = None
+) -> TopKSAE | EquivariantSAE:
     """The SAE (eval mode, on `device`) that `save_sae` wrote: `load_sae("results/paper/seed0/sae/paper/cnn/
-    regular/k16")`. Folders written before sae.safetensors existed hold `sae.pt`, read as well. An equivariant
-    SAE has no folder: it is its invariant SAE read through M. A damaged file is an UnreadableFileError naming
-    it."""
+    regular/k16")`. Folders written before sae.safetensors existed hold `sae.pt`, read as well. A damaged file is
+    an UnreadableFileError naming it.
+
+    An equivariant variant's folder (`.../equivariant/k16`) holds nothing: it loads as an `EquivariantSAE`, its
+    invariant SAE (`.../invariant/k16`) with the run's fitted generators (`seed0/m/<model>/M.npy`, and R.npy for
+    a group of two generators), or with `generators` ([M] or [M, R]) where given."""
+    directory = Path(directory)
+    trained = TRAINED_BY.get(directory.parent.name)
+    if trained is None:
+        return _load_trained(directory, device)
+    sae = _load_trained(directory.parent.with_name(trained) / directory.name, device)
+    group = _run_group(directory)
+    if generators is None:
+        generators = _run_generators(directory, group)
+    return EquivariantSAE(sae, generators, group).to(device).eval()
+
+
+def _run_group(directory: Path) -> Group:
+    """The group of a workflow SAE folder: a `D4/` above the seed folder, else C4."""
+    above_seed = directory.parents[5].name if len(directory.parents) > 5 else ""
+    return GROUPS.get(above_seed, C4)
+
+
+def _run_generators(directory: Path, group: Group) -> list[np.ndarray]:
+    """M (and R) that the workflow fitted for an SAE folder `<seed>/sae/<practice>/<model>/<variant>/k<K>`."""
+    from eqsae.io import read_generators
+
+    folder = directory.parents[4] / "m" / directory.parents[1].name
+    m, r = folder / "M.npy", folder / "R.npy"
+    if not m.exists():
+        raise FileNotFoundError(f"{directory}: the {directory.parent.name} SAE is its invariant SAE read through M, "
+                                f"and {m} does not exist; pass generators=[M] (or [M, R]) to load_sae")  # fmt: skip
+    return read_generators(m, r if group.n_generators == 2 else None)
+
+
+def _load_trained(directory: Path, device: torch.device | str) -> TopKSAE:
+    """A folder `save_sae` wrote."""
     from eqsae.io import read_json, reading
     from eqsae.models.weights import read_tensors
 
-    directory = Path(directory)
-    _refuse_untrained(directory)
     cfg_file, weights = directory / "cfg.json", directory / WEIGHTS
     if not weights.exists() and (directory / LEGACY_WEIGHTS).exists():
         weights = directory / LEGACY_WEIGHTS
@@ -83,13 +155,3 @@ def load_sae(directory: str | Path, device: torch.device | str = "cpu") -> TopKS
     with reading(weights):
         sae.load_state_dict(state)
     return sae.to(device).eval()
-
-
-def _refuse_untrained(directory: Path) -> None:
-    """A missing folder of a variant that trains nothing (`.../equivariant/k16`): say which folder holds it."""
-    trained = TRAINED_BY.get(directory.parent.name)
-    if trained is not None and not directory.exists():
-        folder = directory.parent.with_name(trained) / directory.name
-        raise FileNotFoundError(f"{directory}: no such folder. The {directory.parent.name} SAE trains nothing: it is "
-                                f"the {trained} SAE, load_sae({str(folder)!r}), with M^p (R^q) applied to its "
-                                "reconstructions (eqsae.fitting.transform.element_matrices and apply_elements)")  # fmt: skip
