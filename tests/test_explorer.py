@@ -15,14 +15,22 @@ from PIL import Image
 from eqsae.atlas import AtlasConfig, ProbingView, latent_table
 from eqsae.explorer import (
     LEVELS,
+    N_BANDS,
+    N_EXAMPLES,
+    N_PER_BAND,
+    N_RANDOM,
     N_TOP,
+    SHEET_ROWS,
     census,
+    example_rng,
     feature_rows,
     grey_levels,
     histogram,
     page_html,
+    ranked_rows,
     run_index,
     sae_folder,
+    select_examples,
     sheet,
     signed_levels,
     top_examples,
@@ -71,7 +79,7 @@ def build_page(folder: Path, variants=("regular", "wide")) -> list[dict]:
     """A run's explorer from synthetic SAEs, as the workflow's two rules write it."""
     entries = []
     for i, variant in enumerate(variants):
-        view, table, dictionary, m = synthetic_sae(seed=i)
+        view, table, dictionary, m = synthetic_sae(n_images=40, seed=i)  # enough for random examples
         keys = {**KEYS, "variant": variant}
         entries.append(write_sae_explorer(folder / sae_folder(keys), view, table, dictionary, m, keys))
     write_index(folder, "synthetic", entries)
@@ -108,17 +116,75 @@ def test_histogram_and_top_examples_read_the_latents_column():
     assert histogram(np.zeros(4))["counts"] == [0] * 16
 
 
+def firing_column(n_images: int, n_firing: int, seed: int = 0) -> np.ndarray:
+    """A latent's activations on n_images x |G| rows, firing on n_firing images (some at two rotations)."""
+    rng = np.random.default_rng(seed)
+    column = np.zeros(n_images * ORDER)
+    images = rng.choice(n_images, n_firing, replace=False)
+    column[images * ORDER + rng.integers(0, ORDER, n_firing)] = rng.random(n_firing) + 0.1
+    column[images[::3] * ORDER] += 0.05  # a second rotation of some images fires too (the larger counts)
+    return column
+
+
+def shown_rows(chosen: dict) -> list[int]:
+    return [*chosen["top"], *(r for b in chosen["bands"] for r in b["rows"]), *chosen["random"]]
+
+
+def test_band_and_random_examples_cover_the_firing_range_once_each():
+    column = firing_column(100, 60)
+    ranked = ranked_rows(column)
+    assert len(ranked) == 60 and len(set(ranked // ORDER)) == 60  # each firing image once, at its best rotation
+    assert all(column[r] == column[(r // ORDER) * ORDER : (r // ORDER + 1) * ORDER].max() for r in ranked)
+    chosen = select_examples(column, example_rng(0, 7))
+    assert list(chosen["top"]) == list(ranked[:N_TOP])
+    bands = chosen["bands"]
+    assert len(bands) == N_BANDS and all(len(b["rows"]) == N_PER_BAND for b in bands)
+    assert bands[-1]["lo"] == column[ranked].min() and bands[0]["hi"] == column[ranked].max()  # the whole range
+    assert all(a["lo"] == b["hi"] for a, b in zip(bands, bands[1:]))  # highest band first, no gap between bands
+    assert sum(b["n"] for b in bands) == len(ranked) and all(b["n"] >= len(ranked) // N_BANDS - 1 for b in bands)
+    assert all(b["lo"] <= column[r] <= b["hi"] for b in bands for r in b["rows"])
+    assert len(chosen["random"]) == N_RANDOM and set(column[chosen["random"]] != 0) == {True}
+    rows = shown_rows(chosen)
+    assert len(rows) == len(set(rows)) == N_EXAMPLES and len({r // ORDER for r in rows}) == N_EXAMPLES
+
+
+def test_examples_are_drawn_the_same_on_every_rebuild_and_differ_between_latents():
+    column = firing_column(100, 60)
+    again = [shown_rows(select_examples(column, example_rng(0, 7))) for _ in range(2)]
+    assert again[0] == again[1]
+    others = [shown_rows(select_examples(column, example_rng(seed, latent))) for seed, latent in ((0, 8), (1, 7))]
+    assert all(o[:N_TOP] == again[0][:N_TOP] and o[N_TOP:] != again[0][N_TOP:] for o in others)
+
+
+def test_fewer_firing_images_than_requested_show_each_once():
+    column = firing_column(30, N_TOP + 3)
+    chosen = select_examples(column, example_rng(0, 0))
+    rows = shown_rows(chosen)
+    assert sorted(rows) == sorted(ranked_rows(column)) and len(rows) == N_TOP + 3  # all of them, none twice
+    assert sum(b["n"] for b in chosen["bands"]) == N_TOP + 3 and len(chosen["random"]) < 3  # a band may hold 3
+    one = select_examples(firing_column(5, 1), example_rng(0, 0))
+    assert len(one["top"]) == 1 and shown_rows(one) == list(one["top"]) and all(b["n"] <= 1 for b in one["bands"])
+    none = select_examples(np.zeros(8), example_rng(0, 0))
+    assert shown_rows(none) == [] and [b["n"] for b in none["bands"]] == [0] * N_BANDS
+
+
 def test_a_sheet_holds_the_orbit_strip_on_one_scale_and_the_top_images():
     rng = np.random.default_rng(0)
     through_m = rng.normal(size=(ORDER, SIDE, SIDE))
     tops = rng.integers(0, 256, size=(3, SIDE, SIDE))
     levels, lim = sheet(through_m, tops)
-    assert levels.shape == ((1 + N_TOP // ORDER) * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
+    assert SHEET_ROWS == 1 + -(-N_EXAMPLES // ORDER)
+    assert levels.shape == (SHEET_ROWS * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
     assert (levels[:SIDE] < LEVELS).all() and (levels[SIDE:] >= LEVELS).all()  # signed, then grey
     assert np.array_equal(levels[:SIDE, SIDE : 2 * SIDE], signed_levels(through_m[1], lim))
     assert np.array_equal(levels[SIDE : 2 * SIDE, :SIDE], grey_levels(tops[0]))
-    assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_TOP images: black cells
+    assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_EXAMPLES images: black cells
     assert signed_levels(np.array([-2.0, 0.0, 2.0]), 2).tolist() == [0, 64, 127]
+
+
+def sae_data(path: Path) -> dict:
+    """An SAE's data.js as the page reads it (EQSAE_SAE[<id>] = {...})."""
+    return json.loads(path.read_text().split(" = ", 1)[1].rstrip().rstrip(";"))
 
 
 def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
@@ -132,6 +198,8 @@ def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
     for f in data["features"]:
         assert (tmp_path / "seed0/paper/cnn/regular_k2" / f["png"]).stat().st_size > 50
         assert 1 <= len(f["top"]) <= N_TOP and f["lim"] > 0 and sum(f["hist"]["counts"]) > 0
+        assert len(f["bands"]) == N_BANDS and all(b["lo"] <= e["activation"] <= b["hi"] for b in f["bands"]
+                                                  for e in b["examples"])  # fmt: skip
     assert not (tmp_path / "seed0/paper/cnn/regular_k2/latent00005.png").exists()  # dead: no view
     index = (tmp_path / "data.js").read_text()
     assert index.startswith("EQSAE_RUN = ") and '"n_live":6' in index
@@ -209,6 +277,16 @@ def test_the_page_from_file_lists_every_live_latent_and_opens_orbit_strips_and_p
     assert tops and all(re.search(r"at g\^\d", t.text) for t in tops)
     style = tops[0].find_element("css selector", ".cell").get_attribute("style")
     assert "seed0/paper/cnn/regular_k2/latent00000.png" in style
+    data = sae_data(tmp_path / entries[0]["id"] / "data.js")["features"][0]
+    bands = browser.find_elements("css selector", "#detail .band figure.band-example")
+    random = browser.find_elements("css selector", "#detail figure.random-example")
+    assert len(tops) == len(data["top"]) and len(random) == len(data["random"]) > 0
+    assert len(bands) == sum(len(b["examples"]) for b in data["bands"]) > 0
+    assert len(browser.find_elements("css selector", "#detail .band")) == len(data["bands"])
+    first = bands[0].find_element("css selector", ".cell").get_attribute("style")  # packed after the top images
+    k = len(data["top"])
+    at = re.search(r"background-position: -?(\d+)px -?(\d+)px", first).groups()
+    assert tuple(map(int, at)) == (k % ORDER * 64, (1 + k // ORDER) * 64), first
     link = browser.find_element("css selector", "#detail a.partner")
     partner = link.get_attribute("data-latent")
     link.click()

@@ -184,6 +184,14 @@
     const tops = (f.top || []).map((t, i) => el("figure", { class: "top" },
       cell(f.png, 1 + Math.floor(i / RUN.turns), i % RUN.turns, 96, `image ${t.image}`),
       el("figcaption", {}, `${fmt(t.activation, 2)} at g^${t.p}`, el("br"), el("span", { class: "note", text: "g^0..3: " + t.response.map((a) => fmt(a, 1)).join(" ") }))));
+    let packed = (f.top || []).length;  // the sheet packs the top, band and random images in that order
+    const shown = (t, cls) => { const k = packed++; return el("figure", { class: cls },
+      cell(f.png, 1 + Math.floor(k / RUN.turns), k % RUN.turns, 64, `image ${t.image}`),
+      el("figcaption", { text: `${fmt(t.activation, 2)} at g^${t.p}` })); };
+    const bands = (f.bands || []).map((b) => el("div", { class: "band" },
+      el("div", { class: "band-label" }, `${fmt(b.lo, 2)} – ${fmt(b.hi, 2)}`, el("br"), el("span", { class: "note", text: `${b.n} images` })),
+      b.examples.length ? b.examples.map((t) => shown(t, "band-example")) : el("span", { class: "hint", text: "all among the top" })));
+    const random = (f.random || []).map((t) => shown(t, "random-example"));
     const partners = el("ul", {}, [1, 2, 3].map((p) => el("li", {}, `partner at g^${p}: `, latentLink(f["partner_" + p], f.latent), ` (cos ${fmt(f["partner_cos_" + p], 2)})`)),
       el("li", {}, "turned copy: ", f.has_rotated_partner ? "yes, " : "no; best candidate ", latentLink(f.rotated_partner, f.latent),
         ` at g^${f.rotated_partner_p} (cos ${fmt(f.rotated_partner_cos, 2)}, gain ${fmt(f.rotated_partner_gain, 2)})`));
@@ -194,6 +202,10 @@
       el("div", { class: "orbit" }, strip(false, (p) => `Dec M^${p} d` + (p ? ` r=${fmt(f["orbit_corr_" + p], 2)}` : "")), strip(true, (p) => `rot90^${p}`)),
       el("h3", { text: `Top probing images (activation at the group element where it fires most)` }),
       el("div", { class: "tops" }, tops.length ? tops : el("p", { class: "hint", text: "none" })),
+      el("h3", { text: "Quantile bands of its firing images (highest first; a few drawn from each, beyond the top)" }),
+      el("div", { class: "bands" }, bands),
+      el("h3", { text: "Random firing images (beyond those above)" }),
+      el("div", { class: "tops" }, random.length ? random : el("p", { class: "hint", text: "none left" })),
       el("h3", { text: "Activation histogram (non-zero activations on the probing rows)" }), histogram(f.hist),
       el("h3", { text: "Partners and turned copies" }), partners);
     const img = new Image();
