@@ -26,6 +26,7 @@ from eqsae.explorer import (
     feature_rows,
     grey_levels,
     histogram,
+    link_parts,
     page_html,
     ranked_rows,
     run_index,
@@ -76,12 +77,15 @@ KEYS = {"base_model": "cnn", "sae_training": "paper", "variant": "regular", "k":
 
 
 def build_page(folder: Path, variants=("regular", "wide")) -> list[dict]:
-    """A run's explorer from synthetic SAEs, as the workflow's two rules write it."""
-    entries = []
+    """A run's explorer from synthetic SAEs, as the workflow's two rules write it: each SAE's part apart, then
+    the page folder with the parts linked in."""
+    entries, parts = [], []
     for i, variant in enumerate(variants):
         view, table, dictionary, m = synthetic_sae(n_images=40, seed=i)  # enough for random examples
         keys = {**KEYS, "variant": variant}
-        entries.append(write_sae_explorer(folder / sae_folder(keys), view, table, dictionary, m, keys))
+        parts.append(folder / "parts" / sae_folder(keys))
+        entries.append(write_sae_explorer(parts[-1], view, table, dictionary, m, keys))
+    link_parts(folder, parts, entries)
     write_index(folder, "synthetic", entries)
     return entries
 
@@ -201,6 +205,10 @@ def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
         assert len(f["bands"]) == N_BANDS and all(b["lo"] <= e["activation"] <= b["hi"] for b in f["bands"]
                                                   for e in b["examples"])  # fmt: skip
     assert not (tmp_path / "seed0/paper/cnn/regular_k2/latent00005.png").exists()  # dead: no view
+    part = tmp_path / "parts/seed0/paper/cnn/regular_k2"  # the page folder holds each SAE's part but its entry
+    linked = sorted(p.name for p in (tmp_path / "seed0/paper/cnn/regular_k2").iterdir())
+    assert linked == sorted(p.name for p in part.iterdir() if p.name != "entry.json") and "data.js" in linked
+    assert (tmp_path / "seed0/paper/cnn/regular_k2/data.js").read_bytes() == (part / "data.js").read_bytes()
     index = (tmp_path / "data.js").read_text()
     assert index.startswith("EQSAE_RUN = ") and '"n_live":6' in index
     html = (tmp_path / "index.html").read_text()

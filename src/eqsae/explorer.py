@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +313,26 @@ def write_index(folder: str | Path, run: str, entries: list[dict[str, Any]]) -> 
     data = js_assign("EQSAE_RUN", index)
     write_text(folder / "data.js", data)
     write_text(folder / "index.html", page_html(hashlib.sha256(data.encode()).hexdigest()[:8]))
+
+
+def link_parts(folder: str | Path, parts: list[str | Path], entries: list[dict[str, Any]]) -> None:
+    """Each SAE's part (write_sae_explorer) into folder/<its id>/ beside the page: the page folder is then one
+    output, which the report's zip carries whole, while an edit of the page re-runs none of the SAEs' jobs. Hard
+    links where the file system allows (no second copy of the PNGs), else copies; entry.json stays behind."""
+    for part, entry in zip(parts, entries):
+        dest = Path(folder) / entry["id"]
+        dest.mkdir(parents=True, exist_ok=True)
+        for path in sorted(Path(part).iterdir()):
+            if path.name != "entry.json":
+                link_or_copy(path, dest / path.name)
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    """A hard link of source at dest, or a copy across file systems."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
 
 
 def read_entries(folders: list[str | Path]) -> list[dict[str, Any]]:
