@@ -323,3 +323,61 @@ def test_the_picker_and_the_filters_change_what_the_table_lists(tmp_path, browse
     concept.send_keys("no such concept")
     assert browser.find_elements("css selector", "#feature-table tbody tr") == []
     assert errors(browser) == []
+
+
+def shared_concept(folder: Path, entries: list[dict]) -> tuple[str, dict[str, list[int]]]:
+    """The concept that is best for latents of the most SAEs of the page, and those latents per SAE."""
+    best = {}
+    for e in entries:
+        for f in sae_data(folder / e["id"] / "data.js")["features"]:
+            best.setdefault(f["concept"], {}).setdefault(e["id"], []).append(f["latent"])
+    concept = max(sorted(best, key=str), key=lambda c: len(best[c]))
+    return concept, best[concept]
+
+
+def open_concept_view(browser, page: Path, sae: str, concept: str) -> dict[str, list[int]]:
+    """Open a concept's bookmarkable view; returns the latents it lists per SAE."""
+    from urllib.parse import urlencode
+
+    browser.get(page.as_uri() + "#" + urlencode({"sae": sae, "concept": concept}))
+    assert wait_for(browser, "document.getElementById('detail').dataset.concept", timeout=30) == concept
+    listed = {}
+    for link in browser.find_elements("css selector", "#concept-table a.concept-latent"):
+        listed.setdefault(link.get_attribute("data-sae"), []).append(int(link.get_attribute("data-latent")))
+    return listed
+
+
+def click_concept_latent(browser, sae: str, latent: int) -> None:
+    """Click a latent of the concept view and wait for that latent's own view."""
+    browser.find_element("css selector", f"#concept-table a[data-sae='{sae}'][data-latent='{latent}']").click()
+    wait_for(browser, f"document.querySelector('#detail h2').textContent.startsWith('latent {latent} ')")
+    assert f"latent={latent}" in browser.current_url and sae.replace("/", "%2F") in browser.current_url
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == f"latent{latent:05d}.png"
+
+
+def test_a_concept_view_lists_its_latents_in_every_sae_and_opens_them(tmp_path, browser):
+    entries = build_page(tmp_path)
+    concept, expected = shared_concept(tmp_path, entries)
+    assert len(expected) == 2  # both synthetic SAEs hold a latent of it
+    listed = open_concept_view(browser, tmp_path / "index.html", entries[0]["id"], concept)
+    assert {sae: sorted(latents) for sae, latents in listed.items()} == {s: sorted(v) for s, v in expected.items()}
+    f1 = [float(td.text) for td in browser.find_elements("css selector", "#concept-table tbody tr td:nth-child(4)")]
+    assert len(f1) == sum(map(len, expected.values()))
+    thumbs = browser.find_elements("css selector", "#concept-table .cell")
+    assert len(thumbs) == len(f1) and entries[1]["id"] in thumbs[-1].get_attribute("style")
+    other = entries[1]["id"]
+    click_concept_latent(browser, other, expected[other][0])
+    assert browser.find_element("id", "pick-variant").get_attribute("value") == "wide"
+    # back to it from the latent's view, and from the concept search
+    browser.find_element("css selector", "#detail a.concept-link").click()
+    wait_for(browser, "document.getElementById('detail').dataset.concept")
+    assert browser.find_element("css selector", "#detail h2").text.startswith("concept ")
+    browser.get((tmp_path / "index.html").as_uri())
+    wait_for(browser, "document.querySelectorAll('#feature-table tbody tr').length > 0")
+    across = browser.find_element("id", "concept-across")
+    assert not across.is_displayed()
+    browser.find_element("id", "f-concept").send_keys(concept)
+    assert across.is_displayed()
+    across.click()
+    assert wait_for(browser, "document.getElementById('detail').dataset.concept") == concept
+    assert errors(browser) == []
