@@ -85,6 +85,7 @@ def build_page(folder: Path, variants=("regular", "wide")) -> list[dict]:
         keys = {**KEYS, "variant": variant}
         parts.append(folder / "parts" / sae_folder(keys))
         entries.append(write_sae_explorer(parts[-1], view, table, dictionary, m, keys))
+        (parts[-1] / ".snakemake_timestamp").touch()  # as Snakemake marks a folder it made
     link_parts(folder, parts, entries)
     write_index(folder, "synthetic", entries)
     return entries
@@ -115,8 +116,8 @@ def test_histogram_and_top_examples_read_the_latents_column():
     assert hist["lo"] == 1 and hist["hi"] == 5 and sum(hist["counts"]) == 4
     tops = top_examples(column, 3)
     # image 0 once, at g^1 (its most activating rotation); its response runs over rows 1, 2, 3, 0
-    assert [(t["image"], t["p"], t["activation"]) for t in tops] == [(0, 1, 5.0), (1, 2, 3.0), (2, 3, 1.0)]
-    assert tops[0]["response"] == [5.0, 4.0, 0.0, 0.0]
+    assert [t[:3] for t in tops] == [[0, 1, 5.0], [1, 2, 3.0], [2, 3, 1.0]]
+    assert tops[0][3] == [5.0, 4.0, 0.0, 0.0]
     assert histogram(np.zeros(4))["counts"] == [0] * 16
 
 
@@ -202,12 +203,12 @@ def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
     for f in data["features"]:
         assert (tmp_path / "seed0/paper/cnn/regular_k2" / f["png"]).stat().st_size > 50
         assert 1 <= len(f["top"]) <= N_TOP and f["lim"] > 0 and sum(f["hist"]["counts"]) > 0
-        assert len(f["bands"]) == N_BANDS and all(b["lo"] <= e["activation"] <= b["hi"] for b in f["bands"]
-                                                  for e in b["examples"])  # fmt: skip
+        assert len(f["bands"]) == N_BANDS and all(b["lo"] <= e[2] <= b["hi"] for b in f["bands"] for e in b["examples"])
     assert not (tmp_path / "seed0/paper/cnn/regular_k2/latent00005.png").exists()  # dead: no view
     part = tmp_path / "parts/seed0/paper/cnn/regular_k2"  # the page folder holds each SAE's part but its entry
     linked = sorted(p.name for p in (tmp_path / "seed0/paper/cnn/regular_k2").iterdir())
-    assert linked == sorted(p.name for p in part.iterdir() if p.name != "entry.json") and "data.js" in linked
+    assert linked == sorted(p.name for p in part.iterdir() if p.name not in ("entry.json", ".snakemake_timestamp"))
+    assert "data.js" in linked and len(linked) == 1 + len(data["features"])
     assert (tmp_path / "seed0/paper/cnn/regular_k2/data.js").read_bytes() == (part / "data.js").read_bytes()
     index = (tmp_path / "data.js").read_text()
     assert index.startswith("EQSAE_RUN = ") and '"n_live":6' in index

@@ -182,9 +182,10 @@ def draw(pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(pool, min(n, len(pool)), replace=False)) if len(pool) else pool
 
 
-def example(column: np.ndarray, row: int) -> dict[str, Any]:
-    """A shown image as the page reads it: image id, the group element g^p it fires most at, its activation."""
-    return {"image": int(row // ORDER), "p": int(row % ORDER), "activation": _value(column[row])}
+def example(column: np.ndarray, row: int) -> list[Any]:
+    """A shown image as the page reads it, [image id, the group element g^p it fires most at, its activation]: a
+    list, not named fields, as a latent shows up to N_EXAMPLES of them within its size budget."""
+    return [int(row // ORDER), int(row % ORDER), _value(column[row])]
 
 
 def latent_examples(column: np.ndarray, rng: np.random.Generator) -> tuple[dict[str, Any], np.ndarray]:
@@ -198,17 +199,17 @@ def latent_examples(column: np.ndarray, rng: np.random.Generator) -> tuple[dict[
     return {"top": top, "bands": bands, "random": [example(column, r) for r in chosen["random"]]}, rows
 
 
-def top_examples(column: np.ndarray, n_top: int = N_TOP) -> list[dict[str, Any]]:
-    """The latent's top probing images (each image once, at its most activating rotation): image id, the group
-    element g^p it fires most at, its activation there, and its activation at g^q x of that row for
-    q = 0..|G|-1 (the rotation response)."""
+def top_examples(column: np.ndarray, n_top: int = N_TOP) -> list[list[Any]]:
+    """The latent's top probing images (each image once, at its most activating rotation): [image id, the group
+    element g^p it fires most at, its activation there, its activation at g^q x of that row for q = 0..|G|-1
+    (the rotation response)]."""
     return with_response(column, ranked_rows(column)[:n_top])
 
 
-def with_response(column: np.ndarray, rows: np.ndarray) -> list[dict[str, Any]]:
+def with_response(column: np.ndarray, rows: np.ndarray) -> list[list[Any]]:
     """Shown images with the latent's activation at g^q x of each row, q = 0..|G|-1: does it follow the turn?"""
     response = rotation_response(column, rows)
-    return [example(column, r) | {"response": [_value(a) for a in resp]} for r, resp in zip(rows, response)]
+    return [[*example(column, r), [_value(a) for a in resp]] for r, resp in zip(rows, response)]
 
 
 def activation_matrix(view: ProbingView, d_latent: int):
@@ -318,12 +319,13 @@ def write_index(folder: str | Path, run: str, entries: list[dict[str, Any]]) -> 
 def link_parts(folder: str | Path, parts: list[str | Path], entries: list[dict[str, Any]]) -> None:
     """Each SAE's part (write_sae_explorer) into folder/<its id>/ beside the page: the page folder is then one
     output, which the report's zip carries whole, while an edit of the page re-runs none of the SAEs' jobs. Hard
-    links where the file system allows (no second copy of the PNGs), else copies; entry.json stays behind."""
+    links where the file system allows (no second copy of the PNGs), else copies; entry.json and Snakemake's
+    hidden marker stay behind."""
     for part, entry in zip(parts, entries):
         dest = Path(folder) / entry["id"]
         dest.mkdir(parents=True, exist_ok=True)
-        for path in sorted(Path(part).iterdir()):
-            if path.name != "entry.json":
+        for path in sorted(Path(part).glob("*")):
+            if path.name == "data.js" or path.suffix == ".png":
                 link_or_copy(path, dest / path.name)
 
 

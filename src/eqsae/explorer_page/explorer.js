@@ -175,8 +175,8 @@
     if (!f) { box.replaceChildren(el("p", { class: "hint", text: "Pick a feature in the table or the scatter plot." })); return; }
     const rows = [["density", fmt(f.density, 4)], ["mean / max activation", `${fmt(f.mean_activation)} / ${fmt(f.max_activation)}`],
       ["s_p = cos(M^p d, d)", [1, 2, 3].map((p) => `s${p} ${fmt(f["s_" + p], 2)}`).join(", ")],
-      ["best concept", [`${f.concept} (${f.concept_group}), F1 ${fmt(f.concept_f1, 2)} `,
-        el("a", { href: conceptHref(state.sae, f.concept), class: "concept-link", text: "this concept in other SAEs" })]],
+      ["best concept", [`${f.concept} (${f.concept_group}), F1 ${fmt(f.concept_f1, 2)} `, f.concept ?
+        el("a", { href: conceptHref(state.sae, f.concept), class: "concept-link", text: "this concept in other SAEs" }) : null]],
       ["orbit strip r (M = I)", `${fmt(f.orbit_corr, 2)} (${fmt(f.orbit_corr_unturned, 2)})`],
       ["isotypic split", `invariant ${fmt(f.iso_invariant, 2)}, sign ${fmt(f.iso_sign, 2)}, rotation ${fmt(f.iso_rotation, 2)}`],
       ["|M^4 d - d| / |d|", fmt(f.order_residual, 3)]];
@@ -185,13 +185,14 @@
       el("div", { class: "colorbar-labels" }, el("span", { text: "+" + fmt(f.lim, 3) }), el("span", { text: "0" }), el("span", { text: "-" + fmt(f.lim, 3) })));
     const strip = (turned, label) => el("div", { class: "strip" }, [...Array(RUN.turns).keys()].map((p) =>
       el("figure", {}, turned ? cell(f.png, 0, 0, 96, "", p) : cell(f.png, 0, p, 96), el("figcaption", { text: label(p) }))));
-    const tops = (f.top || []).map((t, i) => el("figure", { class: "top" },
-      cell(f.png, 1 + Math.floor(i / RUN.turns), i % RUN.turns, 96, `image ${t.image}`),
-      el("figcaption", {}, `${fmt(t.activation, 2)} at g^${t.p}`, el("br"), el("span", { class: "note", text: "g^0..3: " + t.response.map((a) => fmt(a, 1)).join(" ") }))));
+    // an example is [image, p (the g^p it fires most at), activation] and, for the top ones, its rotation response
+    const tops = (f.top || []).map(([image, p, activation, response], i) => el("figure", { class: "top" },
+      cell(f.png, 1 + Math.floor(i / RUN.turns), i % RUN.turns, 96, `image ${image}`),
+      el("figcaption", {}, `${fmt(activation, 2)} at g^${p}`, el("br"), el("span", { class: "note", text: "g^0..3: " + response.map((a) => fmt(a, 1)).join(" ") }))));
     let packed = (f.top || []).length;  // the sheet packs the top, band and random images in that order
-    const shown = (t, cls) => { const k = packed++; return el("figure", { class: cls },
-      cell(f.png, 1 + Math.floor(k / RUN.turns), k % RUN.turns, 64, `image ${t.image}`),
-      el("figcaption", { text: `${fmt(t.activation, 2)} at g^${t.p}` })); };
+    const shown = ([image, p, activation], cls) => { const k = packed++; return el("figure", { class: cls },
+      cell(f.png, 1 + Math.floor(k / RUN.turns), k % RUN.turns, 64, `image ${image}`),
+      el("figcaption", { text: `${fmt(activation, 2)} at g^${p}` })); };
     const bands = (f.bands || []).map((b) => el("div", { class: "band" },
       el("div", { class: "band-label" }, `${fmt(b.lo, 2)} – ${fmt(b.hi, 2)}`, el("br"), el("span", { class: "note", text: `${b.n} images` })),
       b.examples.length ? b.examples.map((t) => shown(t, "band-example")) : el("span", { class: "hint", text: "all among the top" })));
