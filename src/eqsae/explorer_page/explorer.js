@@ -145,8 +145,8 @@
     for (const event of ["input", "change"]) $("f-concept").addEventListener(event, conceptChoice);
   }
 
-  // A cell of a latent's sheet: row 0 Dec(M^p d), then its top images. turn: quarter turns counter-clockwise
-  // (g^p = np.rot90^p), how the page draws rot90^p of the p = 0 image from that one cell.
+  // A cell of a latent's sheet (of SAE id): row 0 Dec(M^p d), then its top, band and random images. turn: quarter
+  // turns counter-clockwise (g^p = np.rot90^p), how the page draws rot90^p of the p = 0 image from that one cell.
   function cell(png, row, col, size, title, turn = 0, id = state.sae) {
     const d = window.EQSAE_SAE[id];
     return el("div", { class: "cell", title: title || "", style: { transform: turn ? `rotate(${-90 * turn}deg)` : "",
