@@ -27,13 +27,14 @@ from eqsae.io import atomic_write
 
 N_TOP = 8
 """Top-activating probing images per latent (each image once, at its most activating rotation)."""
-N_BANDS = 4
-"""Activation-quantile bands of a latent's firing images, each showing a few of its images (as SAE dashboards
-do: does the latent mean the same where it fires weakly?)."""
+N_BANDS = 3
+"""Activation-quantile bands of a latent's firing images (upper, middle, lower third), each showing a few of its
+images (as SAE dashboards do: does the latent mean the same where it fires weakly?)."""
 N_PER_BAND = 2
 """Images drawn at random from each band (none already shown among the top ones)."""
-N_RANDOM = 4
-"""Random firing images besides the top and band ones: what a typical firing looks like."""
+N_RANDOM = 2
+"""Random firing images besides the top and band ones: what a typical firing looks like. With the bands' 6, a
+latent shows 16 images, which keep it within its 15 kB (docs/explorer.md)."""
 N_EXAMPLES = N_TOP + N_BANDS * N_PER_BAND + N_RANDOM
 """Probing images a latent's PNG holds at most."""
 N_BINS = 16
