@@ -189,6 +189,9 @@ def test_smoke_run_builds_the_feature_explorer(smoke):
         assert len(list((folder / sae["id"]).glob("latent*.png"))) == sae["census"]["n_live"] == row.n_live.item()
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size < 5e6, f"{size / 1e6:.1f} MB: over the README's budget for the smoke run's explorer"
+    page = sum((folder / name).stat().st_size for name in ("index.html", "data.js"))
+    per_latent = (size - page) / sum(sae["census"]["n_live"] for sae in index["saes"])
+    assert page < 100e3 and per_latent < 15e3, f"{page / 1e3:.0f} kB page, {per_latent / 1e3:.1f} kB per live latent"
 
 
 def test_the_tables_standard_errors_are_those_of_the_seeds(smoke):
