@@ -14,14 +14,23 @@ from PIL import Image
 
 from eqsae.atlas.explorer import (
     LEVELS,
+    N_BANDS,
+    N_EXAMPLES,
+    N_PER_BAND,
+    N_RANDOM,
     N_TOP,
+    SHEET_ROWS,
     census,
+    example_rng,
     feature_rows,
     grey_levels,
     histogram,
+    link_parts,
     page_html,
+    ranked_rows,
     run_index,
     sae_folder,
+    select_examples,
     sheet,
     signed_levels,
     top_examples,
@@ -68,12 +77,16 @@ KEYS = {"base_model": "cnn", "sae_training": "paper", "variant": "regular", "k":
 
 
 def build_page(folder: Path, variants=("regular", "wide")) -> list[dict]:
-    """A run's explorer from synthetic SAEs, as the workflow's two rules write it."""
-    entries = []
+    """A run's explorer from synthetic SAEs, as the workflow's two rules write it: each SAE's part apart, then
+    the page folder with the parts linked in."""
+    entries, parts = [], []
     for i, variant in enumerate(variants):
-        view, table, dictionary, m = synthetic_sae(seed=i)
+        view, table, dictionary, m = synthetic_sae(n_images=40, seed=i)  # enough for random examples
         keys = {**KEYS, "variant": variant}
-        entries.append(write_sae_explorer(folder / sae_folder(keys), view, table, dictionary, m, keys))
+        parts.append(folder / "parts" / sae_folder(keys))
+        entries.append(write_sae_explorer(parts[-1], view, table, dictionary, m, keys))
+        (parts[-1] / ".snakemake_timestamp").touch()  # as Snakemake marks a folder it made
+    link_parts(folder, parts, entries)
     write_index(folder, "synthetic", entries)
     return entries
 
@@ -103,9 +116,61 @@ def test_histogram_and_top_examples_read_the_latents_column():
     assert hist["lo"] == 1 and hist["hi"] == 5 and sum(hist["counts"]) == 4
     tops = top_examples(column, 3)
     # image 0 once, at g^1 (its most activating rotation); its response runs over rows 1, 2, 3, 0
-    assert [(t["image"], t["p"], t["activation"]) for t in tops] == [(0, 1, 5.0), (1, 2, 3.0), (2, 3, 1.0)]
-    assert tops[0]["response"] == [5.0, 4.0, 0.0, 0.0]
+    assert [t[:3] for t in tops] == [[0, 1, 5.0], [1, 2, 3.0], [2, 3, 1.0]]
+    assert tops[0][3] == [5.0, 4.0, 0.0, 0.0]
     assert histogram(np.zeros(4))["counts"] == [0] * 16
+
+
+def firing_column(n_images: int, n_firing: int, seed: int = 0) -> np.ndarray:
+    """A latent's activations on n_images x |G| rows, firing on n_firing images (some at two rotations)."""
+    rng = np.random.default_rng(seed)
+    column = np.zeros(n_images * ORDER)
+    images = rng.choice(n_images, n_firing, replace=False)
+    column[images * ORDER + rng.integers(0, ORDER, n_firing)] = rng.random(n_firing) + 0.1
+    column[images[::3] * ORDER] += 0.05  # a second rotation of some images fires too (the larger counts)
+    return column
+
+
+def shown_rows(chosen: dict) -> list[int]:
+    return [*chosen["top"], *(r for b in chosen["bands"] for r in b["rows"]), *chosen["random"]]
+
+
+def test_band_and_random_examples_cover_the_firing_range_once_each():
+    column = firing_column(100, 60)
+    ranked = ranked_rows(column)
+    assert len(ranked) == 60 and len(set(ranked // ORDER)) == 60  # each firing image once, at its best rotation
+    assert all(column[r] == column[(r // ORDER) * ORDER : (r // ORDER + 1) * ORDER].max() for r in ranked)
+    chosen = select_examples(column, example_rng(0, 7))
+    assert list(chosen["top"]) == list(ranked[:N_TOP])
+    bands = chosen["bands"]
+    assert len(bands) == N_BANDS and all(len(b["rows"]) == N_PER_BAND for b in bands)
+    assert bands[-1]["lo"] == column[ranked].min() and bands[0]["hi"] == column[ranked].max()  # the whole range
+    assert all(a["lo"] == b["hi"] for a, b in zip(bands, bands[1:]))  # highest band first, no gap between bands
+    assert sum(b["n"] for b in bands) == len(ranked) and all(b["n"] >= len(ranked) // N_BANDS - 1 for b in bands)
+    assert all(b["lo"] <= column[r] <= b["hi"] for b in bands for r in b["rows"])
+    assert len(chosen["random"]) == N_RANDOM and set(column[chosen["random"]] != 0) == {True}
+    rows = shown_rows(chosen)
+    assert len(rows) == len(set(rows)) == N_EXAMPLES and len({r // ORDER for r in rows}) == N_EXAMPLES
+
+
+def test_examples_are_drawn_the_same_on_every_rebuild_and_differ_between_latents():
+    column = firing_column(100, 60)
+    again = [shown_rows(select_examples(column, example_rng(0, 7))) for _ in range(2)]
+    assert again[0] == again[1]
+    others = [shown_rows(select_examples(column, example_rng(seed, latent))) for seed, latent in ((0, 8), (1, 7))]
+    assert all(o[:N_TOP] == again[0][:N_TOP] and o[N_TOP:] != again[0][N_TOP:] for o in others)
+
+
+def test_fewer_firing_images_than_requested_show_each_once():
+    column = firing_column(30, N_TOP + 3)
+    chosen = select_examples(column, example_rng(0, 0))
+    rows = shown_rows(chosen)
+    assert sorted(rows) == sorted(ranked_rows(column)) and len(rows) == N_TOP + 3  # all of them, none twice
+    assert sum(b["n"] for b in chosen["bands"]) == N_TOP + 3 and len(chosen["random"]) < 3  # a band may hold 3
+    one = select_examples(firing_column(5, 1), example_rng(0, 0))
+    assert len(one["top"]) == 1 and shown_rows(one) == list(one["top"]) and all(b["n"] <= 1 for b in one["bands"])
+    none = select_examples(np.zeros(8), example_rng(0, 0))
+    assert shown_rows(none) == [] and [b["n"] for b in none["bands"]] == [0] * N_BANDS
 
 
 def test_a_sheet_holds_the_orbit_strip_on_one_scale_and_the_top_images():
@@ -113,12 +178,18 @@ def test_a_sheet_holds_the_orbit_strip_on_one_scale_and_the_top_images():
     through_m = rng.normal(size=(ORDER, SIDE, SIDE))
     tops = rng.integers(0, 256, size=(3, SIDE, SIDE))
     levels, lim = sheet(through_m, tops)
-    assert levels.shape == ((1 + N_TOP // ORDER) * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
+    assert SHEET_ROWS == 1 + -(-N_EXAMPLES // ORDER)
+    assert levels.shape == (SHEET_ROWS * SIDE, ORDER * SIDE) and lim == np.abs(through_m).max()
     assert (levels[:SIDE] < LEVELS).all() and (levels[SIDE:] >= LEVELS).all()  # signed, then grey
     assert np.array_equal(levels[:SIDE, SIDE : 2 * SIDE], signed_levels(through_m[1], lim))
     assert np.array_equal(levels[SIDE : 2 * SIDE, :SIDE], grey_levels(tops[0]))
-    assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_TOP images: black cells
+    assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_EXAMPLES images: black cells
     assert signed_levels(np.array([-2.0, 0.0, 2.0]), 2).tolist() == [0, 64, 127]
+
+
+def sae_data(path: Path) -> dict:
+    """An SAE's data.js as the page reads it (EQSAE_SAE[<id>] = {...})."""
+    return json.loads(path.read_text().split(" = ", 1)[1].rstrip().rstrip(";"))
 
 
 def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
@@ -132,7 +203,13 @@ def test_the_page_data_name_every_live_latent_with_its_png(tmp_path):
     for f in data["features"]:
         assert (tmp_path / "seed0/paper/cnn/regular_k2" / f["png"]).stat().st_size > 50
         assert 1 <= len(f["top"]) <= N_TOP and f["lim"] > 0 and sum(f["hist"]["counts"]) > 0
+        assert len(f["bands"]) == N_BANDS and all(b["lo"] <= e[2] <= b["hi"] for b in f["bands"] for e in b["examples"])
     assert not (tmp_path / "seed0/paper/cnn/regular_k2/latent00005.png").exists()  # dead: no view
+    part = tmp_path / "parts/seed0/paper/cnn/regular_k2"  # the page folder holds each SAE's part but its entry
+    linked = sorted(p.name for p in (tmp_path / "seed0/paper/cnn/regular_k2").iterdir())
+    assert linked == sorted(p.name for p in part.iterdir() if p.name not in ("entry.json", ".snakemake_timestamp"))
+    assert "data.js" in linked and len(linked) == 1 + len(data["features"])
+    assert (tmp_path / "seed0/paper/cnn/regular_k2/data.js").read_bytes() == (part / "data.js").read_bytes()
     index = (tmp_path / "data.js").read_text()
     assert index.startswith("EQSAE_RUN = ") and '"n_live":6' in index
     html = (tmp_path / "index.html").read_text()
@@ -209,6 +286,16 @@ def test_the_page_from_file_lists_every_live_latent_and_opens_orbit_strips_and_p
     assert tops and all(re.search(r"at g\^\d", t.text) for t in tops)
     style = tops[0].find_element("css selector", ".cell").get_attribute("style")
     assert "seed0/paper/cnn/regular_k2/latent00000.png" in style
+    data = sae_data(tmp_path / entries[0]["id"] / "data.js")["features"][0]
+    bands = browser.find_elements("css selector", "#detail .band figure.band-example")
+    random = browser.find_elements("css selector", "#detail figure.random-example")
+    assert len(tops) == len(data["top"]) and len(random) == len(data["random"]) > 0
+    assert len(bands) == sum(len(b["examples"]) for b in data["bands"]) > 0
+    assert len(browser.find_elements("css selector", "#detail .band")) == len(data["bands"])
+    first = bands[0].find_element("css selector", ".cell").get_attribute("style")  # packed after the top images
+    k = len(data["top"])
+    at = re.search(r"background-position: -?(\d+)px -?(\d+)px", first).groups()
+    assert tuple(map(int, at)) == (k % ORDER * 64, (1 + k // ORDER) * 64), first
     link = browser.find_element("css selector", "#detail a.partner")
     partner = link.get_attribute("data-latent")
     link.click()
@@ -236,4 +323,62 @@ def test_the_picker_and_the_filters_change_what_the_table_lists(tmp_path, browse
     Select(browser.find_element("id", "f-class")).select_by_value("")
     concept.send_keys("no such concept")
     assert browser.find_elements("css selector", "#feature-table tbody tr") == []
+    assert errors(browser) == []
+
+
+def shared_concept(folder: Path, entries: list[dict]) -> tuple[str, dict[str, list[int]]]:
+    """The concept that is best for latents of the most SAEs of the page, and those latents per SAE."""
+    best = {}
+    for e in entries:
+        for f in sae_data(folder / e["id"] / "data.js")["features"]:
+            best.setdefault(f["concept"], {}).setdefault(e["id"], []).append(f["latent"])
+    concept = max(sorted(best, key=str), key=lambda c: len(best[c]))
+    return concept, best[concept]
+
+
+def open_concept_view(browser, page: Path, sae: str, concept: str) -> dict[str, list[int]]:
+    """Open a concept's bookmarkable view; returns the latents it lists per SAE."""
+    from urllib.parse import urlencode
+
+    browser.get(page.as_uri() + "#" + urlencode({"sae": sae, "concept": concept}))
+    assert wait_for(browser, "document.getElementById('detail').dataset.concept", timeout=30) == concept
+    listed = {}
+    for link in browser.find_elements("css selector", "#concept-table a.concept-latent"):
+        listed.setdefault(link.get_attribute("data-sae"), []).append(int(link.get_attribute("data-latent")))
+    return listed
+
+
+def click_concept_latent(browser, sae: str, latent: int) -> None:
+    """Click a latent of the concept view and wait for that latent's own view."""
+    browser.find_element("css selector", f"#concept-table a[data-sae='{sae}'][data-latent='{latent}']").click()
+    wait_for(browser, f"document.querySelector('#detail h2').textContent.startsWith('latent {latent} ')")
+    assert f"latent={latent}" in browser.current_url and sae.replace("/", "%2F") in browser.current_url
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == f"latent{latent:05d}.png"
+
+
+def test_a_concept_view_lists_its_latents_in_every_sae_and_opens_them(tmp_path, browser):
+    entries = build_page(tmp_path)
+    concept, expected = shared_concept(tmp_path, entries)
+    assert len(expected) == 2  # both synthetic SAEs hold a latent of it
+    listed = open_concept_view(browser, tmp_path / "index.html", entries[0]["id"], concept)
+    assert {sae: sorted(latents) for sae, latents in listed.items()} == {s: sorted(v) for s, v in expected.items()}
+    f1 = [float(td.text) for td in browser.find_elements("css selector", "#concept-table tbody tr td:nth-child(4)")]
+    assert len(f1) == sum(map(len, expected.values()))
+    thumbs = browser.find_elements("css selector", "#concept-table .cell")
+    assert len(thumbs) == len(f1) and entries[1]["id"] in thumbs[-1].get_attribute("style")
+    other = entries[1]["id"]
+    click_concept_latent(browser, other, expected[other][0])
+    assert browser.find_element("id", "pick-variant").get_attribute("value") == "wide"
+    # back to it from the latent's view, and from the concept search
+    browser.find_element("css selector", "#detail a.concept-link").click()
+    wait_for(browser, "document.getElementById('detail').dataset.concept")
+    assert browser.find_element("css selector", "#detail h2").text.startswith("concept ")
+    browser.get((tmp_path / "index.html").as_uri())
+    wait_for(browser, "document.querySelectorAll('#feature-table tbody tr').length > 0")
+    across = browser.find_element("id", "concept-across")
+    assert not across.is_displayed()
+    browser.find_element("id", "f-concept").send_keys(concept)
+    assert across.is_displayed()
+    across.click()
+    assert wait_for(browser, "document.getElementById('detail').dataset.concept") == concept
     assert errors(browser) == []

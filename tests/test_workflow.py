@@ -2,6 +2,8 @@
 
 import json
 import re
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -188,6 +190,9 @@ def test_smoke_run_builds_the_feature_explorer(smoke):
         assert len(list((folder / sae["id"]).glob("latent*.png"))) == sae["census"]["n_live"] == row.n_live.item()
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert size < 5e6, f"{size / 1e6:.1f} MB: over the README's budget for the smoke run's explorer"
+    page = sum((folder / name).stat().st_size for name in ("index.html", "data.js"))
+    per_latent = (size - page) / sum(sae["census"]["n_live"] for sae in index["saes"])
+    assert page < 100e3 and per_latent < 15e3, f"{page / 1e3:.0f} kB page, {per_latent / 1e3:.1f} kB per live latent"
 
 
 def test_the_tables_standard_errors_are_those_of_the_seeds(smoke):
@@ -235,11 +240,21 @@ def test_adding_the_standard_practice_plans_only_the_standard_branch(smoke):
     assert "/sae/paper/" not in result.stdout  # nothing of the paper branch is planned again
 
 
+def unzipped_report(workdir) -> Path:
+    """The smoke run's report as a user gets it: `--report results/smoke/report.zip` (built once), unpacked; the
+    folder holding its report.html. A zip, as the explorer is a folder, which a one-file report cannot hold."""
+    folder = workdir / "unzipped_report"
+    if not (folder / "report/report.html").exists():
+        result = snakemake(workdir, "--report", "results/smoke/report.zip", "--configfile", "config/smoke.yaml")
+        assert result.returncode == 0, result.stderr[-3000:]
+        with zipfile.ZipFile(workdir / "results/smoke/report.zip") as archive:
+            archive.extractall(folder)
+    return folder / "report"
+
+
 def test_html_report_has_every_figure_and_table_with_its_caption(smoke):
     workdir, _ = smoke
-    result = snakemake(workdir, "--report", "results/smoke/report.html", "--configfile", "config/smoke.yaml")
-    assert result.returncode == 0, result.stderr[-3000:]
-    html = (workdir / "results/smoke/report.html").read_text()
+    html = (unzipped_report(workdir) / "report.html").read_text()
     for name in ("result1_m_fit.csv", "sae_metrics.csv", "figure4.png", "probe_summary.csv", "paper_cnn_t4.png",
                  "paper_mlp_t4.png", "claims.csv", "atlas_census.csv", "atlas_redundancy.csv", "census.png",
                  "symmetry_paper.png", "m_diagnostics_cnn.png", "figure2_dataset.png", "figure6_shapes.png",
@@ -259,10 +274,7 @@ def test_the_report_opens_on_its_landing_page_and_its_tables_open_as_tables_in_a
     from test_explorer import chrome, wait_for
 
     workdir, _ = smoke
-    report = workdir / "results/smoke/report.html"
-    if not report.exists():
-        result = snakemake(workdir, "--report", str(report.relative_to(workdir)), "--configfile", "config/smoke.yaml")
-        assert result.returncode == 0, result.stderr[-3000:]
+    report = unzipped_report(workdir) / "report.html"
     driver = chrome()
     try:
         driver.get(report.as_uri())
@@ -275,6 +287,42 @@ def test_the_report_opens_on_its_landing_page_and_its_tables_open_as_tables_in_a
     finally:
         driver.quit()
     print(f"screenshots: {tmp_path}/report_landing.png, {tmp_path}/report_claims_table.png")
+
+
+def test_the_report_zip_holds_the_feature_explorer_which_opens_in_a_browser(smoke, tmp_path):
+    """Unpacked as a user does, the report holds the explorer's folder whole: its index.html opens from there in
+    headless Chromium (skipped without it) with no JavaScript error, the feature table filled, and a concept's view
+    listing its latents in at least two SAEs of seed 0's CNN, one of which opens its latent's view."""
+    from test_explorer import chrome, click_concept_latent, errors, open_concept_view, shared_concept, wait_for
+
+    workdir, _ = smoke
+    report = unzipped_report(workdir)
+    pages = [p for p in report.glob("data/raw/*/index.html") if "EQSAE_RUN" in p.read_text()]
+    assert len(pages) == 1 and "feature explorer" in (report / "report.html").read_text()
+    page = pages[0]
+    index = json.loads((page.parent / "data.js").read_text().removeprefix("EQSAE_RUN = ").rstrip().rstrip(";"))
+    source = workdir / "results/smoke/explorer"  # every file of it, but Snakemake's marker of a folder it made
+    assert sorted(p.relative_to(page.parent) for p in page.parent.rglob("*") if p.is_file()) == sorted(
+        p.relative_to(source) for p in source.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")  # fmt: skip
+    first = index["saes"][0]
+    driver = chrome()
+    try:
+        driver.get(page.as_uri())
+        wait_for(driver, f"document.querySelectorAll('#feature-table tbody tr').length === {first['census']['n_live']}",
+                 timeout=60)  # fmt: skip
+        driver.save_screenshot(str(tmp_path / "report_explorer.png"))
+        group = [s for s in index["saes"] if (s["seed"], s["base_model"]) == (0, "cnn") and s["k"] == first["k"]]
+        concept, expected = shared_concept(page.parent, group)
+        assert len(expected) >= 2, "no concept is best for latents of two SAEs"
+        listed = open_concept_view(driver, page, group[0]["id"], concept)
+        assert {sae: sorted(latents) for sae, latents in listed.items()} == {s: sorted(v) for s, v in expected.items()}
+        driver.save_screenshot(str(tmp_path / "report_explorer_concept.png"))
+        other = [sae for sae in expected if sae != group[0]["id"]][0]
+        click_concept_latent(driver, other, expected[other][0])
+        assert errors(driver) == []
+    finally:
+        driver.quit()
+    print(f"screenshots: {tmp_path}/report_explorer.png, {tmp_path}/report_explorer_concept.png")
 
 
 def test_second_run_executes_nothing(smoke):

@@ -238,7 +238,7 @@ def get_final_output():
         ),
         *expand(f"{R}/figures/atlas/m_diagnostics_{{model}}.png", model=config["models"]),
         f"{R}/figures/figure2_dataset.png",
-        f"{R}/explorer/index.html",
+        f"{R}/explorer",
     ]
 
 

@@ -1,7 +1,9 @@
-# The feature explorer: a static page per run (results/<run>/explorer/index.html, opens from file://) with every
-# live latent of every SAE the atlas reads: its atlas row, orbit strip, top probing images, activation histogram
-# and partners. One job per SAE and seed writes that SAE's folder (a small PNG per live latent and its data.js);
-# one job writes the page and the run's index. C4 only, like the atlas.
+# The feature explorer: a static page per run (results/<run>/explorer/index.html, opens from file:// and from the
+# report's zip) with every live latent of every SAE the atlas reads: its atlas row, orbit strip, top, band and
+# random probing images, activation histogram and partners, and each concept's latents across the SAEs. One job
+# per SAE and seed writes that SAE's part (a small PNG per live latent and its data.js) under explorer_saes/; one
+# job writes the page folder: the page, the run's index and the parts linked in, so that the report carries one
+# folder and an edit of the page re-runs that job only. C4 only, like the atlas.
 
 EXPLORER_PAGE = files_digest(SRC / "eqsae/atlas/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
 
@@ -15,7 +17,7 @@ rule explorer_sae:
         base_cfg=f"{R}/seed{{seed}}/base/{{model}}/cfg.json",
         table=f"{R}/seed{{seed}}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     output:
-        directory(f"{R}/explorer/seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}"),
+        directory(f"{R}/explorer_saes/seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}"),
     log:
         log_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
@@ -34,10 +36,17 @@ rule explorer_sae:
 
 rule explorer:
     input:
-        saes=sae_grid(f"{R}/explorer/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"]),
+        saes=sae_grid(
+            f"{R}/explorer_saes/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"]
+        ),
     output:
-        index=f"{R}/explorer/index.html",
-        data=f"{R}/explorer/data.js",
+        report(
+            directory(f"{R}/explorer"),
+            htmlindex="index.html",
+            caption="../report/explorer.rst",
+            category="Feature atlas",
+            subcategory="feature explorer",
+        ),
     log:
         log_path("explorer", "all"),
     benchmark:

@@ -1,4 +1,4 @@
-"""The feature explorer's page: index.html and the run's data.js beside the SAEs' folders."""
+"""The feature explorer's page folder: index.html, the run's data.js, and each SAE's part linked in."""
 
 from eqsae.pipeline.runtime import log_to
 
@@ -7,11 +7,12 @@ log_to(snakemake.log[0])
 import logging
 from pathlib import Path
 
-from eqsae.atlas.explorer import read_entries, write_index
+from eqsae.atlas.explorer import link_parts, read_entries, write_index
 
+folder = Path(snakemake.output[0])
 entries = read_entries(snakemake.input.saes)
-folder = Path(snakemake.output.index).parent
+link_parts(folder, snakemake.input.saes, entries)
 write_index(folder, snakemake.params.run, entries)
-size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-logging.info("%d SAEs; the explorer holds %.1f MB in %d files", len(entries), size / 1e6,
-             sum(1 for p in folder.rglob("*") if p.is_file()))  # fmt: skip
+files = [p for p in folder.rglob("*") if p.is_file()]
+logging.info("%d SAEs; the explorer holds %.1f MB in %d files", len(entries),
+             sum(p.stat().st_size for p in files) / 1e6, len(files))  # fmt: skip
