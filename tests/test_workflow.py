@@ -367,20 +367,20 @@ def edit_and_plan(workdir, module, addition):
 def test_a_library_edit_plans_exactly_the_stages_that_run_it(smoke):
     workdir, _ = smoke
     new_function = "\n\ndef _added():\n    return 1\n"
-    # the atlas' figures take the paper figures' colours from plots.py
-    assert edit_and_plan(workdir, "plots.py", new_function) == {"figure4": 1, "probe_figure": 2, "atlas_figures": 1,
+    # the atlas' figures take the paper figures' colours from paper/plots.py
+    assert edit_and_plan(workdir, "paper/plots.py", new_function) == {"figure4": 1, "probe_figure": 2, "atlas_figures": 1,
                                                                 "atlas_cards": 10, "m_diagnostics": 2,
                                                                 "dataset_figures": 1, "all": 1}  # fmt: skip
-    assert edit_and_plan(workdir, "optim.py", new_function) == seeds({
+    assert edit_and_plan(workdir, "training/optim.py", new_function) == seeds({
         "train_sae": 8, "sae_metrics": 10, "sae_metrics_table": 1, "figure4": 1, "probe": 10, "probe_tables": 1,
         "probe_figure": 2, "atlas": 10, "atlas_cards": 10, "atlas_tables": 1, "atlas_figures": 1, "claims": 1,
         "table_html": 5, "explorer_sae": 10, "explorer": 1, "all": 1})  # fmt: skip
-    assert edit_and_plan(workdir, "diagnostics.py", new_function) == {"m_diagnostics": 2, "all": 1}
+    assert edit_and_plan(workdir, "fitting/diagnostics.py", new_function) == {"m_diagnostics": 2, "all": 1}
     # the tables, not one replicate (the explorer reads no summary table)
-    assert edit_and_plan(workdir, "stats.py", new_function) == {r: n for r, n in AGGREGATES.items() if r != "explorer"}
-    assert edit_and_plan(workdir, "sae.py", "\n# a comment changes no result\n") == {}
+    assert edit_and_plan(workdir, "paper/stats.py", new_function) == {r: n for r, n in AGGREGATES.items() if r != "explorer"}
+    assert edit_and_plan(workdir, "models/sae.py", "\n# a comment changes no result\n") == {}
     # the explorer's page is not Python: its own hash rewrites the page, not the SAEs' folders
-    assert edit_and_plan(workdir, "explorer_page/explorer.js", "\n// an edit\n") == {"explorer": 1, "all": 1}
+    assert edit_and_plan(workdir, "atlas/explorer_page/explorer.js", "\n// an edit\n") == {"explorer": 1, "all": 1}
 
 
 def test_an_inf_loss_fails_its_job_with_the_traceback_in_the_log(smoke):
