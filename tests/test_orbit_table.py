@@ -90,3 +90,33 @@ def test_a_label_with_one_value_is_named_not_scored(column):
     """A constant column would be one all-positive task (F1 = 1 for every probe) or, as bools, no task at all."""
     with pytest.raises(ValueError, match=r"label column 'kind' takes one value .* on all 120 held-out rows"):
         label_tasks({"kind": column, "shape": np.arange(120).reshape(30, 4) % 3})
+
+
+def test_the_orbit_pipeline_docstring_example_runs(tmp_path, monkeypatch):
+    """The notebook example at the top of `eqsae.orbit_pipeline`, run as written on a small orbit table; only the
+    training lengths are shortened and the dictionary made small."""
+    import textwrap
+
+    import eqsae.orbit_pipeline as pipeline
+    from eqsae.fitting.transform import element_matrices
+    from eqsae.group import C4
+    from eqsae.pipeline.config import MFitConfig
+    from eqsae.probing.probe import ProbeConfig
+
+    rng = np.random.default_rng(0)
+    kind = rng.integers(0, 2, 60)
+    canonical = rng.normal(size=(60, 8)).astype(np.float32) + kind[:, None]
+    acts = np.stack([np.roll(canonical, p, axis=1) for p in range(4)], 1)  # a cyclic shift is the group action
+    write_orbit_table(tmp_path / "my_orbits.parquet", acts, {"kind": np.repeat(kind[:, None], 4, 1)})
+    monkeypatch.chdir(tmp_path)
+    lines = [line for line in pipeline.__doc__.splitlines() if line.startswith("    ")]
+    code = textwrap.dedent("\n".join(lines))
+    assert "train_orbit_sae(" in code and "probe_orbits(" in code
+    code = code.replace("OrbitSAESettings()", "OrbitSAESettings(expansion=2, epochs=2, d_hidden=8)")
+    code = code.replace("MFitConfig()", "MFitConfig(epochs=2)").replace("[4, 16]", "[2, 4]")
+    namespace = {**vars(pipeline), "read_orbit_table": read_orbit_table, "split_orbits": split_orbits,
+                 "label_tasks": label_tasks, "MFitConfig": MFitConfig, "C4": C4, "ProbeConfig": ProbeConfig,
+                 "element_matrices": element_matrices}  # fmt: skip
+    exec(code, namespace)
+    scores = namespace["scores"]
+    assert len(scores) and np.isfinite(scores.select_dtypes("number").to_numpy(dtype=float)).any()
