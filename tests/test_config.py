@@ -73,6 +73,20 @@ def test_the_old_m_key_still_works_with_a_deprecation_message():
     assert len(messages) == 1 and "m_fit" in messages[0]
 
 
+def test_the_old_group_and_k_keys_of_the_toy_and_orbits_still_work_as_groups_and_topk():
+    messages = []
+    config = validate_config({"reproduce": "toy", "toy": {"orders": [4, 8], "k": 2}}, SCHEMA, warn=messages.append)
+    assert config["groups"] == ["C4", "C8"] and config["topk"] == [2]
+    assert "orders" not in config["toy"] and "k" not in config["toy"]
+    assert any("groups: [C4, C8]" in m for m in messages) and any("topk: [2]" in m for m in messages)
+    config = validate_config({"reproduce": "orbits", "orbits": {"source": "digits", "group": "D4"}}, SCHEMA,
+                             warn=messages.append)  # fmt: skip
+    assert config["groups"] == ["D4"] and "group" not in config["orbits"] and "groups: [D4]" in messages[-1]
+    # an older base config set them for every run: elsewhere they are dropped, with the message
+    config = validate_config({"toy": {"k": 3}, "orbits": {"group": "D4"}}, SCHEMA, warn=messages.append)
+    assert config["groups"] == ["C4"] and config["topk"] == [8, 16, 32] and "ignored: reproduce is v1" in messages[-1]
+
+
 def test_the_old_seed_key_is_one_replicate():
     messages = []
     config = validate_config({"seed": 7}, SCHEMA, warn=messages.append)
@@ -153,10 +167,16 @@ BAD_CONFIGS = [
     ({"reproduce": "v2", "probe": {"representations": ["latents"]}}, "probe.representations"),
     ({"probe": {"probes": []}}, "probe.probes"),
     ({"sae": {"invariance_lambda": -1}}, "sae.invariance_lambda"),
-    ({"toy": {"orders": [3]}}, "toy.orders"),  # 3 divides neither d = 16 nor is 2d
-    ({"toy": {"k": 9}}, "toy.k"),  # TopK 9 > the 8 latents of a narrow SAE at N = 8
-    ({"toy": {"invariant_features": 5}}, "toy.invariant_features"),  # M's fixed subspace is 16 / 4 = 4-dim
+    ({"reproduce": "toy", "groups": ["C3"]}, "groups"),  # 3 divides neither d = 16 nor is 2d
+    ({"reproduce": "toy", "topk": [9]}, "topk"),  # TopK 9 > the 8 latents of a narrow SAE at N = 8
+    ({"reproduce": "toy", "toy": {"invariant_features": 5}}, "toy.invariant_features"),  # M fixes a 4-dim space
     ({"toy": {"canonical": ["first"]}}, "toy.canonical"),
+    ({"reproduce": "toy", "topk": [3, 4]}, "topk"),  # one K per toy run
+    ({"reproduce": "toy", "groups": ["D4"]}, "groups"),  # the toy's M is one cyclic generator
+    ({"reproduce": "v2", "groups": ["C8"]}, "groups"),  # an eighth of a turn moves no pixel grid onto itself
+    ({"reproduce": "toy", "groups": ["C1"]}, "groups.0"),
+    ({"reproduce": "orbits", "orbits": {"source": "digits"}, "groups": ["C4", "D4"]}, "groups"),  # one per table
+    ({"toy": {"orders": "4"}}, "toy.orders"),  # the old key, still read, still checked
 ]
 IDS = [f"{i:02d}-{named}" for i, (_, named) in enumerate(BAD_CONFIGS)]
 
@@ -182,7 +202,7 @@ def test_bad_config_is_rejected_naming_the_key(edit, named):
 # checked in a sixth of that.
 THROUGH_SNAKEMAKE = ["00-base.epochz", "01-modles", "14-data.n_probe", "26-sae.lr", "29-seeds.0", "34-run",
                      "20-topk", "46-probe.test_fraction", "47-probe.knn_neighbors", "56-atlas.moved",
-                     "58-claims.equivalence_margin", "62-groups", "66-probe.probes", "71-toy.k"]  # fmt: skip
+                     "58-claims.equivalence_margin", "62-groups", "66-probe.probes", "71-topk"]  # fmt: skip
 THROUGH = [IDS.index(name) for name in THROUGH_SNAKEMAKE]
 
 
@@ -337,16 +357,17 @@ def test_seed_beside_seeds_is_refused_wherever_each_is_given(tmp_path):
 
     (tmp_path / "a.yaml").write_text("run: a\nseed: 1\n")
     (tmp_path / "b.yaml").write_text("run: b\nseeds: [0, 1]\n")
-    cli = ["snakemake", "all", "--configfile", "x.yaml", "--config", "seeds=[2]", "-n"]
     with pytest.raises(ConfigError, match="seed and seeds are both given"):
-        check_config_files(cli, [tmp_path / "a.yaml"], {"seeds": [2]})
+        check_config_files([tmp_path / "a.yaml"], {"seeds": [2]}, cli_keys=["seeds"])
     with pytest.raises(ConfigError, match="seed and seeds are both given"):
-        check_config_files([], [tmp_path / "a.yaml", tmp_path / "b.yaml"], {})
+        check_config_files([tmp_path / "a.yaml", tmp_path / "b.yaml"], {})
     with pytest.raises(ConfigError, match="seed and seeds are both given"):
-        check_config_files(["--config", "seed=1", "seeds=[0]"], [], {"seed": 1, "seeds": [0]})
-    check_config_files([], [tmp_path / "a.yaml"], {})  # either alone is fine
-    check_config_files(cli, [tmp_path / "b.yaml"], {"seeds": [2]})
-    check_config_files([], [tmp_path / "b.yaml", tmp_path / "a.yaml"], {})  # a later seed overrides, as layers do
+        check_config_files([], {"seed": 1, "seeds": [0]}, cli_keys=["seed", "seeds"])
+    with pytest.raises(ConfigError, match="--configfile given 2 times"):
+        check_config_files([tmp_path / "b.yaml"], {}, configfile_flags=2)
+    check_config_files([tmp_path / "a.yaml"], {})  # either alone is fine
+    check_config_files([tmp_path / "b.yaml"], {"seeds": [2]}, cli_keys=["seeds"])
+    check_config_files([tmp_path / "b.yaml", tmp_path / "a.yaml"], {})  # a later seed overrides, as layers do
 
 
 def test_a_run_folder_made_by_another_kind_of_config_is_refused(tmp_path):

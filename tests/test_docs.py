@@ -103,7 +103,7 @@ class _SmallCNN(nn.Module):
 
 
 SNIPPET = "<!-- docs:your-model -->"
-EPOCHS = "m_fit, sae_fit = MFitConfig(), OrbitSAESettings()"
+EPOCHS = "m_fit, sae_fit = MFitConfig(), SAETrainConfig()"
 
 
 @pytest.mark.slow
@@ -116,7 +116,7 @@ def test_the_readmes_use_it_on_your_model_runs():
     block = text.split(SNIPPET)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert len([line for line in block.splitlines() if line.strip() and not line.startswith("#")]) <= 15
     assert block.count(EPOCHS) == 1, "the test shortens the epoch budgets on this line"
-    code = block.replace(EPOCHS, "m_fit, sae_fit = MFitConfig(epochs=10), OrbitSAESettings(epochs=20)")
+    code = block.replace(EPOCHS, "m_fit, sae_fit = MFitConfig(epochs=10), SAETrainConfig(epochs=20)")
 
     from sklearn.datasets import load_digits
 

@@ -27,6 +27,13 @@ def test_elements_are_distinct_and_inverses_undo_them(group):
         np.testing.assert_array_equal(group.act(group.act(IMAGES, e), group.inverse(e)), IMAGES)
 
 
+def test_any_cyclic_group_is_named_by_its_order():
+    c8 = get_group("C8")
+    assert (c8.order, c8.n_generators, c8.acts_on_images) == (8, 1, False)
+    assert c8.compose(5, 6) == 3 and c8.inverse(3) == 5
+    assert get_group("C4") is C4 and C4.acts_on_images and D4.acts_on_images
+
+
 def test_each_generator_has_its_order():
     for group in GROUPS.values():
         for gen, order in enumerate(group.orders):
@@ -45,8 +52,11 @@ def test_d4_is_rotations_then_flipped_rotations():
 
 
 def test_bad_groups_are_refused():
-    with pytest.raises(ValueError, match="unknown group 'C8'"):
-        get_group("C8")
+    for name in ("C1", "C08", "D8", "c4", "rot"):
+        with pytest.raises(ValueError, match=f"unknown group '{name}'"):
+            get_group(name)
+    with pytest.raises(ValueError, match="C8 has no action on pixel images"):
+        get_group("C8").act(IMAGES, 1)  # an eighth of a turn is no pixel permutation
     with pytest.raises(ValueError, match="twist"):
         Group("bad", (4, 2), twist=2)
 

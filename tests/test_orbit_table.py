@@ -1,15 +1,19 @@
 """Your own orbits: the orbit-table format, its label tasks and split, and the orbits branch's stages on it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from eqsae.group import C4
 from eqsae.io import UnreadableFileError
-from eqsae.orbit_pipeline import OrbitSAESettings, fit_orbit_generators, orbit_sae_config, probe_orbits, train_orbit_sae
+from eqsae.models.registry import variant_config
+from eqsae.orbit_pipeline import fit_orbit_generators, orbit_sae_config, probe_orbits, train_orbit_sae
 from eqsae.pipeline.config import MFitConfig
 from eqsae.probing.probe import ProbeConfig
 from eqsae.sources.orbit_table import label_tasks, read_orbit_table, split_orbits, write_orbit_table
+from eqsae.training.train import SAETrainConfig
 
 
 def test_round_trip_in_any_row_order(tmp_path):
@@ -57,11 +61,13 @@ def test_split_is_seeded_and_leaves_both_sides():
 
 
 def test_dictionary_sizes_follow_the_activation_width():
-    s = OrbitSAESettings(expansion=4, d_hidden=32)
-    assert orbit_sae_config("regular", 2, 16, s)[0].d_latent == 64
-    assert orbit_sae_config("wide", 2, 16, s)[0].d_latent == 256
-    cfg, objective = orbit_sae_config("invariant_latent", 2, 16, s)
+    assert orbit_sae_config("regular", 2, 16, expansion=4)[0].d_latent == 64
+    assert orbit_sae_config("wide", 2, 16, expansion=4)[0].d_latent == 256
+    cfg, objective = orbit_sae_config("invariant_latent", 2, 16, 4, d_hidden=32)
     assert (cfg.encoder, cfg.d_hidden, objective) == ("twolayer", 32, "latent")
+    # the same architecture as the paper's SAE of that variant, but for the dictionary's width
+    paper, _ = variant_config("invariant_latent", 2, d_in=16, d_hidden=32)
+    assert replace(cfg, d_latent=paper.d_latent) == paper
 
 
 @pytest.mark.slow
@@ -75,7 +81,8 @@ def test_the_stages_run_on_exactly_equivariant_orbits():
     generators, r2 = fit_orbit_generators(orbits[~held], orbits[held], MFitConfig(epochs=60, lr=1e-2), C4)
     mean = r2[r2.element == "mean"]
     assert mean.r2_learned.item() > 0.8 and mean.r2_identity.item() < 0  # Adam from the identity, 60 epochs
-    sae = train_orbit_sae(orbits[~held], "twolayer", 2, OrbitSAESettings(expansion=2, epochs=2, d_hidden=16))
+    sae, history = train_orbit_sae(orbits[~held], "twolayer", 2, SAETrainConfig(epochs=2), expansion=2, d_hidden=16)
+    assert len(history) == 2 and (sae.cfg.d_latent, sae.cfg.d_hidden) == (16, 16)
     labels = {"big": np.repeat((x[held, :1] > 0.5), 4, 1), "turn": np.tile(np.arange(4), (held.sum(), 1))}
     tasks, y = label_tasks(labels)
     scores = probe_orbits(sae, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))
@@ -112,11 +119,11 @@ def test_the_orbit_pipeline_docstring_example_runs(tmp_path, monkeypatch):
     lines = [line for line in pipeline.__doc__.splitlines() if line.startswith("    ")]
     code = textwrap.dedent("\n".join(lines))
     assert "train_orbit_sae(" in code and "probe_orbits(" in code
-    code = code.replace("OrbitSAESettings()", "OrbitSAESettings(expansion=2, epochs=2, d_hidden=8)")
+    code = code.replace('"invariant", 16, SAETrainConfig()', '"invariant", 4, SAETrainConfig(epochs=2), expansion=2')
     code = code.replace("MFitConfig()", "MFitConfig(epochs=2)").replace("[4, 16]", "[2, 4]")
     namespace = {**vars(pipeline), "read_orbit_table": read_orbit_table, "split_orbits": split_orbits,
                  "label_tasks": label_tasks, "MFitConfig": MFitConfig, "C4": C4, "ProbeConfig": ProbeConfig,
-                 "element_matrices": element_matrices}  # fmt: skip
+                 "element_matrices": element_matrices, "SAETrainConfig": SAETrainConfig}  # fmt: skip
     exec(code, namespace)
     scores = namespace["scores"]
     assert len(scores) and np.isfinite(scores.select_dtypes("number").to_numpy(dtype=float)).any()

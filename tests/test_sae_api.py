@@ -158,10 +158,11 @@ def test_an_equivariant_sae_without_its_m_names_the_file_and_takes_generators(tm
 def test_an_sae_trained_on_the_gpu_saves_loads_and_encodes_orbits_there(tmp_path):
     import numpy as np
 
-    from eqsae.orbit_pipeline import OrbitSAESettings, encode_orbits, train_orbit_sae
+    from eqsae.orbit_pipeline import encode_orbits, train_orbit_sae
+    from eqsae.training.train import SAETrainConfig
 
     orbits = np.random.default_rng(0).normal(size=(64, 4, 16)).astype(np.float32)
-    sae = train_orbit_sae(orbits, "regular", 4, OrbitSAESettings(expansion=2, epochs=2), device="cuda")
+    sae, _ = train_orbit_sae(orbits, "regular", 4, SAETrainConfig(epochs=2), device="cuda", expansion=2)
     assert sae.b_dec.device.type == "cuda"
     save_sae(sae, tmp_path)
     on_gpu, on_cpu = encode_orbits(load_sae(tmp_path, device="cuda"), orbits), encode_orbits(load_sae(tmp_path), orbits)

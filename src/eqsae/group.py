@@ -72,8 +72,15 @@ class Group:
     def inverse(self, e: int) -> int:
         return self.inverses[e]
 
+    @property
+    def acts_on_images(self) -> bool:
+        """g is a quarter turn (order 4) and h, where there is one, a flip (order 2): the groups of pixel images."""
+        return self.orders[0] == 4 and self.orders[1:] in ((), (2,))
+
     def act(self, images: np.ndarray, e: int) -> np.ndarray:
         """g^p h^q acting on (..., H, W) images (a view where numpy allows)."""
+        if not self.acts_on_images:
+            raise ValueError(f"group {self.name} has no action on pixel images (only quarter turns and flips do)")
         p, q = self.element(e)
         flipped = np.flip(images, axis=-2) if q % 2 else images  # h has order 2 in every group we act with
         return np.rot90(flipped, p, axes=(-2, -1))
@@ -86,13 +93,16 @@ class Group:
 C4 = Group("C4", (4,))
 D4 = Group("D4", (4, 2), twist=3)
 GROUPS: dict[str, Group] = {"C4": C4, "D4": D4}
+"""The groups that act on images; `get_group` also names every cyclic group C<n> (the toy model, orbit tables)."""
 
 
 def get_group(name: str) -> Group:
-    try:
+    """C4, D4, or the cyclic group C<n> of order n >= 2 (which acts on activations, not on images, for n != 4)."""
+    if name in GROUPS:
         return GROUPS[name]
-    except KeyError:
-        raise ValueError(f"unknown group {name!r}; known groups are {sorted(GROUPS)}") from None
+    if name.startswith("C") and name[1:].isdigit() and not name[1:].startswith("0") and int(name[1:]) >= 2:
+        return Group(name, (int(name[1:]),))
+    raise ValueError(f"unknown group {name!r}; known groups are {sorted(GROUPS)} and C<n> for n >= 2") from None
 
 
 # The paper's group, C4, as v1 wrote it: what code that knows only rotations asks.

@@ -5,7 +5,7 @@ so can a notebook:
     table = read_orbit_table("my_orbits.parquet", order=4)
     held_out = split_orbits(len(table), 0.2, seed=0)
     generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], MFitConfig(), C4)
-    sae = train_orbit_sae(table.acts[~held_out], "invariant", 16, OrbitSAESettings(), device="cpu")  # or "cuda"
+    sae, history = train_orbit_sae(table.acts[~held_out], "invariant", 16, SAETrainConfig(), device="cpu")  # or "cuda"
     tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()})
     scores = probe_orbits(sae, table.acts[held_out], labels, tasks, [4, 16], ProbeConfig(),
                           transforms=element_matrices(generators, C4))
@@ -13,12 +13,13 @@ so can a notebook:
 `device` is where M and the SAE train; encoding then runs where the SAE is, and results come back as CPU arrays.
 
 Dictionary sizes follow the activation width: `expansion` x d latents (v1: 8 x 256 = 2,048), a wide variant 4 x
-that; everything else is the named variant's (`eqsae.pipeline.config.VARIANTS`).
+that; everything else is the named variant's (`eqsae.pipeline.config.VARIANTS`). An SAE here takes the settings
+every SAE of the project takes: its architecture through `variant_config`, its training as `SAETrainConfig`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,9 @@ import torch
 
 from eqsae.fitting.transform import fit_generators, result1_table
 from eqsae.group import Group
-from eqsae.models.sae import PRACTICES, Latents, SAEConfig, TopKSAE
-from eqsae.pipeline.config import VARIANTS, MFitConfig
+from eqsae.models.registry import variant_config
+from eqsae.models.sae import Latents, SAEConfig, TopKSAE
+from eqsae.pipeline.config import VARIANTS, MFitConfig, Objective
 from eqsae.probing.probe import ProbeConfig, probe_base, probe_sae
 from eqsae.training.train import SAETrainConfig, train_sae
 
@@ -35,32 +37,14 @@ WIDE_FACTOR = 4
 """A wide variant's latents per narrow latent (v1: 8,192 / 2,048)."""
 
 
-@dataclass(frozen=True)
-class OrbitSAESettings:
-    """SAE training on an orbit table: the workflow's `sae` section plus the expansion."""
-
-    expansion: int = 8
-    epochs: int = 500
-    batch_size: int = 64
-    lr: float = 1e-3
-    d_hidden: int = 512
-    practice: str = "paper"
-    n_anchors: int = 2048
-    relax_delta: float = 1.0
-    invariance_lambda: float = 1.0
-    seed: int = 0
-    topk_activation: str = "signed"
-
-
-def orbit_sae_config(variant: str, k: int, d: int, s: OrbitSAESettings, n_anchors: int = 0) -> tuple[SAEConfig, str]:
-    """The variant's architecture with expansion x d latents (4x for a wide one) and its objective."""
-    arch, objective = VARIANTS[variant]
-    arch = dict(arch, d_latent=s.expansion * d * (WIDE_FACTOR if arch["d_latent"] > 2048 else 1))
-    if arch.get("encoder") == "twolayer":
-        arch["d_hidden"] = s.d_hidden
-    if arch.get("dictionary") == "archetypal":
-        arch |= dict(n_anchors=n_anchors, relax_delta=s.relax_delta)
-    return SAEConfig(k=k, d_in=d, **arch, **PRACTICES[s.practice], topk_activation=s.topk_activation), objective
+def orbit_sae_config(
+    variant: str, k: int, d: int, expansion: int = 8, practice: str = "paper", **settings
+) -> tuple[SAEConfig, Objective]:
+    """The variant's architecture with expansion x d latents (4x for a wide one) and its objective; `settings` as
+    `variant_config`'s (d_hidden, relax_delta, topk_activation)."""
+    wide = VARIANTS[variant][0]["d_latent"] > 2048
+    d_latent = expansion * d * (WIDE_FACTOR if wide else 1)
+    return variant_config(variant, k, d_in=d, practice=practice, d_latent=d_latent, **settings)
 
 
 def fit_orbit_generators(
@@ -73,20 +57,30 @@ def fit_orbit_generators(
 
 
 def train_orbit_sae(
-    train: np.ndarray, variant: str, k: int, s: OrbitSAESettings, device: torch.device | str = "cpu"
-) -> TopKSAE:
-    """One variant trained on `device` (where it stays) on the training orbits (n, |G|, d); an archetypal one
-    gets KMeans anchors of them."""
+    train: np.ndarray,
+    variant: str,
+    k: int,
+    training: SAETrainConfig | None = None,
+    device: torch.device | str = "cpu",
+    *,
+    expansion: int = 8,
+    practice: str = "paper",
+    n_anchors: int = 2048,
+    **settings,
+) -> tuple[TopKSAE, list]:
+    """One variant trained on `device` (where it stays) on the training orbits (n, |G|, d), with the settings
+    every SAE of the project takes (`SAETrainConfig`; the paper's by default); an archetypal one gets KMeans
+    anchors of them. Returns the SAE (its architecture is `sae.cfg`) and the per-epoch history, as `train_sae`."""
+    training = training or SAETrainConfig()
+    cfg, objective = orbit_sae_config(variant, k, train.shape[-1], expansion, practice, **settings)
     anchors = None
-    if VARIANTS[variant][0].get("dictionary") == "archetypal":
+    if cfg.dictionary == "archetypal":
         from eqsae.models.archetypal import kmeans_anchors
 
         rows = train.reshape(-1, train.shape[-1])
-        anchors = kmeans_anchors(rows, min(s.n_anchors, len(rows)), seed=s.seed)
-    cfg, objective = orbit_sae_config(variant, k, train.shape[-1], s, 0 if anchors is None else len(anchors))
-    train_cfg = SAETrainConfig(s.epochs, s.batch_size, s.lr, s.seed, invariance_lambda=s.invariance_lambda)
-    sae, _ = train_sae(train, cfg, objective, train_cfg, device, anchors=anchors)
-    return sae
+        anchors = kmeans_anchors(rows, min(n_anchors, len(rows)), seed=training.seed)
+        cfg = replace(cfg, n_anchors=len(anchors))
+    return train_sae(train, cfg, objective, training, device, anchors=anchors)
 
 
 @torch.inference_mode()
@@ -126,11 +120,3 @@ def read_split(path, group: Group, held_out: float, seed: int):
 
     table = read_orbit_table(path, group.order)
     return table, split_orbits(len(table), held_out, seed)
-
-
-def sae_settings(sae: dict, orbits: dict, seed: int) -> OrbitSAESettings:
-    """OrbitSAESettings from the workflow's `sae` and `orbits` sections."""
-    return OrbitSAESettings(orbits["expansion"], sae["epochs"], sae["batch_size"], sae["lr"], sae["d_hidden"],
-                            n_anchors=sae["anchors"], relax_delta=sae["relax_delta"],
-                            invariance_lambda=sae["invariance_lambda"], seed=seed,
-                            topk_activation=sae.get("topk_activation", "signed"))  # fmt: skip

@@ -11,7 +11,7 @@ sys.path.insert(0, str(SRC))
 
 from eqsae.pipeline.codehash import code_digest, files_digest
 from eqsae.pipeline.config import TRAINED_BY, VARIANTS, uses_anchors
-from eqsae.group import GROUPS
+from eqsae.group import GROUPS, get_group
 from eqsae.pipeline.runtime import code_path_env
 from eqsae.pipeline.validate import (
     TOY_SIZE,
@@ -23,10 +23,24 @@ from eqsae.pipeline.validate import (
     validate_config,
 )
 
+
+def command_line_config(argv):
+    """How many --configfile flags, and the KEY words after --config (up to the next option), on the command line."""
+    flags = sum(arg.split("=")[0] in ("--configfile", "--configfiles") for arg in argv)
+    keys, inside = [], False
+    for arg in argv:
+        if arg.startswith("-"):
+            inside = arg == "--config"
+        elif inside and "=" in arg:
+            keys.append(arg.split("=", 1)[0])
+    return flags, keys
+
+
 # Checked before any job: an unknown key, a wrong type, an out-of-range value or values that cannot work
 # together stop the run here, naming the key.
 if workflow.is_main_process:
-    check_config_files(sys.argv, workflow.overwrite_configfiles, workflow.config_settings.overwrite_config)
+    FLAGS, CLI_KEYS = command_line_config(sys.argv)
+    check_config_files(workflow.overwrite_configfiles, workflow.config_settings.overwrite_config, FLAGS, CLI_KEYS)
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 R = f"results/{config['run']}"  # every output of this run; another run name never touches it
@@ -171,7 +185,8 @@ def get_training_input(wildcards):
 
 
 def group_dirs(groups=None):
-    return [GDIR[g] for g in (config["groups"] if groups is None else groups)]
+    """Each group's folder under the run (a toy run's cyclic groups get one too; no image rule is asked for it)."""
+    return [GDIR.get(g, f"{g}/") for g in (config["groups"] if groups is None else groups)]
 
 
 def extra_seeds():
@@ -254,17 +269,55 @@ def get_probe_input(wildcards):
     return inputs
 
 
+# An SAE's settings from the `sae` section as params, only those it reads: AuxK belongs to the standard practice,
+# lambda to the paired invariance losses, the relaxation and anchors to the archetypal dictionary, so changing
+# one leaves the other SAEs cached. The paper's SAEs (train_sae) and an orbit table's (orbits_sae, the paper
+# practice) take the same.
+def sae_auxk(wc):
+    return (
+        {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if getattr(wc, "training", "paper") == "standard" else {}
+    )
+
+
+def sae_paired(wc):
+    return (
+        {"invariance_lambda": config["sae"]["invariance_lambda"]}
+        if VARIANTS[wc.variant][1] in ("latent", "output")
+        else {}
+    )
+
+
+def sae_architecture(wc):
+    return {"d_hidden": config["sae"]["d_hidden"]} | (
+        {"relax_delta": config["sae"]["relax_delta"]} if uses_anchors(wc.variant) else {}
+    )
+
+
+def sae_activation(wc):
+    """The default (signed) adds nothing, so runs made before the setting existed stay cached."""
+    return {} if config["sae"]["topk_activation"] == "signed" else {"topk_activation": config["sae"]["topk_activation"]}
+
+
+def sae_anchors(wc):
+    return {"n_anchors": config["sae"]["anchors"]} if uses_anchors(wc.variant) else {}
+
+
 # Paths of the toy model (workflow/rules/toy.smk).
 TOY = config["toy"]
 TOY_RUN = f"{R}/toy/{{canonical}}/g{{order}}/n{{n}}/seed{{seed}}"
+TOY_ORDERS = [get_group(name).order for name in config["groups"]]  # the toy's cyclic groups, by orbit size
+# What a toy job reads: its section but the grid axes (wildcards), and its K (topk, one per toy run).
+TOY_SETTINGS = {key: value for key, value in TOY.items() if key not in ("n_features", "canonical")}
+TOY_SETTINGS["k"] = config["topk"][0]
 
 
 def toy_grid(pattern):
-    return expand(pattern, canonical=TOY["canonical"], order=TOY["orders"], n=TOY["n_features"], seed=config["seeds"])
+    return expand(pattern, canonical=TOY["canonical"], order=TOY_ORDERS, n=TOY["n_features"], seed=config["seeds"])
 
 
 # Paths and inputs of your own orbits (workflow/rules/orbits.smk).
 ORBITS = config["orbits"]
+ORBIT_GROUP = config["groups"][0]  # the one group an orbit table counts (checked at start-up)
 O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAEs, probes, atlas
 DIGITS = f"{R}/seed{{seed}}/digits"
 
@@ -295,8 +348,8 @@ def orbit_grid(pattern, **wildcards):
 
 # Each rule's params are exactly the settings its stage reads (an XGBoost setting re-runs the probes only): the
 # split of the orbits (every stage), then its own section.
-SPLIT = {key: ORBITS[key] for key in ("group", "held_out")}
-LABELS = {key: ORBITS[key] for key in ("group", "held_out", "labels")}
+SPLIT = {"group": ORBIT_GROUP, "held_out": ORBITS["held_out"]}
+LABELS = {**SPLIT, "labels": ORBITS["labels"]}
 
 
 def report_tables(outputs):

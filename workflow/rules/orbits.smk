@@ -20,7 +20,7 @@ rule digits_base:
         runtime=20,
     params:
         digits=ORBITS["digits"],
-        group=ORBITS["group"],
+        group=ORBIT_GROUP,
         seed=seed_of,
         code=get_code("digits_base.py"),
     script:
@@ -45,7 +45,7 @@ rule digits_activations:
         runtime=5,
     params:
         digits=ORBITS["digits"],
-        group=ORBITS["group"],
+        group=ORBIT_GROUP,
         seed=seed_of,
         code=get_code("digits_activations.py"),
     script:
@@ -100,7 +100,13 @@ rule orbits_sae:
         runtime=60,
     params:
         orbits={**SPLIT, "expansion": ORBITS["expansion"]},
-        sae=config["sae"],
+        epochs=config["sae"]["epochs"],
+        batch_size=config["sae"]["batch_size"],
+        lr=config["sae"]["lr"],
+        paired=sae_paired,
+        architecture=sae_architecture,
+        activation=sae_activation,
+        anchors=sae_anchors,
         seed=seed_of,
         code=get_code("orbits_sae.py"),
     script:
@@ -173,7 +179,7 @@ rule orbits_tables:
         r2=expand(f"{O}/m/r2.csv", seed=config["seeds"]),
         base=expand(f"{O}/probes/base.parquet", seed=config["seeds"]),
         probes=orbit_grid(f"{O}/probes/{{variant}}_k{{k}}.parquet"),
-        atlas=orbit_grid(f"{O}/atlas/{{variant}}_k{{k}}.json") if ORBITS["group"] == "C4" else [],
+        atlas=orbit_grid(f"{O}/atlas/{{variant}}_k{{k}}.json") if ORBIT_GROUP == "C4" else [],
     output:
         r2=f"{R}/tables/orbits/result1_m_fit.csv",
         scores=f"{R}/tables/orbits/probe_scores.parquet",

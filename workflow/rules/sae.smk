@@ -47,22 +47,10 @@ rule train_sae:
         epochs=config["sae"]["epochs"],
         batch_size=config["sae"]["batch_size"],
         lr=config["sae"]["lr"],
-        # AuxK belongs to the standard practice, lambda to the paired invariance losses, the relaxation to the
-        # archetypal dictionary: changing one leaves the other SAEs cached.
-        auxk=lambda wc: {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if wc.training == "standard" else {},
-        paired=lambda wc: (
-            {"invariance_lambda": config["sae"]["invariance_lambda"]}
-            if VARIANTS[wc.variant][1] in ("latent", "output")
-            else {}
-        ),
-        architecture=lambda wc: {"d_hidden": config["sae"]["d_hidden"]}
-        | ({"relax_delta": config["sae"]["relax_delta"]} if uses_anchors(wc.variant) else {}),
-        # the default (signed) adds nothing, so runs made before the setting existed stay cached
-        activation=lambda wc: (
-            {}
-            if config["sae"]["topk_activation"] == "signed"
-            else {"topk_activation": config["sae"]["topk_activation"]}
-        ),
+        auxk=sae_auxk,
+        paired=sae_paired,
+        architecture=sae_architecture,
+        activation=sae_activation,
         group=group_of,
         seed=seed_of,
         code=get_code("train_sae.py"),

@@ -20,7 +20,7 @@ rule toy_run:
         mem_mb=1500,
         runtime=30,
     params:
-        toy=TOY,
+        toy=TOY_SETTINGS,
         seed=seed_of,
         code=get_code("toy_run.py"),
     script:

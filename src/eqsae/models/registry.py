@@ -24,13 +24,13 @@ def variant_config(
     variant: str, k: int, d_in: int = 256, practice: str = "paper", **settings
 ) -> tuple[SAEConfig, Objective]:
     """The architecture and objective of a variant; `settings` fill what the config sets (d_hidden; n_anchors and
-    relax_delta of an archetypal dictionary)."""
+    relax_delta of an archetypal dictionary; d_latent where the dictionary follows the activation width)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown SAE variant {variant!r}; trained variants are {sorted(VARIANTS)}")
     if practice not in PRACTICES:
         raise ValueError(f"unknown SAE practice {practice!r}; known practices are {sorted(PRACTICES)}")
     arch, objective = VARIANTS[variant]
-    return SAEConfig(k=k, d_in=d_in, **arch, **PRACTICES[practice], **settings), objective
+    return SAEConfig(**{**arch, **PRACTICES[practice], **settings, "k": k, "d_in": d_in}), objective
 
 
 def build_sae(cfg: SAEConfig, anchors: np.ndarray | torch.Tensor | None = None) -> TopKSAE:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from eqsae.group import get_group
 from eqsae.pipeline.config import TRAINED_BY, VARIANTS, uses_anchors
 
 RENAMED = {"m": "m_fit"}
@@ -69,19 +70,51 @@ def _migrate(config: dict[str, Any], warn: Callable[[str], None]) -> None:
             config[new] = {**config.get(new, {}), **value}
             warn(f"config key {old} is deprecated (Snakemake's --config rejects one-letter keys): write {new} "
                  f"instead; its values were applied as {new}")  # fmt: skip
+    _migrate_source_keys(config, warn)
 
 
-def check_config_files(argv: list[str], configfiles: list[str | Path], cli_config: Mapping[str, Any]) -> None:
+def _migrate_source_keys(config: dict[str, Any], warn: Callable[[str], None]) -> None:
+    """The toy's orbit sizes and K and an orbit table's group were keys of their own sections; `groups` and `topk`
+    name them for every source now. An old key applies where its source runs and is dropped elsewhere (an older
+    base config set all three for every run, where they meant nothing)."""
+    reproduce = config.get("reproduce", "v1")
+    toy, orbits = config.get("toy"), config.get("orbits")
+    moved = []  # (old key, its source, new key, value)
+    if isinstance(toy, dict) and "orders" in toy:
+        orders = toy.pop("orders")
+        if not isinstance(orders, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in orders):
+            raise ConfigError(f"config key toy.orders: {orders!r} is not a list of orbit sizes (write groups: [C4])")
+        moved.append(("toy.orders", "toy", "groups", [f"C{n}" for n in orders]))
+    if isinstance(toy, dict) and "k" in toy:
+        moved.append(("toy.k", "toy", "topk", [toy.pop("k")]))
+    if isinstance(orbits, dict) and "group" in orbits:
+        moved.append(("orbits.group", "orbits", "groups", [orbits.pop("group")]))
+    for old, source, new, value in moved:
+        if reproduce != source:
+            warn(f"config key {old} is deprecated ({new} names it for every source) and ignored: reproduce is "
+                 f"{reproduce}")  # fmt: skip
+            continue
+        config[new] = value
+        warn(f"config key {old} is deprecated: {new} names it for every source; applied as {new}: "
+             f"[{', '.join(map(str, value))}]")  # fmt: skip
+
+
+def check_config_files(
+    configfiles: list[str | Path], cli_config: Mapping[str, Any], configfile_flags: int = 1,
+    cli_keys: Sequence[str] = (),
+) -> None:
     """Refuse what Snakemake would do silently: a second --configfile flag drops the first flag's files; a file
     with a key twice keeps the last value; a config file that does not name its run would write into the paper's
     results (`run` defaults to paper); `seed` beside `seeds` would win silently. Each file is read here with
-    its name and line in every message."""
+    its name and line in every message.
+
+    `configfile_flags` and `cli_keys` (the keys given after --config) come from the command line, which the
+    workflow reads: Snakemake's `cli_config` also holds the files' keys, so it cannot tell where a key came from."""
     import os
 
-    flags = [arg.split("=")[0] for arg in argv if arg.split("=")[0] in ("--configfile", "--configfiles")]
-    if len(flags) > 1:
-        raise ConfigError(f"--configfile given {len(flags)} times: Snakemake keeps only the last flag's files. "
-                          "Give every file after one flag, in order: --configfile config/smoke.yaml extra.yaml")
+    if configfile_flags > 1:
+        raise ConfigError(f"--configfile given {configfile_flags} times: Snakemake keeps only the last flag's "
+                          "files. Give every file after one flag, in order: --configfile config/smoke.yaml extra.yaml")
     layers = [read_config_file(f) for f in configfiles]
     if configfiles and "run" not in cli_config and not any("run" in layer for layer in layers):
         files = ", ".join(os.path.relpath(f) for f in configfiles)
@@ -89,23 +122,11 @@ def check_config_files(argv: list[str], configfiles: list[str | Path], cli_confi
                           "give your config its own `run: <name>` so it cannot write into another's results")
     # Layers apply in order, but the old `seed` is applied after them all: a `seeds` in its own or a later layer
     # would silently lose to it (a later `seed` overriding an earlier `seeds` is what layering says).
-    order = [*layers, _config_args(argv)]  # Snakemake's cli_config also holds the files' keys: read --config itself
+    order = [*layers, set(cli_keys)]
     seed = [i for i, layer in enumerate(order) if "seed" in layer]
     if seed and any("seeds" in layer for layer in order[seed[0]:]):
         raise ConfigError("config keys seed and seeds are both given, seeds in the same or a later place (seed would "
                           "silently win): give seeds only, e.g. seeds: [0, 1, 2]")  # fmt: skip
-
-
-def _config_args(argv: list[str]) -> dict[str, str]:
-    """The KEY=VALUE words after --config on the command line (until the next option)."""
-    found, inside = {}, False
-    for arg in argv:
-        if arg.startswith("-"):
-            inside = arg == "--config"
-        elif inside and "=" in arg:
-            key, value = arg.split("=", 1)
-            found[key] = value
-    return found
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -217,10 +238,10 @@ def dictionary_size(variant: str) -> int:
 
 def check_across_keys(config: Mapping[str, Any]) -> None:
     """Values that are each valid but cannot run together; each error names the keys involved."""
-    from eqsae.group import GROUPS
     from eqsae.probing.probe import split_sizes
 
-    order = min(GROUPS[name].order for name in config["groups"])  # rows per image of the smallest group
+    _check_groups(config)
+    order = min(get_group(name).order for name in config["groups"])  # rows per element of the smallest group
 
     smallest = min(config["variants"], key=dictionary_size)
     size, why = dictionary_size(smallest), "config key variants"
@@ -236,7 +257,7 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
     n_probe, probe, probed = config["data"]["n_probe"], config["probe"], "data.n_probe"
     if config["reproduce"] == "orbits" and (held_out := _check_orbits(config)) is not None:
         n_probe, probed, order = held_out, f"the held-out orbits (orbits.held_out = {config['orbits']['held_out']})", \
-            GROUPS[config["orbits"]["group"]].order  # fmt: skip
+            get_group(config["groups"][0]).order  # fmt: skip
     try:
         n_train, _ = split_sizes(n_probe, probe["test_fraction"])
     except ValueError as e:
@@ -251,7 +272,8 @@ def check_across_keys(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"config key sae.anchors: {config['sae']['anchors']} KMeans anchors for {archetypal[0]} but "
                           f"the SAE set has only {rows} rows (data.n_sae = {config['data']['n_sae']})")  # fmt: skip
     _check_targets(config)
-    _check_toy(config["toy"])
+    if config["reproduce"] == "toy":
+        _check_toy(config)
     atlas = config["atlas"]
     if atlas["moved"] >= atlas["tau"]:
         raise ConfigError(f"config key atlas.moved: {atlas['moved']} must be below atlas.tau = {atlas['tau']} (a "
@@ -271,25 +293,49 @@ def _check_targets(config: Mapping[str, Any]) -> None:
                                   f"5; add it to {config['probe'][key]}")  # fmt: skip
 
 
-def _check_toy(toy: Mapping[str, Any]) -> None:
+def _check_groups(config: Mapping[str, Any]) -> None:
+    """Each group is one `eqsae.group` knows and one the run's source can act with: images take C4 and D4, the
+    toy model cyclic groups, an orbit table the one group its `element` column counts."""
+    for i, name in enumerate(config["groups"]):
+        try:
+            get_group(name)
+        except ValueError as e:
+            raise ConfigError(f"config key groups.{i}: {e}") from e
+    reproduce, groups = config["reproduce"], config["groups"]
+    images = reproduce in ("v1", "v2") or (reproduce == "orbits" and config["orbits"]["source"] == "digits")
+    if images and (bad := [g for g in groups if not get_group(g).acts_on_images]):
+        raise ConfigError(f"config key groups: {bad[0]} does not act on images; the {reproduce} run turns images, "
+                          "so give C4 or D4")  # fmt: skip
+    if reproduce == "toy" and (bad := [g for g in groups if get_group(g).n_generators != 1]):
+        raise ConfigError(f"config key groups: the toy model's M is one cyclic generator; {bad[0]} is not cyclic "
+                          "(give C<n>, e.g. C4)")  # fmt: skip
+    if reproduce == "orbits" and len(groups) != 1:
+        raise ConfigError(f"config key groups: an orbit table counts the elements of one group; give one, not "
+                          f"{groups}")  # fmt: skip
+
+
+def _check_toy(config: Mapping[str, Any]) -> None:
     """Every toy dataset of the grid can be made, and every SAE type can pick K latents and its anchors."""
     from eqsae.toy.model import ToyConfig
 
-    for order in toy["orders"]:
+    toy, orders = config["toy"], [get_group(name).order for name in config["groups"]]
+    for name, order in zip(config["groups"], orders):
         if not (toy["d"] % order == 0 or order == 2 * toy["d"]):
-            raise ConfigError(f"config key toy.orders: orbit size {order} must divide toy.d = {toy['d']} or be "
+            raise ConfigError(f"config key groups: {name}'s orbit size {order} must divide toy.d = {toy['d']} or be "
                               f"2 toy.d (M is a permutation in cycles of that length)")  # fmt: skip
         for n in toy["n_features"]:
             try:
                 ToyConfig(n, order, toy["d"], toy["n_train"], toy["n_test"], invariant_features=toy["invariant_features"])
             except ValueError as e:
-                raise ConfigError(f"config key toy.invariant_features: {e} (toy.orders {order}, toy.n_features {n})") from e
-    if toy["k"] > min(toy["n_features"]):
-        raise ConfigError(f"config key toy.k: TopK {toy['k']} exceeds the {min(toy['n_features'])} latents of a narrow "
-                          "SAE (toy.n_features)")  # fmt: skip
-    if any("archetypal" in s for s in toy["saes"]) and toy["anchors"] > toy["n_train"] * min(toy["orders"]):
+                raise ConfigError(f"config key toy.invariant_features: {e} (groups {name}, toy.n_features {n})") from e
+    if len(config["topk"]) != 1:
+        raise ConfigError(f"config key topk: the toy model trains one K per run (v2: topk: [3]), not {config['topk']}")
+    if config["topk"][0] > min(toy["n_features"]):
+        raise ConfigError(f"config key topk: TopK {config['topk'][0]} exceeds the {min(toy['n_features'])} latents "
+                          "of a narrow toy SAE (toy.n_features)")  # fmt: skip
+    if any("archetypal" in s for s in toy["saes"]) and toy["anchors"] > toy["n_train"] * min(orders):
         raise ConfigError(f"config key toy.anchors: {toy['anchors']} KMeans anchors but the training set has "
-                          f"{toy['n_train'] * min(toy['orders'])} rows (toy.n_train x |G|)")  # fmt: skip
+                          f"{toy['n_train'] * min(orders)} rows (toy.n_train x |G|)")  # fmt: skip
 
 
 MIN_ORBITS = 10
@@ -300,7 +346,6 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
     """Your orbit table exists and has the columns, labels and group order the config names, and the split leaves
     enough orbits each side; the digits' labels and size likewise. Returns the held-out orbits where start-up
     can know them (None for a user's model, whose orbits are only made in its job)."""
-    from eqsae.group import get_group
     from eqsae.io import UnreadableFileError
     from eqsae.sources.orbit_table import REQUIRED, check_elements
 
@@ -325,9 +370,10 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
                           f"{list(REQUIRED)} must be there)")  # fmt: skip
     columns = pq.read_table(path, columns=["orbit_id", "element"])
     elements = columns["element"].to_numpy()
-    order = get_group(orbits["group"]).order
+    group = config["groups"][0]
+    order = get_group(group).order
     if len(elements) and int(elements.max()) + 1 != order:
-        raise ConfigError(f"config key orbits.group: {orbits['group']} has {order} elements but {path} counts "
+        raise ConfigError(f"config key groups: {group} has {order} elements but {path} counts "
                           f"{int(elements.max()) + 1}")  # fmt: skip
     try:
         check_elements(path, columns["orbit_id"].to_numpy(), elements, order)
