@@ -1,6 +1,7 @@
 """The feature explorer: its data from a small synthetic atlas (an exactly equivariant pixel 'model'), and
 the page itself in a real browser (Debian's chromium and chromium-driver; skipped without them)."""
 
+import dataclasses
 import io
 import json
 import re
@@ -74,14 +75,16 @@ def synthetic_sae(n_images: int = 12, seed: int = 0):
 
 
 KEYS = {"base_model": "cnn", "sae_training": "paper", "variant": "regular", "k": 2, "seed": 0}
+KEYS_ID = "seed0/paper/cnn/regular_k2"
 
 
-def build_page(folder: Path, variants=("regular", "wide")) -> list[dict]:
+def build_page(folder: Path, variants=("regular", "wide"), decoded: bool = True) -> list[dict]:
     """A run's explorer from synthetic SAEs, as the workflow's two rules write it: each SAE's part apart, then
-    the page folder with the parts linked in."""
+    the page folder with the parts linked in. `decoded` False: a source without a decoder (a user's table)."""
     entries, parts = [], []
     for i, variant in enumerate(variants):
         view, table, dictionary, m = synthetic_sae(n_images=40, seed=i)  # enough for random examples
+        view = view if decoded else dataclasses.replace(view, decode=None)
         keys = {**KEYS, "variant": variant}
         parts.append(folder / "parts" / sae_folder(keys))
         entries.append(write_sae_explorer(parts[-1], view, table, dictionary, m, keys))
@@ -185,6 +188,19 @@ def test_a_sheet_holds_the_orbit_strip_on_one_scale_and_the_top_images():
     assert np.array_equal(levels[SIDE : 2 * SIDE, :SIDE], grey_levels(tops[0]))
     assert (levels[2 * SIDE :] == LEVELS).all()  # fewer than N_EXAMPLES images: black cells
     assert signed_levels(np.array([-2.0, 0.0, 2.0]), 2).tolist() == [0, 64, 127]
+
+
+def test_a_source_without_a_decoder_shows_its_inputs_and_no_drawn_atom(tmp_path):
+    """A user's orbit table with images but no decoder: the sheet's strip row stays black, the data say so."""
+    view, table, dictionary, m = synthetic_sae(n_images=40)
+    entry = write_sae_explorer(tmp_path, dataclasses.replace(view, decode=None), table, dictionary, m, KEYS)
+    data = sae_data(tmp_path / "data.js")
+    assert data["decoded"] is False and entry["census"]["n_live"] == len(data["features"]) == 6
+    levels = np.asarray(Image.open(tmp_path / data["features"][0]["png"]))
+    assert (levels[:SIDE] == LEVELS).all() and (levels[SIDE : 2 * SIDE] >= LEVELS).all()  # black strip, grey inputs
+    assert not (levels[SIDE : 2 * SIDE] == LEVELS).all()  # its top inputs are there
+    build_page(tmp_path / "drawn", variants=("regular",))
+    assert sae_data(tmp_path / "drawn" / KEYS_ID / "data.js")["decoded"] is True
 
 
 def sae_data(path: Path) -> dict:
@@ -305,6 +321,17 @@ def test_the_page_from_file_lists_every_live_latent_and_opens_orbit_strips_and_p
     shot = tmp_path / "explorer.png"
     browser.save_screenshot(str(shot))
     print(f"explorer screenshot: {shot}")
+    assert errors(browser) == []
+
+
+def test_a_page_without_a_decoder_says_so_and_shows_the_inputs(tmp_path, browser):
+    build_page(tmp_path, variants=("regular",), decoded=False)
+    browser.get((tmp_path / "index.html").as_uri())
+    wait_for(browser, "document.querySelectorAll('#feature-table tbody tr').length > 0")
+    browser.find_element("css selector", "#feature-table tbody tr[data-latent='0']").click()
+    assert wait_for(browser, "document.getElementById('detail').dataset.loaded") == "latent00000.png"
+    assert "no decoder" in browser.find_element("id", "undrawn").text
+    assert not browser.find_elements("css selector", "#detail .orbit") and browser.find_elements("css selector", "#detail figure.top")
     assert errors(browser) == []
 
 

@@ -12,7 +12,14 @@ from eqsae.models.registry import variant_config
 from eqsae.orbit_pipeline import fit_orbit_generators, orbit_sae_config, probe_orbits, train_orbit_sae
 from eqsae.pipeline.config import MFitConfig
 from eqsae.probing.probe import ProbeConfig
-from eqsae.sources.orbit_table import label_tasks, read_orbit_table, split_orbits, write_orbit_table
+from eqsae.sources.orbit_table import (
+    label_tasks,
+    read_orbit_images,
+    read_orbit_table,
+    split_orbits,
+    write_orbit_images,
+    write_orbit_table,
+)
 from eqsae.training.train import SAETrainConfig
 
 
@@ -127,3 +134,16 @@ def test_the_orbit_pipeline_docstring_example_runs(tmp_path, monkeypatch):
     exec(code, namespace)
     scores = namespace["scores"]
     assert len(scores) and np.isfinite(scores.select_dtypes("number").to_numpy(dtype=float)).any()
+
+
+def test_orbit_images_are_read_in_the_tables_order_and_a_missing_one_is_named(tmp_path):
+    images = np.random.default_rng(0).random((5, 6, 6)).astype(np.float32)
+    write_orbit_images(tmp_path / "images.npz", images, orbit_ids=[10, 11, 12, 13, 14])
+    assert not list(tmp_path.glob("*.tmp*"))
+    np.testing.assert_array_equal(read_orbit_images(tmp_path / "images.npz", np.array([13, 10])), images[[3, 0]])
+    with pytest.raises(UnreadableFileError, match="no image for orbit_id 15"):
+        read_orbit_images(tmp_path / "images.npz", np.array([10, 15]))
+    with pytest.raises(ValueError, match="H = W"):
+        write_orbit_images(tmp_path / "bad.npz", np.zeros((2, 4, 5)))
+    with pytest.raises(ValueError, match="distinct orbit ids"):
+        write_orbit_images(tmp_path / "bad.npz", images, orbit_ids=[1, 1, 2, 3, 4])

@@ -10,7 +10,7 @@ import yaml
 from conftest import copy_workflow, jobs_run, snakemake
 
 from eqsae.probing.probe import summarize
-from eqsae.sources.orbit_table import read_orbit_table, write_orbit_table
+from eqsae.sources.orbit_table import read_orbit_images, read_orbit_table, write_orbit_images, write_orbit_table
 
 pytestmark = pytest.mark.workflow
 
@@ -23,18 +23,32 @@ def digits(tmp_path_factory):
     return workdir, result
 
 
+def explorer_data(folder, sae: str) -> dict:
+    """An SAE's data.js in a run's explorer, as the page reads it."""
+    return json.loads((folder / sae / "data.js").read_text().split(" = ", 1)[1].rstrip().rstrip(";"))
+
+
 def test_digits_smoke_runs_every_stage(digits):
     workdir, result = digits
     per_seed = {"digits_base": 1, "digits_activations": 1, "orbits_m": 1, "orbits_probe_base": 1,
-                "orbits_sae": 2, "orbits_probe": 3, "orbits_atlas": 3}  # twolayer, invariant (+ equivariant)
+                "orbits_sae": 2, "orbits_probe": 3, "orbits_atlas": 3,
+                "orbits_explorer_sae": 3}  # twolayer, invariant (+ equivariant)
     assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "table_html": 3,
-                                "all": 1}  # fmt: skip
+                                "explorer": 1, "all": 1}  # fmt: skip
     run = workdir / "results/digits-smoke"
     table = read_orbit_table(run / "seed0/digits/orbits.parquet", order=4)
     assert table.acts.shape == (200, 4, 16) and set(table.labels) == {"digit", "digit_orientation"}
     assert (table.labels["digit"] == table.labels["digit"][:, :1]).all()  # invariant along each orbit
     cfg = json.loads((run / "seed1/digits/base/cfg.json").read_text())
     assert cfg["config"]["seed"] == 1 and cfg["config"]["group"] == "C4"
+    # the digits' images beside their table feed the explorer; the digits' decoder draws each latent
+    images = read_orbit_images(run / "seed0/digits/images.npz", table.orbit_ids)
+    assert images.shape == (200, 8, 8) and 0 <= images.min() and images.max() <= 1
+    data = explorer_data(run / "explorer", "seed0/paper/digits/equivariant_k4")
+    atlas = pd.read_parquet(run / "seed0/orbits/atlas/equivariant_k4.parquet")
+    assert data["decoded"] is True and data["side"] == 8
+    assert [f["latent"] for f in data["features"]] == atlas.latent[~atlas.dead].tolist()
+    assert atlas.orbit_corr[~atlas.dead].notna().all()  # drawn through the decoder: the orbit-strip columns
 
 
 def test_digits_tables(digits):
@@ -82,14 +96,23 @@ def test_a_users_own_orbit_table(tmp_path):
     orbits = np.stack([np.roll(x, p, axis=1) for p in range(4)], 1).astype(np.float32)  # a coordinate cycle
     labels = {"big": np.repeat(x[:, :1] > 0.5, 4, 1), "turn": np.tile(np.arange(4), (120, 1))}
     write_orbit_table(workdir / "mine.parquet", orbits, labels)
+    write_orbit_images(workdir / "mine.npz", rng.random((120, 6, 6)))  # what the user's inputs looked like
     config = {"run": "mine", "reproduce": "orbits", "seeds": [0], "variants": ["twolayer", "equivariant"],
-              "topk": [2], "truncations": [2], "orbits": {"activations": "mine.parquet", "expansion": 2},
+              "topk": [2], "truncations": [2],
+              "orbits": {"activations": "mine.parquet", "images": "mine.npz", "expansion": 2},
               "sae": {"epochs": 2, "d_hidden": 16}, "m_fit": {"epochs": 2}, "probe": {"xgb_trees": 5}}  # fmt: skip
     (workdir / "mine.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "mine.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     scores = pd.read_parquet(workdir / "results/mine/tables/orbits/probe_scores.parquet")
     assert set(scores.task) == {"big=True", "turn=0", "turn=1", "turn=2", "turn=3"}
+    assert jobs_run(result)["orbits_explorer_sae"] == 2 and jobs_run(result)["explorer"] == 1
+    data = explorer_data(workdir / "results/mine/explorer", "seed0/paper/orbits/twolayer_k2")
+    assert data["decoded"] is False and data["side"] == 6 and data["features"]  # no decoder: inputs only
+    (workdir / "mine.yaml").write_text(yaml.safe_dump({**config, "run": "other", "orbits": {**config["orbits"],
+                                                                                          "images": "no.npz"}}))
+    result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
+    assert result.returncode != 0 and "config key orbits.images: " in result.stdout + result.stderr
     (workdir / "mine.yaml").write_text(yaml.safe_dump({**config, "run": "other", "orbits": {"activations": "no.pq"}}))
     result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
     assert result.returncode != 0 and "config key orbits.activations: 'no.pq' is not a file" in result.stdout + result.stderr

@@ -102,14 +102,16 @@ def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, ta
     return probe_sae(z, decoder, bias, elements, labels, tasks, truncations, cfg, transforms)
 
 
-def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg) -> pd.DataFrame:
+def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg,
+                decode=None) -> pd.DataFrame:  # fmt: skip
     """The atlas's per-latent table (C4: symmetry profile, class, partners, best label concept) of an SAE read
-    through M on the orbits; without a decoder to draw with, the orbit-strip columns stay empty."""
+    through M on the orbits; `decode` (psi -> images, e.g. `eqsae.atlas.features.base_decoder`) draws each latent
+    for the orbit-strip columns, which stay empty without one."""
     from eqsae.atlas.features import latent_table
 
     latents = encode_orbits(sae, orbits)
     dictionary = sae.dictionary_rows().detach().cpu().numpy()
-    return latent_table(dictionary, m, latents.values.numpy(), latents.indices.numpy(), labels, tasks, None,
+    return latent_table(dictionary, m, latents.values.numpy(), latents.indices.numpy(), labels, tasks, decode,
                         orbits.reshape(-1, orbits.shape[-1]).mean(0), cfg)  # fmt: skip
 
 

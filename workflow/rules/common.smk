@@ -212,7 +212,10 @@ def get_final_output():
     """What `all` makes: v1's results, v2's tables beside its published numbers, or v2's toy model (config key
     reproduce)."""
     if config["reproduce"] == "orbits":
-        return [f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")]
+        tables = [
+            f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")
+        ]
+        return tables + ([f"{R}/explorer"] if orbit_images() and ORBIT_GROUP == "C4" else [])
     if config["reproduce"] == "toy":
         return [
             f"{R}/tables/toy/table3.csv",
@@ -338,8 +341,34 @@ def orbit_sae_input(wildcards):
 
 
 def orbit_atlas_input(wildcards):
-    """The atlas reads every SAE through M."""
-    return orbit_sae_input(wildcards) | {"generators": f"{O}/m/generators.npy".format(**wildcards)}
+    """The atlas reads every SAE through M, and draws its latents with the digits' decoder (a user's table has
+    none)."""
+    inputs = orbit_sae_input(wildcards) | {"generators": f"{O}/m/generators.npy".format(**wildcards)}
+    if ORBITS["source"] == "digits":
+        inputs["base"] = f"{DIGITS}/base/model.pt".format(**wildcards)
+    return inputs
+
+
+def orbit_images():
+    """The file of the orbits' input images, where the source has them (the digits'; yours with orbits.images)."""
+    if ORBITS["source"] == "digits":
+        return f"{DIGITS}/images.npz"
+    return ORBITS["images"] or None
+
+
+def orbit_explorer_input(wildcards):
+    """An orbit SAE's part of the explorer reads what its atlas read, its atlas rows and the orbits' images."""
+    return orbit_atlas_input(wildcards) | {
+        "images": orbit_images().format(**wildcards),
+        "atlas": f"{O}/atlas/{{variant}}_k{{k}}.parquet".format(**wildcards),
+    }
+
+
+def explorer_parts():
+    """Every SAE's part of the run's explorer: the paper's (C4) or an orbit table's."""
+    if config["reproduce"] == "orbits":
+        return orbit_grid(f"{R}/explorer_saes/seed{{seed}}/orbits/{{variant}}_k{{k}}")
+    return sae_grid(f"{R}/explorer_saes/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"])
 
 
 def orbit_grid(pattern, **wildcards):

@@ -3,7 +3,8 @@
 # random probing images, activation histogram and partners, and each concept's latents across the SAEs. One job
 # per SAE and seed writes that SAE's part (a small PNG per live latent and its data.js) under explorer_saes/; one
 # job writes the page folder: the page, the run's index and the parts linked in, so that the report carries one
-# folder and an edit of the page re-runs that job only. C4 only, like the atlas.
+# folder and an edit of the page re-runs that job only. C4 only, like the atlas. An orbit table's SAEs have their
+# parts made in orbits.smk (where its source has images) and the same page.
 
 EXPLORER_PAGE = files_digest(SRC / "eqsae/atlas/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
 
@@ -36,9 +37,7 @@ rule explorer_sae:
 
 rule explorer:
     input:
-        saes=sae_grid(
-            f"{R}/explorer_saes/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"]
-        ),
+        saes=explorer_parts(),
     output:
         report(
             directory(f"{R}/explorer"),

@@ -31,7 +31,8 @@ rule digits_activations:
     input:
         weights=f"{DIGITS}/base/model.pt",
     output:
-        f"{DIGITS}/orbits.parquet",
+        table=f"{DIGITS}/orbits.parquet",
+        images=f"{DIGITS}/images.npz",
     log:
         log_path("digits_activations", "seed{seed}"),
     benchmark:
@@ -172,6 +173,30 @@ rule orbits_atlas:
         code=get_code("orbits_atlas.py"),
     script:
         "../scripts/orbits_atlas.py"
+
+
+rule orbits_explorer_sae:
+    input:
+        unpack(orbit_explorer_input),
+    output:
+        directory(f"{R}/explorer_saes/seed{{seed}}/orbits/{{variant}}_k{{k}}"),
+    log:
+        log_path("orbits_explorer_sae", "seed{seed}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_explorer_sae", "seed{seed}/{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["atlas"]
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        orbits=LABELS,
+        source=ORBITS["source"],
+        seed=seed_of,
+        code=get_code("orbits_explorer_sae.py"),
+    script:
+        "../scripts/orbits_explorer_sae.py"
 
 
 rule orbits_tables:

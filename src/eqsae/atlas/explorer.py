@@ -82,14 +82,14 @@ def grey_levels(images: np.ndarray) -> np.ndarray:
 
 def sheet(through_m: np.ndarray, shown: np.ndarray) -> tuple[np.ndarray, float]:
     """One latent's PNG as palette indices: row 0 its decoded M^p d (p = 0..|G|-1) on one colour scale, +-lim
-    (returned, the page's colour bar), then the images it shows (top, bands, random; packed in that order),
-    |G| per row (black cells where fewer fired).
+    (returned, the page's colour bar; black cells where the source has no decoder: `through_m` NaN), then the
+    images it shows (top, bands, random; packed in that order), |G| per row (black cells where fewer fired).
     rot90^p of the p = 0 image is that cell turned by the page (exact for quarter turns): not stored twice."""
-    lim = float(max(np.abs(through_m).max(), 1e-12))
+    lim = float(max(np.nan_to_num(np.abs(through_m)).max(), 1e-12))
     side = through_m.shape[-1]
     n_rows = SHEET_ROWS
     cells = np.full((n_rows * ORDER, side, side), LEVELS, np.uint8)
-    cells[:ORDER] = signed_levels(through_m, lim)
+    cells[:ORDER] = signed_levels(through_m, lim) if np.isfinite(through_m).all() else LEVELS  # NaN: undrawn
     cells[ORDER : ORDER + len(shown)] = grey_levels(shown)
     grid = cells.reshape(n_rows, ORDER, side, side).transpose(0, 2, 1, 3).reshape(n_rows * side, ORDER * side)
     return grid, lim
@@ -260,7 +260,11 @@ def latent_views(view: ProbingView, table: pd.DataFrame, dictionary: np.ndarray,
     alpha_all = table["mean_activation"].to_numpy()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
-        through_m, _ = orbit_strip(view.decode, view.a_bar, dictionary[part], m, alpha_all[part])
+        if view.decode is None:  # nothing to draw with: the sheet's first row stays black, the page says why
+            side = view.images.shape[-1]
+            through_m = np.full((len(part), ORDER, side, side), np.nan)
+        else:
+            through_m, _ = orbit_strip(view.decode, view.a_bar, dictionary[part], m, alpha_all[part])
         for i, latent in enumerate(part):
             column = dense_column(acts, int(latent))
             shown, rows = latent_examples(column, example_rng(seed, int(latent)))
@@ -282,7 +286,8 @@ def write_sae_explorer(folder: str | Path, view: ProbingView, table: pd.DataFram
         write_png(folder / f"latent{latent:05d}.png", levels)
         by_id[latent] |= {"png": f"latent{latent:05d}.png", "lim": _value(lim), **shown, "hist": hist}
     side = int(view.images.shape[-1])
-    data = {"id": sae_id, **keys, "side": side, "sheet_rows": SHEET_ROWS, "features": features}
+    data = {"id": sae_id, **keys, "side": side, "sheet_rows": SHEET_ROWS, "decoded": view.decode is not None,
+            "features": features}  # fmt: skip
     write_text(folder / "data.js", js_assign(f"EQSAE_SAE[{json.dumps(sae_id)}]", data))
     entry = {"id": sae_id, **keys, "census": census(table)}
     write_text(folder / "entry.json", json.dumps(entry, indent=1) + "\n")

@@ -325,7 +325,8 @@ class ProbingView:
     tasks: list[Task]
     a_bar: np.ndarray
     """(d,) the mean activation of the probing set: where a feature is added before decoding."""
-    decode: Decode
+    decode: Decode | None
+    """The base decoder (psi -> images); None for a source without one (a user's orbit table)."""
     images: np.ndarray
     """(n, H, W) canonical probing images; row r shows rotate(images[r // |G|], r % |G|)."""
 
@@ -337,21 +338,34 @@ class ProbingView:
 def probing_view(sae, base, orbits: np.ndarray, shapes: np.ndarray, orientations: np.ndarray,
                  images: np.ndarray) -> ProbingView:  # fmt: skip
     """Encode the probing orbits (n, |G|, d) with `sae` (a TopKSAE) and wrap `base`'s decoder."""
-    import torch
-
     from eqsae.probing.tasks import make_tasks, orbit_labels
-    from eqsae.training.evaluate import reconstruct
 
-    rec = reconstruct(sae, torch.as_tensor(orbits, dtype=torch.float32))
     tasks = make_tasks()
+    return orbit_view(sae, orbits, orbit_labels(shapes, orientations, tasks), tasks, images, base_decoder(base))
+
+
+def base_decoder(base) -> Decode:
+    """A base autoencoder's decoder (psi (n, d) -> images (n, H, W)) on the CPU: how the atlas draws a latent."""
+    import torch
 
     @torch.inference_mode()
     def decode(psi: np.ndarray) -> np.ndarray:
         return base.decode(torch.as_tensor(psi, dtype=torch.float32)).squeeze(1).numpy()
 
-    return ProbingView(rec.values.flatten(0, 1).numpy(), rec.indices.flatten(0, 1).numpy(),
-                       orbit_labels(shapes, orientations, tasks), tasks, orbits.reshape(-1, orbits.shape[-1]).mean(0),
-                       decode, images)  # fmt: skip
+    return decode
+
+
+def orbit_view(sae, orbits: np.ndarray, labels: np.ndarray, tasks: list, images: np.ndarray,
+               decode: Decode | None = None) -> ProbingView:  # fmt: skip
+    """Any source's view: `sae`'s latents on the orbits (n, |G|, d), the rows' task labels (n * |G|, n_tasks), the
+    orbits' canonical images and, where the source has one, its decoder (None: nothing draws a latent)."""
+    import torch
+
+    from eqsae.training.evaluate import reconstruct
+
+    rec = reconstruct(sae, torch.as_tensor(orbits, dtype=torch.float32))
+    return ProbingView(rec.values.flatten(0, 1).numpy(), rec.indices.flatten(0, 1).numpy(), labels, tasks,
+                       orbits.reshape(-1, orbits.shape[-1]).mean(0), decode, images)  # fmt: skip
 
 
 def load_probing_view(sae, base_dir, acts_path, images_path) -> ProbingView:

@@ -379,6 +379,15 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
         check_elements(path, columns["orbit_id"].to_numpy(), elements, order)
     except UnreadableFileError as e:
         raise ConfigError(f"config key orbits.activations: {e}") from e
+    if orbits["images"]:
+        import numpy as np
+
+        from eqsae.sources.orbit_table import read_orbit_images
+
+        try:
+            read_orbit_images(orbits["images"], np.unique(columns["orbit_id"].to_numpy()))
+        except (UnreadableFileError, FileNotFoundError) as e:
+            raise ConfigError(f"config key orbits.images: {e}") from e
     return _check_split(len(elements) // order, orbits["held_out"], f" in {path}")
 
 

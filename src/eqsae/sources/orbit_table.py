@@ -6,6 +6,10 @@ for g^p h^q), `activation` (a fixed-size list of floats: psi(g^p h^q x)), and an
 becomes probing tasks, one per value ("digit=3"): a column equal on every element of an orbit is an
 invariant concept, one that changes with the element an equivariant one. Rows may come in any order; every
 orbit needs each element exactly once.
+
+A source with inputs a person can look at may write the images of its orbits beside the table
+(`write_orbit_images`: each orbit's canonical image x, keyed by orbit_id); the atlas's explorer then shows each
+latent's top-activating inputs, turned by the group element at which they fire.
 """
 
 from __future__ import annotations
@@ -52,6 +56,37 @@ def write_orbit_table(path: str | Path, acts: np.ndarray, labels: dict[str, np.n
     columns["activation"] = pa.FixedSizeListArray.from_arrays(flat, d)
     table = pa.table(columns)
     _atomic(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def write_orbit_images(path: str | Path, images: np.ndarray, orbit_ids: np.ndarray | None = None) -> None:
+    """The canonical input x (n, H, W), H = W, of each orbit as an .npz, with the orbit ids it belongs to (default
+    0..n-1, as `write_orbit_table`'s): g^p h^q x is the group's action on it (`eqsae.group`)."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"orbit images must be (n, H, W) with H = W (turned by the group), got {images.shape}")
+    ids = np.arange(len(images)) if orbit_ids is None else np.asarray(orbit_ids)
+    if ids.shape != (len(images),) or len(np.unique(ids)) != len(ids):
+        raise ValueError(f"orbit images: {len(images)} images need as many distinct orbit ids, got {ids.shape}")
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npz" to the temp name
+            np.savez_compressed(f, images=images, orbit_id=ids)
+
+    _atomic(path, write)
+
+
+def read_orbit_images(path: str | Path, orbit_ids: np.ndarray) -> np.ndarray:
+    """The images of the orbits `orbit_ids` (a table's, in its order): (len(orbit_ids), H, W) float32. A file
+    without an image for one of them, or not written by `write_orbit_images`, is an UnreadableFileError."""
+    with reading(path), np.load(path) as f:
+        images, ids = f["images"], f["orbit_id"]
+    if images.ndim != 3 or images.shape[1] != images.shape[2] or ids.shape != (len(images),):
+        raise UnreadableFileError(f"{path}: needs images (n, H, W), H = W, and orbit_id (n,); got {images.shape}")
+    where = {int(i): row for row, i in enumerate(ids)}
+    missing = [int(i) for i in orbit_ids if int(i) not in where]
+    if missing:
+        raise UnreadableFileError(f"{path}: no image for orbit_id {missing[0]} ({len(missing)} orbits missing)")
+    return images[[where[int(i)] for i in orbit_ids]].astype(np.float32)
 
 
 def check_elements(path: str | Path, ids: np.ndarray, element: np.ndarray, order: int | None = None) -> int:

@@ -202,9 +202,11 @@
         ` at g^${f.rotated_partner_p} (cos ${fmt(f.rotated_partner_cos, 2)}, gain ${fmt(f.rotated_partner_gain, 2)})`));
     box.replaceChildren(el("h2", {}, `latent ${f.latent} `, el("span", { class: "swatch", style: { background: COLORS[f.class] } }), f.class),
       el("table", { class: "kv" }, rows.map(([k, v]) => el("tr", {}, el("td", { text: k }), el("td", {}, v)))),
+      ...(state.data.decoded === false ? [el("p", { class: "hint", id: "undrawn",
+        text: "This source has no decoder, so nothing draws the latent: its inputs below are what it responds to." })] : [
       el("h3", { text: "What it draws (decoded atom, colour bar ±lim)" }), atom,
       el("h3", { text: "Orbit strip: Dec(M^p d) over rot90^p of the p = 0 image" }),
-      el("div", { class: "orbit" }, strip(false, (p) => `Dec M^${p} d` + (p ? ` r=${fmt(f["orbit_corr_" + p], 2)}` : "")), strip(true, (p) => `rot90^${p}`)),
+      el("div", { class: "orbit" }, strip(false, (p) => `Dec M^${p} d` + (p ? ` r=${fmt(f["orbit_corr_" + p], 2)}` : "")), strip(true, (p) => `rot90^${p}`))]),
       el("h3", { text: `Top probing images (activation at the group element where it fires most)` }),
       el("div", { class: "tops" }, tops.length ? tops : el("p", { class: "hint", text: "none" })),
       el("h3", { text: "Quantile bands of its firing images (highest first; a few drawn from each, beyond the top)" }),
