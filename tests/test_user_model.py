@@ -7,7 +7,7 @@ from torch import nn
 
 from eqsae.group import C4, D4
 from eqsae.io import NonFiniteError
-from eqsae.sources.orbit_table import read_orbit_table
+from eqsae.sources.orbit_table import read_orbit_images, read_orbit_table
 from eqsae.sources.user_model import model_to_orbit_table, orbit_activations
 
 
@@ -76,8 +76,10 @@ def test_model_to_orbit_table_round_trips(tmp_path):
     images = np.random.default_rng(4).random((6, 6, 6), dtype=np.float32)
     labels = {"bright": np.repeat(images.mean(axis=(1, 2))[:, None] > 0.5, C4.order, axis=1),
               "turn": np.tile(np.arange(C4.order), (6, 1))}  # fmt: skip
-    acts = model_to_orbit_table(model, "relu", images, C4, tmp_path / "orbits.parquet", labels)
+    acts = model_to_orbit_table(model, "relu", images, C4, tmp_path / "orbits.parquet", labels,
+                                images_path=tmp_path / "images.npz")  # fmt: skip
     table = read_orbit_table(tmp_path / "orbits.parquet", order=C4.order)
+    np.testing.assert_array_equal(read_orbit_images(tmp_path / "images.npz", table.orbit_ids), images)
     np.testing.assert_array_equal(table.acts, acts)
     np.testing.assert_array_equal(table.orbit_ids, np.arange(6))
     for name, values in labels.items():

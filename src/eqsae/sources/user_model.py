@@ -16,7 +16,7 @@ from torch import nn
 
 from eqsae.group import Group
 from eqsae.io import NonFiniteError
-from eqsae.sources.orbit_table import write_orbit_table
+from eqsae.sources.orbit_table import write_orbit_images, write_orbit_table
 
 
 class _Captured(Exception):
@@ -100,12 +100,17 @@ def orbit_activations(
 def model_to_orbit_table(
     model: nn.Module, layer: str, images: np.ndarray, group: Group, path: str | Path,
     labels: dict[str, np.ndarray] | None = None, batch_size: int = 256, device: torch.device | str = "cpu",
+    images_path: str | Path | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Write `layer`'s orbit activations (and label columns {name: (n, |G|)}) as an orbit table at `path`, the
     input of the `orbits` branch; returns the activations (n, |G|, d). Non-finite activations are refused
-    here, by name of the layer, rather than by the reader of the table later."""
+    here, by name of the layer, rather than by the reader of the table later. With `images_path`, the images
+    go beside it (`write_orbit_images`; several channels as their mean, the explorer draws grey) for the
+    explorer's top-activating inputs (config key orbits.images)."""
     acts = orbit_activations(model, layer, images, group, batch_size, device)
     if not np.isfinite(acts).all():
         raise NonFiniteError(f"layer {layer!r}: {int((~np.isfinite(acts)).sum())} non-finite activations")
     write_orbit_table(path, acts, labels)
+    if images_path is not None:
+        write_orbit_images(images_path, _as_channels(np.asarray(images, np.float32)).mean(axis=1))
     return acts
