@@ -70,8 +70,9 @@ def test_digits_tables(digits):
 
 @pytest.mark.parametrize(("setting", "planned"), [
     ("probe={xgb_lr: 0.2}", {"orbits_probe": 6, "orbits_probe_base": 2}),
-    ("atlas={partner: 0.8}", {"orbits_atlas": 6}),
-    ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_atlas": 6}),  # equivariant: through M
+    ("atlas={partner: 0.8}", {"orbits_atlas": 6, "orbits_explorer_sae": 6, "explorer": 1}),
+    ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_atlas": 6, "orbits_explorer_sae": 6,
+                          "explorer": 1}),  # equivariant: through M
 ])  # fmt: skip
 def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned):
     workdir, _ = digits
