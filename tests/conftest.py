@@ -43,6 +43,16 @@ def snakemake(cwd, *args, timeout=2700):
     )
 
 
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    """The smoke config run once per session in a fresh directory, as a user runs it (--cores 2): the subject of
+    test_workflow.py, and the local run that test_slurm.py's submission is compared with."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, result
+
+
 def jobs_run(result) -> dict[str, int]:
     """Job counts from Snakemake's 'Job stats' table (empty when nothing ran)."""
     import re

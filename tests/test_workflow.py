@@ -1,4 +1,5 @@
-"""The smoke config end to end, in a fresh directory, as a user runs it; then what a re-run re-executes."""
+"""The smoke config end to end, in a fresh directory, as a user runs it (conftest's `smoke`); then what a re-run
+re-executes."""
 
 import json
 import re
@@ -37,14 +38,6 @@ FIRST_SEED = {"atlas_cards": 10, "fit_m_order": 2, "m_diagnostics": 2, "dataset_
 def seeds(jobs: dict[str, int], n: int = SEEDS) -> dict[str, int]:
     """Job counts of per-seed rules times n seeds; aggregation rules once."""
     return {rule: count * (n if rule in PER_SEED else 1) for rule, count in jobs.items()}
-
-
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/smoke.yaml")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, result
 
 
 def test_smoke_run_builds_result1(smoke):
