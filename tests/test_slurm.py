@@ -5,6 +5,7 @@ tables equal a local run's, a re-submission runs nothing, and a failed job fails
 Needs root and Debian's `slurm-wlm munge slurmdbd mariadb-server` (`.ci/run` installs them); skipped otherwise.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, copy_workflow, jobs_run
@@ -118,19 +120,34 @@ def test_every_job_ran_as_a_slurm_job(cluster, runs):
     assert sorted(map(int, submitted)) == sorted(int(j["JobIDRaw"]) for j in jobs)
 
 
+COMPARED = ("*.csv", "*.parquet", "m/*/M.npy", "m_order/*/M.npy", "sae_metrics/*/*/*.json", "atlas/*/*/*.json",
+            "base/*/heldout.json")  # fmt: skip
+"""What the submission's replicate computed (activations, M, RESULT 1, the SAEs' metrics, probes, atlas); not what
+records how it ran (a trained artifact's cfg.json holds its seconds and host)."""
+
+
 def test_tables_equal_a_local_run(runs):
-    """Every table the submission wrote for its replicate (seed 0's M, probes, metrics, atlas, activations) equals
-    the local run's to the last digit: seeded, and run with the same thread counts (rtol only guards float
-    formatting; the measured difference was exactly zero). The tables over seeds differ by design (one seed here)."""
+    """Every result the submission computed for its replicate equals the local run's to the last digit: seeded,
+    and run with the same thread counts (rtol only guards float formatting; the measured difference was exactly
+    zero). The tables over seeds differ by design (one seed here)."""
     local, submitted, _ = runs
-    tables = sorted(p.relative_to(submitted) for p in (submitted / "results/smoke/seed0").rglob("*")
-                    if p.suffix in (".csv", ".parquet"))  # fmt: skip
-    assert len(tables) > 20, "the submission wrote too few tables"
-    for table in tables:
-        read = pd.read_csv if table.suffix == ".csv" else pd.read_parquet
-        pd.testing.assert_frame_equal(
-            read(submitted / table), read(local / table), check_exact=False, rtol=1e-9, obj=str(table)
-        )
+    seed0 = submitted / "results/smoke/seed0"
+    found = sorted({p.relative_to(submitted) for pattern in COMPARED for p in seed0.rglob(pattern)})
+    assert len(found) >= 25, f"the submission wrote too few results: {found}"
+    for path in found:
+        mine, theirs = submitted / path, local / path
+        if path.suffix in (".csv", ".parquet"):
+            read = pd.read_csv if path.suffix == ".csv" else pd.read_parquet
+            pd.testing.assert_frame_equal(read(mine), read(theirs), check_exact=False, rtol=1e-9, obj=str(path))
+        elif path.suffix == ".npy":
+            np.testing.assert_allclose(np.load(mine), np.load(theirs), rtol=1e-9, atol=0, err_msg=str(path))
+        else:
+            pd.testing.assert_series_equal(json_row(mine), json_row(theirs), check_exact=False, rtol=1e-9, obj=str(path))
+
+
+def json_row(path: Path) -> pd.Series:
+    """A result's JSON record (keys to numbers and names) as one row of a table, to compare as the tables are."""
+    return pd.DataFrame([json.loads(path.read_text())]).iloc[0]
 
 
 def test_second_submission_runs_nothing(cluster, runs):
