@@ -72,8 +72,10 @@ def test_a_diverged_training_stops():
 def test_config_refuses_bad_settings():
     with pytest.raises(ValueError, match="d_act"):
         DigitsTrainConfig(d_act=0)
-    with pytest.raises(ValueError, match="group"):
+    with pytest.raises(ValueError, match="group C7 has no action on images"):
         DigitsTrainConfig(group="C7")
+    with pytest.raises(ValueError, match="unknown group 'E4'"):
+        DigitsTrainConfig(group="E4")
 
 
 def test_save_load_round_trip(tmp_path):

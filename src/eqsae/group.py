@@ -105,6 +105,14 @@ def get_group(name: str) -> Group:
     raise ValueError(f"unknown group {name!r}; known groups are {sorted(GROUPS)} and C<n> for n >= 2") from None
 
 
+def image_group(name: str) -> Group:
+    """A group that acts on images (C4, D4): what a base network trains under; the others are refused by name."""
+    group = get_group(name)
+    if not group.acts_on_images:
+        raise ValueError(f"group {name} has no action on images (only quarter turns and flips do): give C4 or D4")
+    return group
+
+
 # The paper's group, C4, as v1 wrote it: what code that knows only rotations asks.
 ORDER = C4.order
 """|C4|: g^4 is the identity."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from eqsae.group import get_group
+from eqsae.group import image_group
 
 BaseModel = Literal["mlp", "cnn"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -64,11 +64,11 @@ class BaseTrainConfig:
     seed: int = 0
     """Seeds initialisation, shuffling and the random group elements."""
     group: str = "C4"
-    """Augmentation: each image enters with a random element of this group (eqsae.group.GROUPS)."""
+    """Augmentation: each image enters with a random element of this group (C4 or D4, eqsae.group.GROUPS)."""
 
     def __post_init__(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr)
-        get_group(self.group)
+        image_group(self.group)
 
 
 @dataclass(frozen=True)

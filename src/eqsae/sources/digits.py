@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from eqsae.group import Group, get_group
+from eqsae.group import Group, get_group, image_group
 from eqsae.io import read_json, reading
 from eqsae.models.autoencoders import EpochRecord, save_autoencoder, train_on_orbits
 from eqsae.pipeline.config import _positive
@@ -82,11 +82,11 @@ class DigitsTrainConfig:
     seed: int = 0
     """Seeds initialisation, shuffling and the random group elements."""
     group: str = "C4"
-    """Augmentation: each image enters with a random element of this group (eqsae.group.GROUPS)."""
+    """Augmentation: each image enters with a random element of this group (C4 or D4, eqsae.group.GROUPS)."""
 
     def __post_init__(self) -> None:
         _positive(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, d_act=self.d_act)
-        get_group(self.group)
+        image_group(self.group)
 
 
 class DigitsAutoencoder(nn.Module):
