@@ -23,14 +23,14 @@ from slurm.cluster import SlurmCluster, missing_binaries, run
 pytestmark = pytest.mark.slurm
 
 PROFILE = ROOT / "tests/slurm/profile"
-# The target first: --configfile takes a list. One replicate and one base model: the aggregation over seeds and
-# the MLP's branch are test_workflow's; here what counts is that every job runs on Slurm (every rule of the v1
-# DAG). With both models (80 jobs) a side-by-side run took 28 min on one 2-core machine and passed the 30-min
+# The target first: --configfile takes a list. One replicate, one base model and two variants (a trained SAE, and
+# the equivariant one made of the invariant SAE and M): the aggregation over seeds, the MLP's branch and the other
+# variants are test_workflow's; here what counts is that every job runs on Slurm (every rule of the v1 DAG). With both models (80 jobs) a side-by-side run took 28 min on one 2-core machine and passed the 30-min
 # bound on another.
 # One thread for the gating stages, as the local smoke run gives them (a local --cores 2 run gives them --cores - 1
 # threads, a cluster job the configured 2), so that its tables can be compared to the last digit.
 SMOKE = ("all", "--configfile", "config/smoke.yaml", "--config", "seeds=[0]", "models=[cnn]",
-         "threads={'train_base': 1, 'activations': 1, 'fit_m': 1}")  # fmt: skip
+         "variants=[regular,equivariant]", "threads={'train_base': 1, 'activations': 1, 'fit_m': 1}")  # fmt: skip
 RUN_TIMEOUT = 1800  # a smoke run side by side with another on 2 slow cores took over 15 min
 
 
@@ -133,7 +133,7 @@ def test_tables_equal_a_local_run(runs):
     local, submitted, _ = runs
     seed0 = submitted / "results/smoke/seed0"
     found = sorted({p.relative_to(submitted) for pattern in COMPARED for p in seed0.rglob(pattern)})
-    assert len(found) >= 25, f"the submission wrote too few results: {found}"
+    assert len(found) >= 15, f"the submission wrote too few results: {found}"
     for path in found:
         mine, theirs = submitted / path, local / path
         if path.suffix in (".csv", ".parquet"):
