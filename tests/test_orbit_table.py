@@ -75,6 +75,7 @@ def test_dictionary_sizes_follow_the_activation_width():
     # the same architecture as the paper's SAE of that variant, but for the dictionary's width
     paper, _ = variant_config("invariant_latent", 2, d_in=16, d_hidden=32)
     assert replace(cfg, d_latent=paper.d_latent) == paper
+    assert orbit_sae_config("archetypal", 2, 16, n_anchors=8)[0].relax_delta == 1.0  # the workflow's default
 
 
 @pytest.mark.slow
@@ -90,6 +91,8 @@ def test_the_stages_run_on_exactly_equivariant_orbits():
     assert mean.r2_learned.item() > 0.8 and mean.r2_identity.item() < 0  # Adam from the identity, 60 epochs
     sae, history = train_orbit_sae(orbits[~held], "twolayer", 2, SAETrainConfig(epochs=2), expansion=2, d_hidden=16)
     assert len(history) == 2 and (sae.cfg.d_latent, sae.cfg.d_hidden) == (16, 16)
+    archetypal, _ = train_orbit_sae(orbits[~held], "archetypal", 2, SAETrainConfig(epochs=1), expansion=2, n_anchors=40)
+    assert (archetypal.cfg.n_anchors, archetypal.cfg.relax_delta) == (40, 1.0)
     labels = {"big": np.repeat((x[held, :1] > 0.5), 4, 1), "turn": np.tile(np.arange(4), (held.sum(), 1))}
     tasks, y = label_tasks(labels)
     scores = probe_orbits(sae, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))

@@ -19,8 +19,6 @@ every SAE of the project takes: its architecture through `variant_config`, its t
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import torch
@@ -35,6 +33,8 @@ from eqsae.training.train import SAETrainConfig, train_sae
 
 WIDE_FACTOR = 4
 """A wide variant's latents per narrow latent (v1: 8,192 / 2,048)."""
+RELAX_DELTA = 1.0
+"""An archetypal dictionary's relaxation where none is given: the workflow's default (`sae.relax_delta`)."""
 
 
 def orbit_sae_config(
@@ -42,8 +42,10 @@ def orbit_sae_config(
 ) -> tuple[SAEConfig, Objective]:
     """The variant's architecture with expansion x d latents (4x for a wide one) and its objective; `settings` as
     `variant_config`'s (d_hidden, relax_delta, topk_activation)."""
-    wide = VARIANTS[variant][0]["d_latent"] > 2048
-    d_latent = expansion * d * (WIDE_FACTOR if wide else 1)
+    arch = VARIANTS[variant][0]
+    if arch.get("dictionary") == "archetypal":
+        settings.setdefault("relax_delta", RELAX_DELTA)
+    d_latent = expansion * d * (WIDE_FACTOR if arch["d_latent"] > 2048 else 1)
     return variant_config(variant, k, d_in=d, practice=practice, d_latent=d_latent, **settings)
 
 
@@ -72,14 +74,14 @@ def train_orbit_sae(
     every SAE of the project takes (`SAETrainConfig`; the paper's by default); an archetypal one gets KMeans
     anchors of them. Returns the SAE (its architecture is `sae.cfg`) and the per-epoch history, as `train_sae`."""
     training = training or SAETrainConfig()
-    cfg, objective = orbit_sae_config(variant, k, train.shape[-1], expansion, practice, **settings)
     anchors = None
-    if cfg.dictionary == "archetypal":
+    if VARIANTS[variant][0].get("dictionary") == "archetypal":
         from eqsae.models.archetypal import kmeans_anchors
 
         rows = train.reshape(-1, train.shape[-1])
         anchors = kmeans_anchors(rows, min(n_anchors, len(rows)), seed=training.seed)
-        cfg = replace(cfg, n_anchors=len(anchors))
+        settings["n_anchors"] = len(anchors)
+    cfg, objective = orbit_sae_config(variant, k, train.shape[-1], expansion, practice, **settings)
     return train_sae(train, cfg, objective, training, device, anchors=anchors)
 
 
