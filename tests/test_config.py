@@ -51,6 +51,9 @@ def test_shipped_configs_are_valid():
     for name in ("digits.yaml", "digits_smoke.yaml"):
         digits = validate_config(layered(name), SCHEMA)
         assert digits["reproduce"] == "orbits" and digits["orbits"]["source"] == "digits"
+    for name in ("shapes_orbits.yaml", "shapes_orbits_smoke.yaml"):
+        shapes = validate_config(layered(name), SCHEMA)
+        assert shapes["orbits"]["source"] == "shapes" and len(shapes["models"]) == 1
 
 
 def layered(*files: str) -> dict:
@@ -411,6 +414,22 @@ def test_the_digits_labels_size_and_split_are_checked_at_start_up(orbits, named)
     edited = {**digits["orbits"], **orbits, "digits": {**digits["orbits"]["digits"], **orbits.get("digits", {})}}
     with pytest.raises(ConfigError, match=named):
         validate_config({**copy.deepcopy(digits), "orbits": edited}, SCHEMA)
+
+
+@pytest.mark.parametrize(("edit", "named"), [
+    ({"models": ["mlp", "cnn"]}, r"config key models: the shapes source reads one base model's activations"),
+    ({"orbits": {"labels": ["shape_0", "colour"]}}, r"config key orbits.labels: \['colour'\] are not labels of the "
+                                                   r"Shapes"),
+    ({"orbits": {"held_out": 0.99}}, r"config key orbits.held_out: 0.99 of 256 orbits of the Shapes \(data.n_sae \+ "
+                                     r"data.n_probe\) leaves"),
+    ({"groups": ["C5"]}, r"config key groups: C5 does not act on images"),
+])  # fmt: skip
+def test_the_shapes_source_is_checked_at_start_up(edit, named):
+    shapes = layered("shapes_orbits_smoke.yaml")
+    for key, value in edit.items():
+        shapes[key] = {**shapes[key], **value} if isinstance(value, dict) else value
+    with pytest.raises(ConfigError, match=named):
+        validate_config(shapes, SCHEMA)
 
 
 def test_the_probe_split_and_knn_are_checked_against_the_held_out_orbits():

@@ -203,6 +203,23 @@ def test_a_source_without_a_decoder_shows_its_inputs_and_no_drawn_atom(tmp_path)
     assert sae_data(tmp_path / "drawn" / KEYS_ID / "data.js")["decoded"] is True
 
 
+def test_report_cards_draw_the_atom_where_a_decoder_exists_and_say_so_where_none(tmp_path):
+    """The report's cards and gallery for a source without a decoder: the same top latents and inputs, no atom."""
+    from eqsae.atlas.features import top_features
+    from eqsae.atlas.plots import write_atlas_cards
+
+    view, table, dictionary, m = synthetic_sae(n_images=40)
+    pixels = {}
+    for name, v in {"drawn": view, "undrawn": dataclasses.replace(view, decode=None)}.items():
+        names = write_atlas_cards(tmp_path / name, tmp_path / f"{name}.png", v, table, dictionary, m, 3, name)
+        assert names == [f"feature{i:05d}.png" for i in top_features(table, 3)]
+        assert (tmp_path / f"{name}.png").stat().st_size > 5_000
+        pixels[name] = np.asarray(Image.open(tmp_path / name / names[0]).convert("L"), float)
+    assert pixels["drawn"].shape == pixels["undrawn"].shape
+    top = slice(0, pixels["drawn"].shape[0] // 4)  # the header and the atom's rows: drawn in one card only
+    assert np.abs(pixels["drawn"][top] - pixels["undrawn"][top]).mean() > 5
+
+
 def sae_data(path: Path) -> dict:
     """An SAE's data.js as the page reads it (EQSAE_SAE[<id>] = {...})."""
     return json.loads(path.read_text().split(" = ", 1)[1].rstrip().rstrip(";"))

@@ -15,7 +15,8 @@ from eqsae.io import (
     write_json,
     write_table,
 )
-from eqsae.sources.shapes import read_activations, read_shapeset, write_activations, write_shapeset
+from eqsae.sources.orbit_table import read_orbit_table
+from eqsae.sources.shapes import position_labels, read_activations, read_shapeset, write_activations, write_shapeset
 
 
 def test_shapeset_round_trip(tmp_path, small_set):
@@ -26,31 +27,48 @@ def test_shapeset_round_trip(tmp_path, small_set):
     assert [p.name for p in tmp_path.iterdir()] == ["s.npz"], "no temporary file may be left behind"
 
 
-def test_activations_parquet_has_one_row_per_rotation_with_labels(tmp_path, small_set):
+def test_shapes_activations_are_an_orbit_table_with_position_labels(tmp_path, small_set):
     acts = np.random.default_rng(0).normal(size=(len(small_set), 4, 256)).astype(np.float32)
     write_activations(tmp_path / "a.parquet", acts, small_set)
     table = pq.read_table(tmp_path / "a.parquet")
     assert len(table) == 4 * len(small_set)
-    assert {"image_id", "element", "shape_0", "orientation_3", "activation"} <= set(table.column_names)
+    assert {"orbit_id", "element", "shape_0", "orientation_3", "activation"} <= set(table.column_names)
     row = table.slice(6, 1).to_pylist()[0]  # image 1, rotation 2
-    assert (row["image_id"], row["element"]) == (1, 2)
+    assert (row["orbit_id"], row["element"]) == (1, 2)
     assert row["shape_0"] == small_set.shapes[1, 2, 0] and row["orientation_3"] == small_set.orientations[1, 2, 3]
     np.testing.assert_array_equal(row["activation"], acts[1, 2])
     back = read_activations(tmp_path / "a.parquet")
+    generic = read_orbit_table(tmp_path / "a.parquet", order=4)  # what the orbits branch reads: the same
     np.testing.assert_array_equal(back.acts, acts)
-    np.testing.assert_array_equal(back.shapes, small_set.shapes)
-    np.testing.assert_array_equal(back.orientations, small_set.orientations)
+    np.testing.assert_array_equal(generic.acts, acts)
+    assert set(generic.labels) == {f"{n}_{q}" for n in ("shape", "orientation") for q in range(4)}
+    shapes, orientations = position_labels(back)
+    np.testing.assert_array_equal(shapes, small_set.shapes)
+    np.testing.assert_array_equal(orientations, small_set.orientations)
+    assert shapes.dtype == orientations.dtype == np.int8
 
 
-def test_misordered_activations_are_rejected(tmp_path, small_set):
-    acts = np.zeros((len(small_set), 4, 8), np.float32)
+def test_shapes_activations_read_in_any_row_order_and_refuse_a_missing_element(tmp_path, small_set):
+    acts = np.random.default_rng(1).normal(size=(len(small_set), 4, 8)).astype(np.float32)
     write_activations(tmp_path / "a.parquet", acts, small_set)
     table = pq.read_table(tmp_path / "a.parquet")
     pq.write_table(table.take(np.arange(len(table))[::-1]), tmp_path / "b.parquet")
-    with pytest.raises(ValueError, match="b.parquet"):
-        read_activations(tmp_path / "b.parquet")
+    np.testing.assert_array_equal(read_activations(tmp_path / "b.parquet").acts, acts)
+    pq.write_table(table.slice(1), tmp_path / "c.parquet")  # image 0 lost its identity row
+    with pytest.raises(ValueError, match="c.parquet.*orbit_id 0"):
+        read_activations(tmp_path / "c.parquet")
     with pytest.raises(ValueError, match="do not match"):
-        write_activations(tmp_path / "c.parquet", acts[:3], small_set)
+        write_activations(tmp_path / "e.parquet", acts[:3], small_set)
+
+
+def test_shapes_activations_of_an_older_release_still_read(tmp_path, small_set):
+    """Files from before the Shapes activations were orbit tables named the orbit `image_id`."""
+    acts = np.random.default_rng(2).normal(size=(len(small_set), 4, 8)).astype(np.float32)
+    write_activations(tmp_path / "a.parquet", acts, small_set)
+    table = pq.read_table(tmp_path / "a.parquet")
+    pq.write_table(table.rename_columns(["image_id" if c == "orbit_id" else c for c in table.column_names]),
+                   tmp_path / "old.parquet")  # fmt: skip
+    np.testing.assert_array_equal(read_activations(tmp_path / "old.parquet").acts, acts)
 
 
 def test_json_round_trip(tmp_path):
@@ -96,7 +114,7 @@ def test_damaged_files_raise_unreadable_naming_the_path(tmp_path, small_set):
 def test_activations_without_a_column_name_the_file(tmp_path, small_set):
     write_activations(tmp_path / "a.parquet", np.zeros((len(small_set), 4, 8), np.float32), small_set)
     pq.write_table(pq.read_table(tmp_path / "a.parquet").drop_columns(["shape_2"]), tmp_path / "b.parquet")
-    with pytest.raises(UnreadableFileError, match=r"b\.parquet: cannot read it \(KeyError"):
+    with pytest.raises(UnreadableFileError, match=r"b\.parquet: not a Shapes activation table .*'shape_2'"):
         read_activations(tmp_path / "b.parquet")
 
 

@@ -93,6 +93,9 @@ def test_the_stages_run_on_exactly_equivariant_orbits():
     assert len(history) == 2 and (sae.cfg.d_latent, sae.cfg.d_hidden) == (16, 16)
     archetypal, _ = train_orbit_sae(orbits[~held], "archetypal", 2, SAETrainConfig(epochs=1), expansion=2, n_anchors=40)
     assert (archetypal.cfg.n_anchors, archetypal.cfg.relax_delta) == (40, 1.0)
+    standard, _ = train_orbit_sae(orbits[~held], "regular", 2, SAETrainConfig(epochs=1, auxk_alpha=1 / 32, k_aux=4),
+                                  practice="standard", expansion=2)  # the SAE libraries' practice  # fmt: skip
+    assert standard.cfg.pre_bias and standard.cfg.tied_init and not sae.cfg.pre_bias
     labels = {"big": np.repeat((x[held, :1] > 0.5), 4, 1), "turn": np.tile(np.arange(4), (held.sum(), 1))}
     tasks, y = label_tasks(labels)
     scores = probe_orbits(sae, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))

@@ -34,7 +34,7 @@ def test_digits_smoke_runs_every_stage(digits):
                 "orbits_sae": 2, "orbits_probe": 3, "orbits_atlas": 3,
                 "orbits_explorer_sae": 3}  # twolayer, invariant (+ equivariant)
     assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "table_html": 3,
-                                "explorer": 1, "all": 1}  # fmt: skip
+                                "explorer": 1, "orbits_atlas_cards": 3, "all": 1}  # fmt: skip
     run = workdir / "results/digits-smoke"
     table = read_orbit_table(run / "seed0/digits/orbits.parquet", order=4)
     assert table.acts.shape == (200, 4, 16) and set(table.labels) == {"digit", "digit_orientation"}
@@ -45,10 +45,16 @@ def test_digits_smoke_runs_every_stage(digits):
     images = read_orbit_images(run / "seed0/digits/images.npz", table.orbit_ids)
     assert images.shape == (200, 8, 8) and 0 <= images.min() and images.max() <= 1
     data = explorer_data(run / "explorer", "seed0/paper/digits/equivariant_k4")
-    atlas = pd.read_parquet(run / "seed0/orbits/atlas/equivariant_k4.parquet")
+    atlas = pd.read_parquet(run / "seed0/orbits/atlas/paper/equivariant_k4.parquet")
     assert data["decoded"] is True and data["side"] == 8
     assert [f["latent"] for f in data["features"]] == atlas.latent[~atlas.dead].tolist()
     assert atlas.orbit_corr[~atlas.dead].notna().all()  # drawn through the decoder: the orbit-strip columns
+    # the report's feature cards and orbit gallery, first seed: the most often firing live latents
+    cards = sorted(p.name for p in (run / "figures/atlas/cards/orbits/paper/equivariant_k4").glob("feature*.png"))
+    first = pd.read_parquet(run / "seed0/orbits/atlas/paper/equivariant_k4.parquet")
+    top = first[~first.dead].sort_values(["density", "mean_activation"], ascending=False, kind="stable")
+    assert cards == sorted(f"feature{i:05d}.png" for i in top.latent.head(12))
+    assert (run / "figures/atlas/gallery/orbits_paper_equivariant_k4.png").stat().st_size > 10_000
 
 
 def test_digits_tables(digits):
@@ -70,22 +76,27 @@ def test_digits_tables(digits):
 
 @pytest.mark.parametrize(("setting", "planned"), [
     ("probe={xgb_lr: 0.2}", {"orbits_probe": 6, "orbits_probe_base": 2}),
-    ("atlas={partner: 0.8}", {"orbits_atlas": 6, "orbits_explorer_sae": 6, "explorer": 1}),
+    ("atlas={partner: 0.8}", {"orbits_atlas": 6, "orbits_explorer_sae": 6, "explorer": 1, "orbits_atlas_cards": 3}),
+    ("atlas={cards: 2}", {"orbits_atlas_cards": 3, "all": 1}),  # the report's figures only: no table re-made
     ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_atlas": 6, "orbits_explorer_sae": 6,
-                          "explorer": 1}),  # equivariant: through M
+                          "explorer": 1, "orbits_atlas_cards": 3}),  # equivariant: through M
+    ("sae_training=[paper,standard]", {"orbits_sae": 4, "orbits_probe": 6, "orbits_atlas": 6,
+                                       "orbits_explorer_sae": 6, "explorer": 1, "orbits_atlas_cards": 3}),
+    ("sae={auxk_alpha: 0.1}", {}),  # AuxK: the standard practice's, which this config does not run
 ])  # fmt: skip
 def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned):
     workdir, _ = digits
     result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/digits_smoke.yaml",
                        "--config", setting)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {**planned, "orbits_tables": 1, "table_html": 3, "all": 1}
+    tables = {"orbits_tables": 1, "table_html": 3, "all": 1} if planned and "all" not in planned else {}
+    assert jobs_run(result) == planned | tables
 
 
 def test_every_trained_artifact_records_its_provenance(digits):
     workdir, _ = digits
     seed = workdir / "results/digits-smoke/seed0"
-    for path in [seed / "orbits/sae/invariant/k4/cfg.json", seed / "orbits/m/summary.json"]:
+    for path in [seed / "orbits/sae/paper/invariant/k4/cfg.json", seed / "orbits/m/summary.json"]:
         provenance = json.loads(path.read_text())["provenance"]
         assert provenance["seed"] == 0 and "git" in provenance and provenance["settings"], path
 
@@ -110,6 +121,9 @@ def test_a_users_own_orbit_table(tmp_path):
     assert jobs_run(result)["orbits_explorer_sae"] == 2 and jobs_run(result)["explorer"] == 1
     data = explorer_data(workdir / "results/mine/explorer", "seed0/paper/orbits/twolayer_k2")
     assert data["decoded"] is False and data["side"] == 6 and data["features"]  # no decoder: inputs only
+    assert jobs_run(result)["orbits_atlas_cards"] == 2  # its cards too: inputs, profile, response; no drawing
+    assert list((workdir / "results/mine/figures/atlas/cards/orbits/paper/twolayer_k2").glob("feature*.png"))
+    assert (workdir / "results/mine/report/tables/orbits/probe_summary.html").is_file()
     (workdir / "mine.yaml").write_text(yaml.safe_dump({**config, "run": "other", "orbits": {**config["orbits"],
                                                                                           "images": "no.npz"}}))
     result = snakemake(workdir, "-n", "--cores", "1", "all", "--configfile", "mine.yaml")
@@ -123,3 +137,30 @@ def test_a_users_own_orbit_table(tmp_path):
     assert result.returncode != 0
     assert "config key orbits.held_out: 0.999 of 120 orbits" in result.stdout + result.stderr and "leaves 1 to train" in (
         result.stdout + result.stderr)
+
+
+def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
+    """orbits.source: shapes: the Shapes rules make the images, base model and activations; the orbits branch
+    analyses their table with the images and the base decoder, as it does a user's model."""
+    from eqsae.sources.shapes import position_labels, read_activations, read_shapeset
+
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/shapes_orbits_smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 1, "dump_activations": 2, "shapes_orbits": 1,
+                                "orbits_m": 1, "orbits_probe_base": 1, "orbits_sae": 1, "orbits_probe": 2,
+                                "orbits_atlas": 2, "orbits_atlas_cards": 2, "orbits_explorer_sae": 2, "explorer": 1,
+                                "orbits_tables": 1, "table_html": 3, "all": 1}  # fmt: skip
+    run = workdir / "results/shapes-orbits-smoke"
+    table = read_orbit_table(run / "seed0/shapes/orbits.parquet", order=4)  # the SAE set's orbits, then the probing set's
+    sets = [read_activations(run / f"seed0/activations/mlp/{s}.parquet") for s in ("sae", "probe")]
+    np.testing.assert_array_equal(table.acts, np.concatenate([s.acts for s in sets]))
+    shapes = np.concatenate([position_labels(s)[0] for s in sets])
+    np.testing.assert_array_equal(table.labels["shape_2"], shapes[..., 2])
+    images = np.concatenate([read_shapeset(run / f"seed0/data/{s}.npz").images for s in ("sae", "probe")])
+    np.testing.assert_array_equal(read_orbit_images(run / "seed0/shapes/images.npz", table.orbit_ids), images)
+    scores = pd.read_parquet(run / "tables/orbits/probe_scores.parquet")
+    assert set(scores.task) == {f"shape_0={s}" for s in range(8)} | {f"orientation_0={o}" for o in range(4)}
+    data = explorer_data(run / "explorer", "seed0/paper/mlp/equivariant_k4")  # drawn through the Shapes' decoder
+    assert data["decoded"] is True and data["side"] == 64 and data["features"]
+    assert len(list((run / "figures/atlas/cards/orbits/paper/equivariant_k4").glob("feature*.png"))) == 2

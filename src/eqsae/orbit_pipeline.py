@@ -19,6 +19,9 @@ every SAE of the project takes: its architecture through `variant_config`, its t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -115,6 +118,57 @@ def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndar
     dictionary = sae.dictionary_rows().detach().cpu().numpy()
     return latent_table(dictionary, m, latents.values.numpy(), latents.indices.numpy(), labels, tasks, decode,
                         orbits.reshape(-1, orbits.shape[-1]).mean(0), cfg)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HeldOutOrbits:
+    """What the probes, R^2, the atlas, its cards and the explorer read of a replicate: its held-out orbits."""
+
+    acts: np.ndarray
+    """(n, |G|, d) activations."""
+    labels: np.ndarray
+    """(n * |G|, n_tasks) bool task labels, rows orbit-major."""
+    tasks: list
+    """The label tasks (`eqsae.sources.orbit_table.LabelTask`), one per value of each label column."""
+    orbit_ids: np.ndarray
+    """(n,) the table's orbit ids: which images are theirs."""
+
+
+def read_held_out(path, group: Group, held_out: float, seed: int, columns: list[str] | None = None) -> HeldOutOrbits:
+    """A replicate's held-out orbits of the table at `path` and their label tasks (`columns`, default every label
+    column)."""
+    from eqsae.sources.orbit_table import label_tasks
+
+    table, mask = read_split(path, group, held_out, seed)
+    tasks, labels = label_tasks({c: v[mask] for c, v in table.labels.items()}, columns or None)
+    return HeldOutOrbits(table.acts[mask], labels, tasks, table.orbit_ids[mask])
+
+
+def source_decoder(source: str, base_dir: str | Path | None):
+    """The decoder that draws a latent of a source with one (the base network in `base_dir` of the digits or the
+    Shapes), or None (a user's table)."""
+    if base_dir is None:
+        return None
+    from eqsae.atlas.features import base_decoder
+
+    if source == "digits":
+        from eqsae.sources.digits import load_digits_autoencoder as load
+    elif source == "shapes":
+        from eqsae.models.autoencoders import load_autoencoder as load
+    else:
+        raise ValueError(f"source {source!r} has no decoder (digits and shapes have)")
+    return base_decoder(load(base_dir))
+
+
+def held_out_view(sae: TopKSAE, held: HeldOutOrbits, images_path: str | Path, source: str = "file",
+                  base_dir: str | Path | None = None):  # fmt: skip
+    """The atlas's view (`eqsae.atlas.features.ProbingView`) of `sae` on the held-out orbits, with their images
+    and the source's decoder where it has one (`base_dir`): what its cards and its part of the explorer draw."""
+    from eqsae.atlas.features import orbit_view
+    from eqsae.sources.orbit_table import read_orbit_images
+
+    images = read_orbit_images(images_path, held.orbit_ids)
+    return orbit_view(sae, held.acts, held.labels, held.tasks, images, source_decoder(source, base_dir))
 
 
 def read_split(path, group: Group, held_out: float, seed: int):

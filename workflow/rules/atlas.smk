@@ -3,6 +3,7 @@
 # scatter plots and M's diagnostics are drawn for the first seed only, to keep the report readable. C4 only.
 
 FIRST = config["seeds"][0]
+ATLAS_KEYS = ("tau", "moved", "partner", "orbit_match")  # what the per-latent tables read (eqsae.atlas.features)
 
 
 rule atlas:
@@ -28,7 +29,7 @@ rule atlas:
         mem_mb=3000,
         runtime=10,
     params:
-        atlas={key: config["atlas"][key] for key in ("tau", "moved", "partner", "orbit_match")},
+        atlas={key: config["atlas"][key] for key in ATLAS_KEYS},
         code=get_code("atlas.py"),
     script:
         "../scripts/atlas.py"

@@ -215,7 +215,10 @@ def get_final_output():
         tables = [
             f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")
         ]
-        return tables + ([f"{R}/explorer"] if orbit_images() and ORBIT_GROUP == "C4" else [])
+        if not (orbit_images() and ORBIT_GROUP == "C4"):  # the atlas's figures need images and quarter turns
+            return tables
+        cards = orbit_grid(f"{R}/figures/atlas/cards/orbits/{{training}}/{{variant}}_k{{k}}", seed=[FIRST])
+        return [*tables, f"{R}/explorer", *cards]
     if config["reproduce"] == "toy":
         return [
             f"{R}/tables/toy/table3.csv",
@@ -325,54 +328,75 @@ O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAE
 DIGITS = f"{R}/seed{{seed}}/digits"
 
 
+ORBIT_MODEL = config["models"][0]  # the Shapes source's one base model (checked at start-up)
+SHAPES_SEED = f"{R}/{group_dirs([ORBIT_GROUP])[0]}seed{{seed}}"  # the Shapes source's image sets and base model
+SOURCE_NAME = {"digits": "digits", "shapes": ORBIT_MODEL}.get(ORBITS["source"], "orbits")  # the explorer's base model
+
+
 def orbit_source(wildcards):
-    """The orbit table a replicate reads: yours (orbits.activations), or the digits' activations of that seed."""
-    if ORBITS["source"] == "digits":
-        return f"{DIGITS}/orbits.parquet".format(seed=wildcards.seed)
+    """The orbit table a replicate reads: yours (orbits.activations), or the digits' or the Shapes' of that seed."""
+    if ORBITS["source"] in ("digits", "shapes"):
+        return f"{R}/seed{{seed}}/{ORBITS['source']}/orbits.parquet".format(seed=wildcards.seed)
     return ORBITS["activations"]
 
 
-def orbit_sae_input(wildcards):
-    trained = TRAINED_BY.get(wildcards.variant, wildcards.variant)
-    inputs = {"sae": f"{O}/sae/{trained}/k{{k}}/sae.safetensors".format(**wildcards), "table": orbit_source(wildcards)}
-    if wildcards.variant in TRAINED_BY:
-        inputs["generators"] = f"{O}/m/generators.npy".format(**wildcards)
+def orbit_keys(wildcards, seed=None):
+    """One orbit SAE's wildcards, at another replicate where `seed` is given (the cards: the first seed's)."""
+    seed = wildcards.seed if seed is None else seed
+    return Namespace(seed=seed, training=wildcards.training, variant=wildcards.variant, k=wildcards.k)
+
+
+def orbit_sae_input(wildcards, seed=None):
+    """An orbit SAE's weights (its trained SAE's, with M, for an equivariant one) and the table it reads."""
+    wc = orbit_keys(wildcards, seed)
+    trained = TRAINED_BY.get(wc.variant, wc.variant)
+    sae = f"{O}/sae/{wc.training}/{trained}/k{wc.k}/sae.safetensors".format(seed=wc.seed)
+    inputs = {"sae": sae, "table": orbit_source(wc)}
+    if wc.variant in TRAINED_BY:
+        inputs["generators"] = f"{O}/m/generators.npy".format(seed=wc.seed)
     return inputs
 
 
-def orbit_atlas_input(wildcards):
-    """The atlas reads every SAE through M, and draws its latents with the digits' decoder (a user's table has
-    none)."""
-    inputs = orbit_sae_input(wildcards) | {"generators": f"{O}/m/generators.npy".format(**wildcards)}
+def orbit_atlas_input(wildcards, seed=None):
+    """The atlas reads every SAE through M, and draws its latents with the source's decoder (the digits' or the
+    Shapes' base network; a user's table has none)."""
+    wc = orbit_keys(wildcards, seed)
+    inputs = orbit_sae_input(wc) | {"generators": f"{O}/m/generators.npy".format(seed=wc.seed)}
     if ORBITS["source"] == "digits":
-        inputs["base"] = f"{DIGITS}/base/model.pt".format(**wildcards)
+        inputs["base"] = f"{DIGITS}/base/model.pt".format(seed=wc.seed)
+    if ORBITS["source"] == "shapes":
+        inputs["base"] = f"{SHAPES_SEED}/base/{ORBIT_MODEL}/model.pt".format(seed=wc.seed)
     return inputs
 
 
 def orbit_images():
-    """The file of the orbits' input images, where the source has them (the digits'; yours with orbits.images)."""
-    if ORBITS["source"] == "digits":
-        return f"{DIGITS}/images.npz"
+    """The file of the orbits' input images, where the source has them (the digits', the Shapes'; yours with
+    orbits.images)."""
+    if ORBITS["source"] in ("digits", "shapes"):
+        return f"{R}/seed{{seed}}/{ORBITS['source']}/images.npz"
     return ORBITS["images"] or None
 
 
-def orbit_explorer_input(wildcards):
-    """An orbit SAE's part of the explorer reads what its atlas read, its atlas rows and the orbits' images."""
-    return orbit_atlas_input(wildcards) | {
-        "images": orbit_images().format(**wildcards),
-        "atlas": f"{O}/atlas/{{variant}}_k{{k}}.parquet".format(**wildcards),
+def orbit_explorer_input(wildcards, seed=None):
+    """An orbit SAE's part of the explorer (and its cards) reads what its atlas read, its atlas rows and the
+    orbits' images."""
+    wc = orbit_keys(wildcards, seed)
+    return orbit_atlas_input(wc) | {
+        "images": orbit_images().format(seed=wc.seed),
+        "atlas": f"{O}/atlas/{wc.training}/{wc.variant}_k{wc.k}.parquet".format(seed=wc.seed),
     }
 
 
 def explorer_parts():
     """Every SAE's part of the run's explorer: the paper's (C4) or an orbit table's."""
     if config["reproduce"] == "orbits":
-        return orbit_grid(f"{R}/explorer_saes/seed{{seed}}/orbits/{{variant}}_k{{k}}")
+        return orbit_grid(f"{R}/explorer_saes/seed{{seed}}/orbits/{{training}}/{{variant}}_k{{k}}")
     return sae_grid(f"{R}/explorer_saes/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"])
 
 
 def orbit_grid(pattern, **wildcards):
-    return expand(pattern, seed=config["seeds"], variant=config["variants"], k=config["topk"], **wildcards)
+    axes = dict(seed=config["seeds"], training=config["sae_training"], variant=config["variants"], k=config["topk"])
+    return expand(pattern, **(axes | wildcards))
 
 
 # Each rule's params are exactly the settings its stage reads (an XGBoost setting re-runs the probes only): the

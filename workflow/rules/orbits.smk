@@ -1,6 +1,7 @@
-# Your own orbits (reproduce: orbits): an orbit table (eqsae.sources.orbit_table) from your model, or scikit-learn's
-# handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml); then M,
-# the SAE variants, probes for the table's label columns and the atlas, per seed.
+# Your own orbits (reproduce: orbits): an orbit table (eqsae.sources.orbit_table) from your model, scikit-learn's
+# handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml), or the
+# paper's Shapes through one of its base autoencoders (orbits.source: shapes); then M, the SAE variants, probes
+# for the table's label columns, the atlas, its cards and the explorer, per seed.
 
 
 rule digits_base:
@@ -53,6 +54,32 @@ rule digits_activations:
         "../scripts/digits_activations.py"
 
 
+rule shapes_orbits:
+    input:
+        acts=expand(f"{SHAPES_SEED}/activations/{ORBIT_MODEL}/{{s}}.parquet", s=["sae", "probe"], allow_missing=True),
+        images=expand(f"{SHAPES_SEED}/data/{{s}}.npz", s=["sae", "probe"], allow_missing=True),
+    output:
+        table=f"{R}/seed{{seed}}/shapes/orbits.parquet",
+        images=f"{R}/seed{{seed}}/shapes/images.npz",
+    log:
+        log_path("shapes_orbits", "seed{seed}"),
+    benchmark:
+        benchmark_path("shapes_orbits", "seed{seed}")
+    priority: PRIORITY["activations"]
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=5,
+    params:
+        model=ORBIT_MODEL,
+        group=ORBIT_GROUP,
+        code=get_code("shapes_orbits.py"),
+    script:
+        "../scripts/shapes_orbits.py"
+
+
 rule orbits_m:
     input:
         orbit_source,
@@ -84,12 +111,12 @@ rule orbits_sae:
     input:
         orbit_source,
     output:
-        weights=f"{O}/sae/{{variant}}/k{{k}}/sae.safetensors",
-        cfg=f"{O}/sae/{{variant}}/k{{k}}/cfg.json",
+        weights=f"{O}/sae/{{training}}/{{variant}}/k{{k}}/sae.safetensors",
+        cfg=f"{O}/sae/{{training}}/{{variant}}/k{{k}}/cfg.json",
     log:
-        log_path("orbits_sae", "seed{seed}/{variant}_k{k}"),
+        log_path("orbits_sae", "seed{seed}/{training}/{variant}_k{k}"),
     benchmark:
-        benchmark_path("orbits_sae", "seed{seed}/{variant}_k{k}")
+        benchmark_path("orbits_sae", "seed{seed}/{training}/{variant}_k{k}")
     wildcard_constraints:
         variant="|".join(VARIANTS),
     priority: PRIORITY["train_sae"]
@@ -104,6 +131,7 @@ rule orbits_sae:
         epochs=config["sae"]["epochs"],
         batch_size=config["sae"]["batch_size"],
         lr=config["sae"]["lr"],
+        auxk=sae_auxk,
         paired=sae_paired,
         architecture=sae_architecture,
         activation=sae_activation,
@@ -118,11 +146,11 @@ rule orbits_probe:
     input:
         unpack(orbit_sae_input),
     output:
-        f"{O}/probes/{{variant}}_k{{k}}.parquet",
+        f"{O}/probes/{{training}}/{{variant}}_k{{k}}.parquet",
     log:
-        log_path("orbits_probe", "seed{seed}/{variant}_k{k}"),
+        log_path("orbits_probe", "seed{seed}/{training}/{variant}_k{k}"),
     benchmark:
-        benchmark_path("orbits_probe", "seed{seed}/{variant}_k{k}")
+        benchmark_path("orbits_probe", "seed{seed}/{training}/{variant}_k{k}")
     conda:
         ENV
     threads: config["threads"]["probe"]
@@ -154,12 +182,12 @@ rule orbits_atlas:
     input:
         unpack(orbit_atlas_input),
     output:
-        table=f"{O}/atlas/{{variant}}_k{{k}}.parquet",
-        summary=f"{O}/atlas/{{variant}}_k{{k}}.json",
+        table=f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.parquet",
+        summary=f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.json",
     log:
-        log_path("orbits_atlas", "seed{seed}/{variant}_k{k}"),
+        log_path("orbits_atlas", "seed{seed}/{training}/{variant}_k{k}"),
     benchmark:
-        benchmark_path("orbits_atlas", "seed{seed}/{variant}_k{k}")
+        benchmark_path("orbits_atlas", "seed{seed}/{training}/{variant}_k{k}")
     conda:
         ENV
     threads: config["threads"]["atlas"]
@@ -168,7 +196,8 @@ rule orbits_atlas:
         runtime=10,
     params:
         orbits=LABELS,
-        atlas=config["atlas"],
+        atlas={key: config["atlas"][key] for key in ATLAS_KEYS},  # not the cards' or the diagnostics' settings
+        source=ORBITS["source"],
         seed=seed_of,
         code=get_code("orbits_atlas.py"),
     script:
@@ -179,11 +208,11 @@ rule orbits_explorer_sae:
     input:
         unpack(orbit_explorer_input),
     output:
-        directory(f"{R}/explorer_saes/seed{{seed}}/orbits/{{variant}}_k{{k}}"),
+        directory(f"{R}/explorer_saes/seed{{seed}}/orbits/{{training}}/{{variant}}_k{{k}}"),
     log:
-        log_path("orbits_explorer_sae", "seed{seed}/{variant}_k{k}"),
+        log_path("orbits_explorer_sae", "seed{seed}/{training}/{variant}_k{k}"),
     benchmark:
-        benchmark_path("orbits_explorer_sae", "seed{seed}/{variant}_k{k}")
+        benchmark_path("orbits_explorer_sae", "seed{seed}/{training}/{variant}_k{k}")
     conda:
         ENV
     threads: config["threads"]["atlas"]
@@ -193,18 +222,63 @@ rule orbits_explorer_sae:
     params:
         orbits=LABELS,
         source=ORBITS["source"],
+        base_model=SOURCE_NAME,
         seed=seed_of,
         code=get_code("orbits_explorer_sae.py"),
     script:
         "../scripts/orbits_explorer_sae.py"
 
 
+rule orbits_atlas_cards:
+    input:
+        unpack(lambda wildcards: orbit_explorer_input(wildcards, seed=FIRST)),
+    output:
+        cards=report(
+            directory(f"{R}/figures/atlas/cards/orbits/{{training}}/{{variant}}_k{{k}}"),
+            patterns=["feature{feature}.png"],
+            caption="../report/orbits_atlas_card.rst",
+            category="Feature atlas",
+            subcategory="feature cards ({training} SAEs)",
+            labels={"SAE": "{variant}", "K": "{k}", "latent": "{feature}"},
+        ),
+        # fmt: skip
+        gallery=report(
+            f"{R}/figures/atlas/gallery/orbits_{{training}}_{{variant}}_k{{k}}.png",
+            caption="../report/orbits_atlas_gallery.rst",
+            category="Feature atlas",
+            subcategory="orbit galleries ({training} SAEs)",
+            labels={"SAE": "{variant}", "K": "{k}"},
+        ),
+        # fmt: skip
+    log:
+        log_path("orbits_atlas_cards", "{training}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_atlas_cards", "{training}/{variant}_k{k}")
+    wildcard_constraints:
+        variant=r"[a-z_]+",
+    conda:
+        ENV
+    threads: config["threads"]["atlas"]
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        orbits=LABELS,
+        cards=config["atlas"]["cards"],
+        source=ORBITS["source"],
+        base_model=SOURCE_NAME,
+        seed=FIRST,
+        code=get_code("orbits_atlas_cards.py"),
+    script:
+        "../scripts/orbits_atlas_cards.py"
+
+
 rule orbits_tables:
     input:
         r2=expand(f"{O}/m/r2.csv", seed=config["seeds"]),
         base=expand(f"{O}/probes/base.parquet", seed=config["seeds"]),
-        probes=orbit_grid(f"{O}/probes/{{variant}}_k{{k}}.parquet"),
-        atlas=orbit_grid(f"{O}/atlas/{{variant}}_k{{k}}.json") if ORBIT_GROUP == "C4" else [],
+        probes=orbit_grid(f"{O}/probes/{{training}}/{{variant}}_k{{k}}.parquet"),
+        atlas=orbit_grid(f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.json") if ORBIT_GROUP == "C4" else [],
     output:
         r2=f"{R}/tables/orbits/result1_m_fit.csv",
         scores=f"{R}/tables/orbits/probe_scores.parquet",

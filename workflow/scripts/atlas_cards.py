@@ -8,10 +8,8 @@ wait_politely(snakemake.threads)  # before torch loads OpenMP
 import logging
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
-from eqsae.atlas.features import load_probing_view, top_features
-from eqsae.atlas.plots import gallery_for, write_cards
+from eqsae.atlas.features import load_probing_view
+from eqsae.atlas.plots import write_atlas_cards
 from eqsae.io import read_matrix, read_table
 from eqsae.models.registry import load_sae
 
@@ -21,10 +19,7 @@ sae = load_sae(Path(snakemake.input.sae).parent)
 view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
 table, m = read_table(snakemake.input.table), read_matrix(snakemake.input.m)
 dictionary = sae.dictionary_rows().detach().numpy()
-latents = top_features(table, p.cards)
 title = f"{wc.model} {wc.variant} K={wc.k} ({wc.training}, seed {p.seed})"
-names = write_cards(snakemake.output.cards, view, table, dictionary, m, latents, title, seed=p.seed)
-fig = gallery_for(view, table, dictionary, latents[:8], f"orbit gallery: {title}")
-fig.savefig(snakemake.output.gallery, dpi=80)
-plt.close(fig)
+out = snakemake.output
+names = write_atlas_cards(out.cards, out.gallery, view, table, dictionary, m, p.cards, title, seed=p.seed)
 logging.info("%d cards: %s", len(names), names)

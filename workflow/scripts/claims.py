@@ -11,13 +11,13 @@ import pandas as pd
 from eqsae.io import read_table, write_table
 from eqsae.paper.claims import MAY_BE_EMPTY, ClaimSettings, ceiling_rows, claims_table, label_code_r2
 from eqsae.paper.findings import section, toy_size_banner
-from eqsae.sources.shapes import read_activations
+from eqsae.sources.shapes import position_labels, read_activations
 
 tables = {name: read_table(snakemake.input[name]) for name in ("result1", "sae", "probes", "atlas")}
 code_r2 = []
 for path, (seed, model) in zip(snakemake.input.acts, snakemake.params.seed_models):
     data = read_activations(path)
-    r2 = label_code_r2(data.acts, data.shapes, data.orientations)
+    r2 = label_code_r2(data.acts, *position_labels(data))
     code_r2.append(dict(seed=seed, base_model=model, r2=r2, unexplained=1 - r2))
 code_r2 = pd.DataFrame(code_r2)
 write_table(snakemake.output.code_r2, code_r2)

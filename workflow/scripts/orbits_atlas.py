@@ -10,23 +10,20 @@ from pathlib import Path
 
 import numpy as np
 
-from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, base_decoder, summary
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary
 from eqsae.group import get_group
 from eqsae.io import write_json, write_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import orbit_atlas, read_split
-from eqsae.sources.digits import load_digits_autoencoder
-from eqsae.sources.orbit_table import label_tasks
+from eqsae.orbit_pipeline import orbit_atlas, read_held_out, source_decoder
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")
-table, held_out = read_split(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed)
-tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()}, p.orbits["labels"] or None)
+held = read_held_out(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed, p.orbits["labels"])
 cfg = AtlasConfig(**{k: v for k, v in p.atlas.items() if k in AtlasConfig.__dataclass_fields__})
 m = np.load(snakemake.input.generators)[0]
-decode = base_decoder(load_digits_autoencoder(Path(snakemake.input.base).parent)) if "base" in snakemake.input.keys() else None
-atlas = orbit_atlas(load_sae(Path(snakemake.input.sae).parent), m, table.acts[held_out], labels, tasks, cfg, decode)
+decode = source_decoder(p.source, Path(snakemake.input.base).parent if "base" in snakemake.input.keys() else None)
+atlas = orbit_atlas(load_sae(Path(snakemake.input.sae).parent), m, held.acts, held.labels, held.tasks, cfg, decode)
 write_table(snakemake.output.table, atlas, allow_missing=MAY_BE_MISSING)
-row = {"seed": p.seed, "variant": wc.variant, "k": int(wc.k), **summary(atlas, cfg)}
+row = {"seed": p.seed, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k), **summary(atlas, cfg)}
 write_json(snakemake.output.summary, row)
 logging.info("%s", row)

@@ -12,24 +12,19 @@ from pathlib import Path
 import numpy as np
 
 from eqsae.atlas.explorer import write_sae_explorer
-from eqsae.atlas.features import base_decoder, orbit_view
 from eqsae.group import get_group
 from eqsae.io import read_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import read_split
-from eqsae.sources.digits import load_digits_autoencoder
-from eqsae.sources.orbit_table import label_tasks, read_orbit_images
+from eqsae.orbit_pipeline import held_out_view, read_held_out
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")
-table, held_out = read_split(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed)
-tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()}, p.orbits["labels"] or None)
-images = read_orbit_images(snakemake.input.images, table.orbit_ids[held_out])
-decode = base_decoder(load_digits_autoencoder(Path(snakemake.input.base).parent)) if "base" in snakemake.input.keys() else None
+held = read_held_out(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed, p.orbits["labels"])
+base = Path(snakemake.input.base).parent if "base" in snakemake.input.keys() else None
 sae = load_sae(Path(snakemake.input.sae).parent)
-view = orbit_view(sae, table.acts[held_out], labels, tasks, images, decode)
-keys = {"base_model": "digits" if p.source == "digits" else "orbits", "sae_training": "paper", "variant": wc.variant,
-        "k": int(wc.k), "seed": int(wc.seed)}  # fmt: skip
+view = held_out_view(sae, held, snakemake.input.images, p.source, base)
+keys = {"base_model": p.base_model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k),
+        "seed": int(wc.seed)}  # fmt: skip
 entry = write_sae_explorer(snakemake.output[0], view, read_table(snakemake.input.atlas),
                            sae.dictionary_rows().detach().numpy(), np.load(snakemake.input.generators)[0], keys)  # fmt: skip
-logging.info("%s: %d live latents (%s)", entry["id"], entry["census"]["n_live"], "drawn" if decode else "no decoder")
+logging.info("%s: %d live latents (%s)", entry["id"], entry["census"]["n_live"], "drawn" if view.decode else "no decoder")

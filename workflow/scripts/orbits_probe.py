@@ -14,24 +14,23 @@ from threadpoolctl import threadpool_limits
 from eqsae.fitting.transform import element_matrices
 from eqsae.group import get_group
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import probe_orbits, read_split
+from eqsae.orbit_pipeline import probe_orbits, read_held_out
 from eqsae.probing.probe import ProbeConfig, write_scores
-from eqsae.sources.orbit_table import label_tasks
 
 p, wc = snakemake.params, snakemake.wildcards
 threads = snakemake.threads
 device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one
 group = get_group(p.orbits["group"])
 with threadpool_limits(threads):
-    table, held_out = read_split(snakemake.input.table, group, p.orbits["held_out"], p.seed)
-    tasks, labels = label_tasks({c: v[held_out] for c, v in table.labels.items()}, p.orbits["labels"] or None)
+    held = read_held_out(snakemake.input.table, group, p.orbits["held_out"], p.seed, p.orbits["labels"])
     cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads, device=device.type)
-    sae, transforms, keys = None, None, dict(seed=p.seed, sae="base", k=None)
+    sae, transforms, keys = None, None, dict(seed=p.seed, sae_training=None, sae="base", k=None)
     if snakemake.rule == "orbits_probe":
-        sae, keys = load_sae(Path(snakemake.input.sae).parent), dict(seed=p.seed, sae=wc.variant, k=int(wc.k))
+        sae = load_sae(Path(snakemake.input.sae).parent)
+        keys = dict(seed=p.seed, sae_training=wc.training, sae=wc.variant, k=int(wc.k))
         if "generators" in snakemake.input.keys():
             transforms = element_matrices(list(np.load(snakemake.input.generators).astype(np.float32)), group)
-    scores = probe_orbits(sae, table.acts[held_out], labels, tasks, list(p.truncations), cfg, transforms)
+    scores = probe_orbits(sae, held.acts, held.labels, held.tasks, list(p.truncations), cfg, transforms)
 for i, (key, value) in enumerate(keys.items()):
     scores.insert(i, key, value)
 write_scores(snakemake.output[0], scores)

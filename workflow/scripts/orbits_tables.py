@@ -14,18 +14,18 @@ from eqsae.paper.stats import over_seeds, se_columns
 from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds, result1_values
 from eqsae.probing.probe import summarize, write_scores
 
-NO_SAE = ("k", "truncation")
+NO_SAE = ("sae_training", "k", "truncation")
 r2 = pd.concat([read_table(path) for path in snakemake.input.r2], ignore_index=True)
 r2 = r2[r2.element.astype(str) != "std"].assign(element=lambda t: t.element.astype(str))
 r2 = over_seeds(r2, result1_values(r2))
 write_table(snakemake.output.r2, r2, allow_missing=se_columns(r2))
 scores = pd.concat([read_table(path) for path in [*snakemake.input.base, *snakemake.input.probes]], ignore_index=True)
-scores = scores.astype({"k": "Int64", "truncation": "Int64"})
+scores = scores.astype({"sae_training": "string", "k": "Int64", "truncation": "Int64"})
 write_scores(snakemake.output.scores, scores)
 summary = probe_summary_over_seeds(summarize(scores))
 write_table(snakemake.output.probes, summary, allow_missing=(*NO_SAE, *NO_TASK, *se_columns(summary)))
 census = pd.DataFrame([read_json(path) for path in snakemake.input.atlas])
 if len(census):
-    census = over_seeds(census, [c for c in census.columns if c not in ("seed", "variant", "k")])
+    census = over_seeds(census, [c for c in census.columns if c not in ("seed", "sae_training", "variant", "k")])
 write_table(snakemake.output.atlas, census, allow_missing=se_columns(census))
 logging.info("\n%s\n\n%s", r2.to_string(index=False), summary.to_string(index=False))

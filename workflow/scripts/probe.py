@@ -23,7 +23,7 @@ from eqsae.models.registry import load_sae
 from eqsae.models.sae import Latents
 from eqsae.probing.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae, write_scores
 from eqsae.probing.tasks import make_tasks, orbit_labels
-from eqsae.sources.shapes import read_activations
+from eqsae.sources.shapes import position_labels, read_activations
 from eqsae.training.evaluate import reconstruct
 
 threads, p, wc = snakemake.threads, snakemake.params, snakemake.wildcards
@@ -34,7 +34,7 @@ with threadpool_limits(threads):  # BLAS and OpenMP (kNN, XGBoost) stay inside t
     data = read_activations(snakemake.input.acts)
     cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads, device=device.type)
     tasks = make_tasks(group)
-    labels = orbit_labels(data.shapes, data.orientations, tasks)
+    labels = orbit_labels(*position_labels(data), tasks)
     keys = dict(seed=int(wc.seed), base_model=wc.model, group=group.name)
     if snakemake.rule == "probe_base":
         base, turn = probe_base(data.acts, labels, tasks, cfg), probe_group_element(data.acts.shape[:2], labels, tasks, cfg)

@@ -371,10 +371,10 @@ def orbit_view(sae, orbits: np.ndarray, labels: np.ndarray, tasks: list, images:
 def load_probing_view(sae, base_dir, acts_path, images_path) -> ProbingView:
     """The view of the probing set a stage needs, from the base model's directory and the probing set's files."""
     from eqsae.models.autoencoders import load_autoencoder
-    from eqsae.sources.shapes import read_activations, read_shapeset
+    from eqsae.sources.shapes import position_labels, read_activations, read_shapeset
 
     data = read_activations(acts_path)
-    return probing_view(sae, load_autoencoder(base_dir), data.acts, data.shapes, data.orientations,
+    return probing_view(sae, load_autoencoder(base_dir), data.acts, *position_labels(data),
                         read_shapeset(images_path).images)  # fmt: skip
 
 

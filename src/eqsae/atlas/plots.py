@@ -33,13 +33,12 @@ def _image(ax, image, title: str = "", signed: bool = False, **title_kw) -> None
         ax.set_title(title, fontsize=7, **title_kw)
 
 
-def feature_card(row: pd.Series, draws: np.ndarray, strip: tuple[np.ndarray, np.ndarray],
+def feature_card(row: pd.Series, draws: np.ndarray | None, strip: tuple[np.ndarray, np.ndarray] | None,
                  shown: dict[str, tuple[np.ndarray, np.ndarray]], response: np.ndarray,
                  partner_response: np.ndarray, title: str) -> plt.Figure:  # fmt: skip
     """One feature: header; what it draws; its orbit strip (decoded M^p d over rot90^p of the p = 0 image,
-    with their pixel correlation); top, lower-quantile and random active probing images with activations;
+    with their pixel correlation; a note instead where the source has no decoder, `strip` None); top, lower-quantile and random active probing images with activations;
     the rotation response of its top images, with its turned partner's."""
-    through_m, by_pixels = strip
     n_cols = 8
     fig = plt.figure(figsize=(10, 8.2))
     grid = fig.add_gridspec(7, n_cols, height_ratios=[1, 1, 1, 1, 1, 1, 1.4], hspace=0.6)
@@ -48,11 +47,18 @@ def feature_card(row: pd.Series, draws: np.ndarray, strip: tuple[np.ndarray, np.
     fig.suptitle(f"{title}  latent {int(row['latent'])}: {row['class']}, density {row['density']:.3f}, "
                  f"best concept {row['concept']} (F1 {row['concept_f1']:.2f})\n{profile}; partners {partners}",
                  fontsize=8)  # fmt: skip
-    _image(fig.add_subplot(grid[0, 0]), draws, "draws", signed=True)
-    for p in range(ORDER):
-        corr = "" if p == 0 else f" r={row[f'orbit_corr_{p}']:.2f}"
-        _image(fig.add_subplot(grid[0, 1 + p]), through_m[p], f"Dec M^{p} d{corr}", signed=True)
-        _image(fig.add_subplot(grid[1, 1 + p]), by_pixels[p], f"rot90^{p} of p=0", signed=True)
+    if strip is None:  # a source without a decoder: nothing draws the latent, its inputs show what it reads
+        ax = fig.add_subplot(grid[0:2, :])
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no decoder: this source's activations cannot be drawn;\nits top inputs below show the "
+                "latent", ha="center", va="center", fontsize=9, color="0.3")  # fmt: skip
+    else:
+        through_m, by_pixels = strip
+        _image(fig.add_subplot(grid[0, 0]), draws, "draws", signed=True)
+        for p in range(ORDER):
+            corr = "" if p == 0 else f" r={row[f'orbit_corr_{p}']:.2f}"
+            _image(fig.add_subplot(grid[0, 1 + p]), through_m[p], f"Dec M^{p} d{corr}", signed=True)
+            _image(fig.add_subplot(grid[1, 1 + p]), by_pixels[p], f"rot90^{p} of p=0", signed=True)
     row_of = {"top": 2, "quantiles": 4, "random": 5}
     for name, (images, acts) in shown.items():
         for i, (image, a) in enumerate(zip(images, acts)):
@@ -73,12 +79,15 @@ def feature_card(row: pd.Series, draws: np.ndarray, strip: tuple[np.ndarray, np.
 
 def orbit_gallery(rows: list[list[tuple[np.ndarray, np.ndarray, str]]], title: str) -> plt.Figure:
     """Rows of features in rotation order (i, partner_1(i), partner_2(i), partner_3(i)); each cell the atom's
-    decoded image over its top probing image."""
+    decoded image (None: the source has no decoder, its label alone) over its top probing image."""
     n = max(len(rows), 1)
     fig, axes = plt.subplots(2 * n, ORDER, figsize=(ORDER * 1.4, 2.9 * n), squeeze=False)
     for r, cells in enumerate(rows):
         for p, (drawn, top, label) in enumerate(cells):
-            _image(axes[2 * r, p], drawn, label, signed=True)
+            if drawn is None:  # no decoder: the label (latent id, cosine) over the top input alone
+                axes[2 * r, p].text(0.5, 0.2, label, ha="center", fontsize=7)
+            else:
+                _image(axes[2 * r, p], drawn, label, signed=True)
             _image(axes[2 * r + 1, p], top)
     for ax in axes.ravel():
         if not ax.images:
@@ -219,15 +228,18 @@ def _card_parts(view, table: pd.DataFrame, dictionary: np.ndarray, m: np.ndarray
 
     row = table.iloc[latent]
     alpha = np.array([row["mean_activation"]])
-    draws = feature_images(view.decode, view.a_bar, dictionary[latent : latent + 1], alpha)[0]
-    through_m, by_pixels = orbit_strip(view.decode, view.a_bar, dictionary[latent : latent + 1], m, alpha)
+    draws, strip = None, None
+    if view.decode is not None:
+        draws = feature_images(view.decode, view.a_bar, dictionary[latent : latent + 1], alpha)[0]
+        through_m, by_pixels = orbit_strip(view.decode, view.a_bar, dictionary[latent : latent + 1], m, alpha)
+        strip = through_m[0], by_pixels[0]
     column = latent_column(view.values, view.indices, latent)
     picks = examples(column, 16, 8, rng)
     shown = {name: (view.row_images(rows), column[rows]) for name, rows in picks.items()}
     top = picks["top"]
     partner = latent_column(view.values, view.indices, int(row["partner_1"]))
     responses = rotation_response(column, top), rotation_response(partner, top)
-    return row, draws, (through_m[0], by_pixels[0]), shown, *responses
+    return row, draws, strip, shown, *responses
 
 
 def write_cards(directory, view, table: pd.DataFrame, dictionary: np.ndarray, m: np.ndarray, latents: list[int],
@@ -256,10 +268,26 @@ def gallery_for(view, table: pd.DataFrame, dictionary: np.ndarray, latents: list
         for p in range(ORDER):
             j = latent if p == 0 else int(table.iloc[latent][f"partner_{p}"])
             alpha = np.array([max(table.iloc[j]["mean_activation"], table.iloc[latent]["mean_activation"])])
-            drawn = feature_images(view.decode, view.a_bar, dictionary[j : j + 1], alpha)[0]
+            drawn = None
+            if view.decode is not None:
+                drawn = feature_images(view.decode, view.a_bar, dictionary[j : j + 1], alpha)[0]
             top = examples(latent_column(view.values, view.indices, j), 1, 0, rng)["top"]
             image = view.row_images(top)[0] if len(top) else np.zeros_like(view.images[0])
             cos = "" if p == 0 else f" cos {table.iloc[latent][f'partner_cos_{p}']:.2f}"
             cells.append((drawn, image, f"p{p}: {j}{cos}"))
         rows.append(cells)
     return orbit_gallery(rows, title)
+
+
+def write_atlas_cards(cards_dir, gallery_path, view, table: pd.DataFrame, dictionary: np.ndarray, m: np.ndarray,
+                      n_cards: int, title: str, seed: int = 0) -> list[str]:  # fmt: skip
+    """One SAE's report figures: a card for each of its `n_cards` most often firing live latents and the orbit
+    gallery of the first 8; returns the cards' file names."""
+    from eqsae.atlas.features import top_features
+
+    latents = top_features(table, n_cards)
+    names = write_cards(cards_dir, view, table, dictionary, m, latents, title, seed=seed)
+    fig = gallery_for(view, table, dictionary, latents[:8], f"orbit gallery: {title}")
+    fig.savefig(gallery_path, dpi=80)
+    plt.close(fig)
+    return names

@@ -302,7 +302,7 @@ def _check_groups(config: Mapping[str, Any]) -> None:
         except ValueError as e:
             raise ConfigError(f"config key groups.{i}: {e}") from e
     reproduce, groups = config["reproduce"], config["groups"]
-    images = reproduce in ("v1", "v2") or (reproduce == "orbits" and config["orbits"]["source"] == "digits")
+    images = reproduce in ("v1", "v2") or (reproduce == "orbits" and config["orbits"]["source"] in ("digits", "shapes"))
     if images and (bad := [g for g in groups if not get_group(g).acts_on_images]):
         raise ConfigError(f"config key groups: {bad[0]} does not act on images; the {reproduce} run turns images, "
                           "so give C4 or D4")  # fmt: skip
@@ -352,6 +352,8 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
     orbits = config["orbits"]
     if orbits["source"] == "digits":
         return _check_digits(orbits)
+    if orbits["source"] == "shapes":
+        return _check_shapes(config)
     if orbits["source"] != "file":
         return None
     path = Path(orbits["activations"])
@@ -418,12 +420,32 @@ def _check_digits(orbits: Mapping[str, Any]) -> int:
     return _check_split(n, orbits["held_out"], " of the digits")
 
 
+def _check_shapes(config: Mapping[str, Any]) -> int:
+    """The Shapes source analyses one base model; its labels are the Shapes table's; its orbits are the SAE and
+    probing image sets together."""
+    from eqsae.sources.shapes import SHAPE_LABELS
+
+    if len(config["models"]) != 1:
+        raise ConfigError(f"config key models: the shapes source reads one base model's activations as an orbit "
+                          f"table; give one, not {config['models']}")  # fmt: skip
+    unknown = [label for label in config["orbits"]["labels"] if label not in SHAPE_LABELS]
+    if unknown:
+        raise ConfigError(f"config key orbits.labels: {unknown} are not labels of the Shapes; they have "
+                          f"{list(SHAPE_LABELS)}")  # fmt: skip
+    n = config["data"]["n_sae"] + config["data"]["n_probe"]
+    return _check_split(n, config["orbits"]["held_out"], " of the Shapes (data.n_sae + data.n_probe)")
+
+
 def _orbit_width(config: Mapping[str, Any]) -> int | None:
     """d, the width of psi on the orbits branch, where start-up can know it: the digits network's d_act, or the
     activation column of a user's table; None for a user's model (its layer is only run in the job)."""
     orbits = config["orbits"]
     if orbits["source"] == "digits":
         return int(orbits["digits"]["d_act"])
+    if orbits["source"] == "shapes":
+        from eqsae.models.autoencoders import D_ACT
+
+        return D_ACT
     path = Path(orbits["activations"] or "")
     if orbits["source"] != "file" or not path.is_file():
         return None  # _check_orbits names the missing file
@@ -510,7 +532,7 @@ SIZES = {"v1": ("data.n_base", "data.n_sae", "data.n_probe", "base.epochs", "m_f
          "digits": ("orbits.digits.epochs", "m_fit.epochs", "sae.epochs", "probe.xgb_trees"),
          "file": ("m_fit.epochs", "sae.epochs", "probe.xgb_trees")}  # fmt: skip
 """The settings that make a run the paper's size, per kind of run; v2 has v1's."""
-PAPER_CONFIGS = {"v2": "v2.yaml", "toy": "toy.yaml", "digits": "digits.yaml"}
+PAPER_CONFIGS = {"v2": "v2.yaml", "toy": "toy.yaml", "digits": "digits.yaml", "shapes": "shapes_orbits.yaml"}
 """The config file holding a kind's paper sizes, over config/config.yaml."""
 
 

@@ -22,6 +22,8 @@ import numpy as np
 from eqsae.io import UnreadableFileError, _atomic, reading
 
 REQUIRED = ("orbit_id", "element", "activation")
+LEGACY = {"image_id": "orbit_id", "rotation": "element"}
+"""Column names of Shapes activation files written before they were orbit tables (read as the new ones)."""
 MAX_VALUES = 256
 """A label column with more distinct values than this is refused: it would not be a concept but an id."""
 
@@ -118,6 +120,8 @@ def read_orbit_table(path: str | Path, order: int | None = None) -> OrbitTable:
 
     with reading(path):
         table = pq.read_table(path)
+    table = table.rename_columns([LEGACY.get(c, c) if LEGACY.get(c) not in table.column_names else c
+                                  for c in table.column_names])  # fmt: skip
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise UnreadableFileError(f"{path}: missing column(s) {missing}; an orbit table has {REQUIRED} and labels")

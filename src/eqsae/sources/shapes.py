@@ -20,6 +20,7 @@ import numpy as np
 
 from eqsae.group import C4, Group
 from eqsae.io import UnreadableFileError, atomic_write, reading
+from eqsae.sources.orbit_table import OrbitTable, read_orbit_table, write_orbit_table
 
 IMAGE_SIZE = 64
 TILE = IMAGE_SIZE // 2
@@ -241,65 +242,53 @@ def read_shapeset(path: str | Path) -> ShapeSet:
         return ShapeSet(f["images"], f["shapes"], f["orientations"])
 
 
-@dataclass(frozen=True)
-class OrbitActivations:
-    """psi(g^p h^q x) of every image and group element, with the labels of g^p h^q x."""
-
-    acts: np.ndarray
-    """(n, |G|, d) float32; acts[:, e] = psi(g^p h^q x), e = q * ord(g) + p (eqsae.group)."""
-    shapes: np.ndarray
-    """(n, |G|, 4) int8, as in ShapeSet."""
-    orientations: np.ndarray
-    """(n, |G|, 4) int8."""
-
-    def __len__(self) -> int:
-        return len(self.acts)
-
-
 def write_activations(path: str | Path, acts: np.ndarray, data: ShapeSet) -> None:
-    """One row per (image_id, element): labels per position and the activation as a fixed-size list."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    n, order, d = acts.shape
+    """The activations (n, |G|, d) of an image set as an orbit table (`eqsae.sources.orbit_table`): an orbit per
+    image, its labels per position as columns shape_0..3 and orientation_0..3, so every stage that reads orbit
+    tables reads the Shapes too."""
+    n, order, _ = acts.shape
     if (n, order) != data.shapes.shape[:2]:
         raise ValueError(f"activations {acts.shape} do not match the image set ({len(data)} images)")
-    columns = {
-        "image_id": pa.array(np.repeat(np.arange(n, dtype=np.int32), order)),
-        "element": pa.array(np.tile(np.arange(order, dtype=np.int8), n)),
-    }
-    for q in range(N_POSITIONS):
-        columns[f"shape_{q}"] = pa.array(data.shapes[:, :, q].ravel())
-    for q in range(N_POSITIONS):
-        columns[f"orientation_{q}"] = pa.array(data.orientations[:, :, q].ravel())
-    flat = pa.array(np.ascontiguousarray(acts, np.float32).ravel())
-    columns["activation"] = pa.FixedSizeListArray.from_arrays(flat, d)
-    table = pa.table(columns)
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    labels = {f"{name}_{q}": values[:, :, q] for name, values in (("shape", data.shapes),
+              ("orientation", data.orientations)) for q in range(N_POSITIONS)}  # fmt: skip
+    write_orbit_table(path, acts, labels)
 
 
-def read_activations(path: str | Path) -> OrbitActivations:
-    """Activations written by write_activations; a damaged or misordered file is an UnreadableFileError."""
-    import pyarrow.parquet as pq
-
-    with reading(path):
-        table = pq.read_table(path)
-        # `rotation`: files written before groups of two generators, C4 only
-        element = table["element" if "element" in table.column_names else "rotation"].to_numpy()
-        ids = table["image_id"].to_numpy()
-        order = int(np.sum(ids == 0)) or 1
-        n = len(table) // order
-        if len(table) != n * order or not (
-            np.array_equal(ids, np.repeat(np.arange(n), order))
-            and np.array_equal(element, np.tile(np.arange(order), n))
-        ):
-            raise UnreadableFileError(f"{path}: rows must be ordered by image_id, then group element 0..|G|-1")
-        column = table["activation"].combine_chunks()
-        acts = column.values.to_numpy().reshape(n, order, column.type.list_size).copy()  # writable, for torch
-        return OrbitActivations(acts, _labels(table, "shape", n, order), _labels(table, "orientation", n, order))
+def read_activations(path: str | Path) -> OrbitTable:
+    """Activations written by write_activations, as an `OrbitTable`; its Shapes labels: `position_labels`."""
+    table = read_orbit_table(path)
+    missing = [f"{name}_{q}" for name in ("shape", "orientation") for q in range(N_POSITIONS)
+               if f"{name}_{q}" not in table.labels]  # fmt: skip
+    if missing:
+        raise UnreadableFileError(f"{path}: not a Shapes activation table (no label column(s) {missing})")
+    return table
 
 
-def _labels(table, prefix: str, n: int, order: int) -> np.ndarray:
-    """(n, |G|, 4) labels from the columns prefix_0..prefix_3."""
-    cols = [table[f"{prefix}_{q}"].to_numpy() for q in range(N_POSITIONS)]  # stacking copies
-    return np.stack(cols, axis=-1).reshape(n, order, N_POSITIONS)
+def position_labels(table: OrbitTable) -> tuple[np.ndarray, np.ndarray]:
+    """The shape and orientation of each quadrant of every transformed image of a Shapes orbit table:
+    (n, |G|, 4) int8 each, as in ShapeSet."""
+    return tuple(np.stack([table.labels[f"{name}_{q}"] for q in range(N_POSITIONS)], axis=-1).astype(np.int8)
+                 for name in ("shape", "orientation"))  # fmt: skip
+
+
+SHAPE_LABELS = tuple(f"{name}_{q}" for name in ("shape", "orientation") for q in range(N_POSITIONS))
+"""The label columns of a Shapes orbit table: shape and orientation of each quadrant (TL, TR, BR, BL)."""
+
+
+def shapes_orbit_table(sets: list[tuple[str | Path, str | Path]], table_path: str | Path,
+                       images_path: str | Path) -> int:  # fmt: skip
+    """The Shapes as a source of the orbits branch: the activation tables of several image sets (each with its
+    ShapeSet .npz) as one orbit table with their images beside it, orbit ids running on across the sets (the SAE
+    set's first). The branch's own seeded split then holds orbits out. Returns the number of orbits."""
+    from eqsae.sources.orbit_table import write_orbit_images
+
+    tables = [read_activations(acts) for acts, _ in sets]
+    images = np.concatenate([read_shapeset(path).images for _, path in sets])
+    if len(images) != sum(len(t) for t in tables):
+        raise ValueError(f"{len(images)} images for {sum(len(t) for t in tables)} orbits: image sets and "
+                         "activations do not pair up")  # fmt: skip
+    acts = np.concatenate([t.acts for t in tables])
+    labels = {name: np.concatenate([t.labels[name] for t in tables]) for name in SHAPE_LABELS}
+    write_orbit_table(table_path, acts, labels)
+    write_orbit_images(images_path, images)
+    return len(acts)
