@@ -9,7 +9,13 @@ import pytest
 from eqsae.group import C4
 from eqsae.io import UnreadableFileError
 from eqsae.models.registry import variant_config
-from eqsae.orbit_pipeline import fit_orbit_generators, orbit_sae_config, probe_orbits, train_orbit_sae
+from eqsae.orbit_pipeline import (
+    fit_orbit_generators,
+    orbit_sae_config,
+    probe_orbit_baselines,
+    probe_orbits,
+    train_orbit_sae,
+)
 from eqsae.pipeline.config import MFitConfig
 from eqsae.probing.probe import ProbeConfig
 from eqsae.sources.orbit_table import (
@@ -102,6 +108,10 @@ def test_the_stages_run_on_exactly_equivariant_orbits():
     assert set(scores.task_group) == {"big", "turn"} and set(scores.representation) == {"latents", "reconstructions"}
     base = probe_orbits(None, orbits[held], y, tasks, [2], ProbeConfig(xgb_trees=5))
     assert base.representation.unique().tolist() == ["activations"]
+    baselines = probe_orbit_baselines(orbits[held], y, tasks, ProbeConfig(xgb_trees=5))
+    turn = baselines[(baselines.sae == "group_element") & (baselines.probe == "xgboost")].set_index("task").f1
+    assert (turn[[f"turn={p}" for p in range(4)]] == 1).all()  # the turn label is the group element itself
+    assert baselines[baselines.sae == "base"].drop(columns="sae").reset_index(drop=True).equals(base)
 
 
 @pytest.mark.parametrize("column", [np.full((30, 4), "circle"), np.zeros((30, 4), bool), np.ones((30, 4), bool)],

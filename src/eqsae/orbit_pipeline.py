@@ -31,7 +31,7 @@ from eqsae.group import Group
 from eqsae.models.registry import variant_config
 from eqsae.models.sae import Latents, SAEConfig, TopKSAE
 from eqsae.pipeline.config import VARIANTS, MFitConfig, Objective
-from eqsae.probing.probe import ProbeConfig, probe_base, probe_sae
+from eqsae.probing.probe import GROUP_ELEMENT, ProbeConfig, probe_base, probe_group_element, probe_sae
 from eqsae.training.train import SAETrainConfig, train_sae
 
 WIDE_FACTOR = 4
@@ -105,6 +105,16 @@ def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, ta
     elements = np.tile(np.arange(orbits.shape[1]), len(orbits))
     decoder, bias = sae.dictionary_rows().detach().cpu().numpy(), sae.b_dec.detach().cpu().numpy()
     return probe_sae(z, decoder, bias, elements, labels, tasks, truncations, cfg, transforms)
+
+
+def probe_orbit_baselines(orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg: ProbeConfig) -> pd.DataFrame:
+    """The references of every SAE's scores, column `sae`: the activations themselves ("base", the upper bound)
+    and the one-hot group element alone ("group_element": how much of a label the turn gives without any
+    feature, e.g. an orientation label)."""
+    base = probe_base(orbits, labels, tasks, cfg)
+    turn = probe_group_element(orbits.shape[:2], labels, tasks, cfg)
+    scores = pd.concat([base.assign(sae="base"), turn.assign(sae=GROUP_ELEMENT)], ignore_index=True)
+    return scores[["sae", *[c for c in scores.columns if c != "sae"]]]
 
 
 def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg,
