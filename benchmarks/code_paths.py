@@ -25,15 +25,34 @@ import numpy as np
 import pandas as pd
 import torch
 
+from eqsae.io import read_table
+from eqsae.paper.tables import PROBE_SUMMARY, SAE_METRICS
+from eqsae.probing.probe import summarize
 from eqsae.sources.shapes import read_activations
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def snakemake(name: str, model: str, variables: list[str], *extra: str, seed: int = 0) -> None:
+VARIANTS = ["regular", "wide", "twolayer", "invariant", "equivariant"]
+
+
+def targets(name: str, model: str, seed: int, saes: bool) -> list[str]:
+    """RESULT 1's R^2; with `saes`, also the K = 16 slice (paper practice): SAE metrics and probes of every variant."""
+    run = f"results/cp_{name}/seed{seed}"
+    out = [f"{run}/m/{model}/r2.csv"]
+    if saes:
+        out.append(f"{run}/probes/base/{model}.parquet")
+        for variant in VARIANTS:
+            out += [f"{run}/sae_metrics/paper/{model}/{variant}_k16.json", f"{run}/probes/paper/{model}/{variant}_k16.parquet"]
+    return out
+
+
+def snakemake(name: str, model: str, variables: list[str], *extra: str, seeds: tuple[int, ...] = (0,),
+              saes: bool = False, cores: int = 1) -> None:
+    """One Snakemake run of the seeds' targets; every job on one thread, as the published numbers were made."""
     env = {**os.environ, **dict(v.split("=", 1) for v in variables)}
-    target = f"results/cp_{name}/seed{seed}/m/{model}/r2.csv"
-    command = ["snakemake", "--cores", "1", target, "--config", f"run=cp_{name}", *extra]
+    files = [f for seed in seeds for f in targets(name, model, seed, saes)]
+    command = ["snakemake", "--cores", str(cores), "--max-threads", "1", *files, "--config", f"run=cp_{name}", *extra]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
 
 
@@ -103,10 +122,55 @@ def table(root: Path) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def run_name(path: Path) -> tuple[str, int]:
+    """(code path, seed) of a file under results/cp_<path>/seed<s>/."""
+    seed_dir = next(p for p in path.parents if p.name.startswith("seed"))
+    return seed_dir.parent.name.removeprefix("cp_"), int(seed_dir.name.removeprefix("seed"))
+
+
+def sae_table(root: Path) -> pd.DataFrame:
+    """Every run's K = 16 SAE metrics, per code path and seed: RESULT 3's numbers."""
+    rows = []
+    for path in sorted(root.glob("results/cp_*/seed*/sae_metrics/paper/*/*_k16.json")):
+        name, _ = run_name(path)
+        rows.append({"code_path": name, **json.loads(path.read_text())})
+    return pd.DataFrame(rows)
+
+
+def probe_table(root: Path) -> pd.DataFrame:
+    """Every run's K = 16 probe means per task group (best of three and XGBoost), per code path and seed."""
+    frames = []
+    for path in sorted(root.glob("results/cp_*/seed*/probes/*/*/*.parquet")):
+        if "_k16" in path.name or path.parent.name == "base":
+            frames.append(summarize(read_table(path)).assign(code_path=run_name(path)[0]))
+    return pd.concat(frames, ignore_index=True).drop(columns=["n_tasks_no_positive"], errors="ignore")
+
+
+def spread(frame: pd.DataFrame, values: list[str], reference: str = "default", seeds_of: str = "default") -> pd.DataFrame:
+    """Per number: its mean and SD over `seeds_of`'s seeds, and each other code path's seed-0 shift from
+    `reference`'s seed 0 in units of that SD times sqrt(2) (the SD of the difference of two independent seed draws):
+    near |N(0, 1)| where a code path acts like another seed, far above where it moves a number more."""
+    keys = [c for c in frame.columns if c not in (*values, "seed", "code_path", "n_tasks", "d_latent")]
+    long = frame.melt(id_vars=[*keys, "seed", "code_path"], value_vars=values, var_name="number").dropna(subset=["value"])
+    keys = [*keys, "number"]
+    over = long[long.code_path == seeds_of].groupby(keys, dropna=False)["value"].agg(seed_mean="mean", seed_sd="std",
+                                                                                     n_seeds="count")
+    ref = long[(long.code_path == reference) & (long.seed == 0)].set_index(keys)["value"]
+    rows = []
+    for name, other in long[(long.code_path != reference) & (long.seed == 0)].groupby("code_path"):
+        shift = other.set_index(keys)["value"] - ref
+        rows.append(pd.DataFrame({"code_path": name, "seed0_reference": ref, "shift": shift}).dropna(subset=["shift"]))
+    out = pd.concat(rows).join(over, how="left").reset_index()
+    out["shift_in_seed_sd"] = out["shift"].abs() / (np.sqrt(2) * out["seed_sd"])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    parser.add_argument("--seed", type=int, default=0, help="run: which seed (compare and cross use seed 0)")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="run: which seeds (compare and cross: 0)")
+    parser.add_argument("--cores", type=int, default=1, help="run: jobs side by side, one thread each")
+    parser.add_argument("--saes", action="store_true", help="run: also the K = 16 slice's SAEs, metrics and probes")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("name")
@@ -120,13 +184,24 @@ def main() -> None:
     c.add_argument("others", nargs="*")
     t = sub.add_parser("table", help="every run's R^2 per seed and element as one csv")
     t.add_argument("out", type=Path)
+    sp = sub.add_parser("spread", help="the K = 16 slice: saes.csv, probes.csv and spread.csv into a folder")
+    sp.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.command == "run":
-        snakemake(args.name, args.model, args.variables, seed=args.seed)
+        snakemake(args.name, args.model, args.variables, seeds=tuple(args.seed), saes=args.saes, cores=args.cores)
     elif args.command == "cross":
         cross(args.source, args.name, args.model, args.variables)
     elif args.command == "table":
         table(ROOT).to_csv(args.out, index=False, float_format="%.6g")
+    elif args.command == "spread":
+        saes, probes = sae_table(ROOT), probe_table(ROOT)
+        saes.to_csv(args.out / "saes.csv", index=False, float_format="%.6g")
+        probes.to_csv(args.out / "probes.csv", index=False, float_format="%.6g")
+        both = pd.concat([spread(saes, [c for c in SAE_METRICS if c in saes]).assign(table="sae_metrics"),
+                          spread(probes, list(PROBE_SUMMARY)).assign(table="probes")], ignore_index=True)
+        both.to_csv(args.out / "spread.csv", index=False, float_format="%.6g")
+        summary = both.groupby(["table", "number", "code_path"])["shift_in_seed_sd"].describe(percentiles=[0.5])
+        print(summary.to_markdown(floatfmt=".3g"))
     else:
         print(compare(args.reference, args.others, args.model).to_markdown(index=False, floatfmt=".4g"))
 

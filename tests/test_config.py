@@ -54,6 +54,9 @@ def test_shipped_configs_are_valid():
     for name in ("shapes_orbits.yaml", "shapes_orbits_smoke.yaml"):
         shapes = validate_config(layered(name), SCHEMA)
         assert shapes["orbits"]["source"] == "shapes" and len(shapes["models"]) == 1
+    for name in ("toy_orbits.yaml", "toy_orbits_smoke.yaml"):
+        toy = validate_config(layered(name), SCHEMA)
+        assert toy["orbits"]["source"] == "toy" and len(toy["toy"]["n_features"]) == 1
 
 
 def layered(*files: str) -> dict:
@@ -408,6 +411,7 @@ def test_a_dictionary_too_large_for_this_machine_is_refused_at_start_up_naming_t
     ({"labels": ["digit", "parity"]}, r"config key orbits.labels: \['parity'\] are not labels of the digits"),
     ({"digits": {"n": 5000}}, r"config key orbits.digits.n: 5000 images, but scikit-learn's digits are 1797"),
     ({"held_out": 0.97}, r"config key orbits.held_out: 0.97 of 200 orbits of the digits leaves"),
+    ({"tasks": "paper"}, r"config key orbits.tasks: 'paper' reads the Shapes' quadrant labels; source 'digits' has"),
 ])  # fmt: skip
 def test_the_digits_labels_size_and_split_are_checked_at_start_up(orbits, named):
     digits = layered("digits_smoke.yaml")
@@ -416,20 +420,32 @@ def test_the_digits_labels_size_and_split_are_checked_at_start_up(orbits, named)
         validate_config({**copy.deepcopy(digits), "orbits": edited}, SCHEMA)
 
 
-@pytest.mark.parametrize(("edit", "named"), [
-    ({"models": ["mlp", "cnn"]}, r"config key models: the shapes source reads one base model's activations"),
-    ({"orbits": {"labels": ["shape_0", "colour"]}}, r"config key orbits.labels: \['colour'\] are not labels of the "
-                                                   r"Shapes"),
-    ({"orbits": {"held_out": 0.99}}, r"config key orbits.held_out: 0.99 of 256 orbits of the Shapes \(data.n_sae \+ "
-                                     r"data.n_probe\) leaves"),
-    ({"groups": ["C5"]}, r"config key groups: C5 does not act on images"),
+SHAPES, TOY = "shapes_orbits_smoke.yaml", "toy_orbits_smoke.yaml"
+
+
+@pytest.mark.parametrize(("source", "edit", "named"), [
+    (SHAPES, {"models": ["mlp", "cnn"]}, r"config key models: the shapes source reads one base model's activations"),
+    (SHAPES, {"orbits": {"labels": ["shape_0", "colour"]}}, r"config key orbits.labels: \['colour'\] are not labels "
+                                                            r"of the Shapes"),
+    (SHAPES, {"orbits": {"labels": ["shape_0"]}}, r"config key orbits.labels: \['shape_0'\] with tasks: paper, whose"),
+    (SHAPES, {"orbits": {"held_out": 0.99}}, r"config key orbits.held_out: 0.99 of 256 orbits of the Shapes "
+                                             r"\(data.n_sae \+ data.n_probe\) leaves"),
+    (SHAPES, {"groups": ["C5"]}, r"config key groups: C5 does not act on images"),
+    (TOY, {"toy": {"n_features": [8, 16]}}, r"config key toy.n_features: the toy source makes one dataset per seed; "
+                                            r"give one value, not \[8, 16\]"),
+    (TOY, {"toy": {"d": 10}}, r"config key toy: toy order 4 must divide d = 10 or be 2d = 20 \(group C4\)"),
+    (TOY, {"groups": ["D4"]}, r"config key groups: the toy's M generates a cyclic group; D4 has two generators"),
+    (TOY, {"orbits": {"labels": ["feature_8"]}}, r"config key orbits.labels: \['feature_8'\] are not labels of the toy"),
+    (TOY, {"orbits": {"held_out": 0.99}}, r"config key orbits.held_out: 0.99 of 400 orbits of the toy"),
+    (TOY, {"orbits": {"tasks": "paper"}}, r"config key orbits.tasks: 'paper' reads the Shapes' quadrant labels; "
+                                          r"source 'toy' has none"),
 ])  # fmt: skip
-def test_the_shapes_source_is_checked_at_start_up(edit, named):
-    shapes = layered("shapes_orbits_smoke.yaml")
+def test_the_shapes_and_toy_sources_are_checked_at_start_up(source, edit, named):
+    config = layered(source)
     for key, value in edit.items():
-        shapes[key] = {**shapes[key], **value} if isinstance(value, dict) else value
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
     with pytest.raises(ConfigError, match=named):
-        validate_config(shapes, SCHEMA)
+        validate_config(config, SCHEMA)
 
 
 def test_the_probe_split_and_knn_are_checked_against_the_held_out_orbits():

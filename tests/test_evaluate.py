@@ -68,3 +68,35 @@ def test_sae_metrics_refuse_a_non_finite_metric(small_set):
         sae.b_dec.fill_(float("nan"))
     with pytest.raises(NonFiniteError, match=r"SAE metric fvu is nan \(SAEConfig\(k=8"):
         sae_metrics(sae, orbit_activations(base, images), base, images)
+
+
+def test_sae_metrics_of_a_table_without_a_network_leave_out_only_the_spliced_loss(small_set):
+    """A user's table has no decoder: every metric but the spliced and base losses, each the same number."""
+    base = BaseAutoencoder("mlp").eval()
+    images = small_set.images[:8]
+    acts = orbit_activations(base, images)
+    sae = TopKSAE(SAEConfig(k=8, d_in=256, d_latent=128))
+    full, bare = sae_metrics(sae, acts, base, images, chunk=5), sae_metrics(sae, acts, None, None, chunk=5)
+    assert set(full) - set(bare) == {"spliced_loss", "base_loss"}
+    assert bare == {key: full[key] for key in bare}
+
+
+def test_orbit_sae_metrics_decode_through_the_digits_network(tmp_path):
+    """The digits' spliced loss reads its images at their own scale ([0, 1], 8 x 8): the base loss is the
+    network's own pixel MSE over every element, as `digits_mse` computes it."""
+    from eqsae.group import C4
+    from eqsae.orbit_pipeline import orbit_sae_metrics, source_network
+    from eqsae.sources.digits import DigitsAutoencoder, DigitsTrainConfig, digits_mse, save_digits_autoencoder
+
+    torch.manual_seed(0)
+    model = DigitsAutoencoder(d_act=16).eval()
+    save_digits_autoencoder(model, tmp_path, DigitsTrainConfig(d_act=16), {})
+    images = np.random.default_rng(0).random((6, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        acts = model.encode(torch.from_numpy(C4.orbit(images)).reshape(-1, 1, 8, 8)).reshape(6, 4, 16).numpy()
+    sae = TopKSAE(SAEConfig(k=4, d_in=16, d_latent=32))
+    metrics = orbit_sae_metrics(sae, acts, None, C4, source_network("digits", tmp_path), images)
+    assert metrics["base_loss"] == pytest.approx(digits_mse(model, images, C4), rel=1e-5)
+    assert metrics["spliced_loss"] > metrics["base_loss"]
+    with pytest.raises(ValueError, match="source 'file' has no base network"):
+        source_network("file", tmp_path)

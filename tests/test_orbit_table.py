@@ -163,3 +163,24 @@ def test_orbit_images_are_read_in_the_tables_order_and_a_missing_one_is_named(tm
         write_orbit_images(tmp_path / "bad.npz", np.zeros((2, 4, 5)))
     with pytest.raises(ValueError, match="distinct orbit ids"):
         write_orbit_images(tmp_path / "bad.npz", images, orbit_ids=[1, 1, 2, 3, 4])
+
+
+def test_the_papers_tasks_of_a_shapes_orbit_table_are_the_papers_labels(tmp_path, small_set):
+    """orbits.tasks: paper builds v1's 180 tasks from a Shapes orbit table's quadrant columns, with the very labels
+    v1's probes read from the image set, on any held-out subset of orbits."""
+    from eqsae.probing.tasks import make_tasks, orbit_labels, orbit_tasks, task_counts
+    from eqsae.sources.shapes import write_activations
+
+    acts = np.zeros((len(small_set), 4, 3), np.float32)
+    write_activations(tmp_path / "a.parquet", acts, small_set)
+    table = read_orbit_table(tmp_path / "a.parquet", order=4)
+    held = np.arange(len(small_set)) % 3 == 0
+    tasks, labels = orbit_tasks("paper", {c: v[held] for c, v in table.labels.items()})
+    assert tasks == make_tasks() and len(tasks) == task_counts()["all"] == 180
+    expected = orbit_labels(small_set.shapes[held], small_set.orientations[held], tasks)
+    np.testing.assert_array_equal(labels, expected)
+    assert labels.shape == (4 * held.sum(), 180) and labels.any(axis=0).sum() > 100
+    by_column, _ = orbit_tasks("labels", table.labels, columns=["shape_0"])
+    assert [t.name for t in by_column] == [f"shape_0={s}" for s in range(8)]
+    with pytest.raises(ValueError, match="probing tasks 'figure3'"):
+        orbit_tasks("figure3", table.labels)

@@ -141,3 +141,41 @@ def test_summary_se_and_table3_beside_the_paper():
     assert len(t3) == 1 and t3.loss.item() == "latent" and t3.paper_feature_recovery.item() == 0.825
     assert t3.canonical.item() == "random"
     assert t3.feature_recovery_diff.item() == pytest.approx(0.8 - 0.825)
+
+
+def test_the_toy_as_an_orbit_table_carries_its_features_and_truth(tmp_path):
+    """orbits.source: toy: the training orbits then the test orbits, a yes/no label per planted feature on every
+    element of its orbits, and the truth beside them, as `make_toy` draws them."""
+    from eqsae.io import UnreadableFileError
+    from eqsae.sources.orbit_table import read_orbit_table
+    from eqsae.sources.toy import read_truth, toy_orbit_table
+
+    cfg = ToyConfig(n_features=8, n_train=40, n_test=10, seed=3)
+    assert toy_orbit_table(cfg, tmp_path / "t.parquet", tmp_path / "truth.npz") == 50
+    data, table = make_toy(cfg), read_orbit_table(tmp_path / "t.parquet", order=4)
+    np.testing.assert_array_equal(table.acts, np.concatenate([data.train, data.test]))
+    assert sorted(table.labels) == sorted(f"feature_{i}" for i in range(8))
+    present = np.concatenate([data.present_train, data.present_test])
+    for i in range(8):
+        assert (table.labels[f"feature_{i}"] == present[:, i : i + 1]).all()  # every element of the orbit
+    features, m = read_truth(tmp_path / "truth.npz")
+    np.testing.assert_array_equal(features, data.features)
+    np.testing.assert_array_equal(m, data.m)
+    np.savez(tmp_path / "bad.npz", features=features)
+    with pytest.raises(UnreadableFileError, match="bad.npz: a toy source's truth needs arrays 'features' and 'm'"):
+        read_truth(tmp_path / "bad.npz")
+
+
+def test_truth_scores_of_an_sae_holding_the_truth():
+    """A dictionary that is the truth recovers it (cosine 1), its latents detect each feature and its atoms have
+    the features' own symmetry classes: the orbits branch's toy scores reach their ceiling."""
+    from eqsae.toy.ground_truth import truth_scores
+
+    data = make_toy(ToyConfig(n_features=8, n_train=400, n_test=200))
+    y_train, y_test = (np.repeat(p, 4, axis=0) for p in (data.present_train, data.present_test))
+    z_train, z_test = y_train.astype(float), y_test.astype(float)  # one latent per feature, its indicator
+    atoms = np.concatenate([data.features, np.eye(16)[:4]])  # the truth and four spare atoms
+    scores = truth_scores(data.features, atoms, data.m, z_train, y_train, z_test, y_test, order=4)
+    assert scores["feature_recovery"] == pytest.approx(1.0)
+    assert scores["detection_top1"] == pytest.approx(1.0) and scores["class_agreement"] == 1.0
+    assert "class_agreement" not in truth_scores(data.features, atoms, data.m, z_train, y_train, z_test, y_test, 8)

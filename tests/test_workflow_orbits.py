@@ -31,9 +31,9 @@ def explorer_data(folder, sae: str) -> dict:
 def test_digits_smoke_runs_every_stage(digits):
     workdir, result = digits
     per_seed = {"digits_base": 1, "digits_activations": 1, "orbits_m": 1, "orbits_probe_base": 1,
-                "orbits_sae": 2, "orbits_probe": 3, "orbits_atlas": 3,
+                "orbits_sae": 2, "orbits_probe": 3, "orbits_sae_metrics": 3, "orbits_atlas": 3,
                 "orbits_explorer_sae": 3}  # twolayer, invariant (+ equivariant)
-    assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "table_html": 3,
+    assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "table_html": 4,
                                 "explorer": 1, "orbits_atlas_cards": 3, "all": 1}  # fmt: skip
     run = workdir / "results/digits-smoke"
     table = read_orbit_table(run / "seed0/digits/orbits.parquet", order=4)
@@ -74,15 +74,21 @@ def test_digits_tables(digits):
     assert probes.set_index("task_group").n_tasks.groupby(level=0).min()["digit_orientation"] >= 1
     census = pd.read_csv(tables / "atlas_census.csv")
     assert set(census.variant) == {"twolayer", "invariant", "equivariant"} and "redundancy_mean" in census
+    # RESULT 3 for every SAE, the spliced loss through the digits' own decoder
+    metrics = pd.read_csv(tables / "sae_metrics_seeds.csv")
+    assert len(metrics) == 6 and set(metrics.variant) == {"twolayer", "invariant", "equivariant"}
+    assert (metrics.spliced_loss >= metrics.base_loss).all() and (metrics.fvu > 0).all()  # toy-size SAEs: FVU far above 1
+    assert metrics.latent_invariance.between(-1, 1).all() and (metrics.l0 <= 4).all()  # K = 4
+    assert (pd.read_csv(tables / "sae_metrics.csv").n_seeds == 2).all()
 
 
 @pytest.mark.parametrize(("setting", "planned"), [
     ("probe={xgb_lr: 0.2}", {"orbits_probe": 6, "orbits_probe_base": 2}),
     ("atlas={partner: 0.8}", {"orbits_atlas": 6, "orbits_explorer_sae": 6, "explorer": 1, "orbits_atlas_cards": 3}),
     ("atlas={cards: 2}", {"orbits_atlas_cards": 3, "all": 1}),  # the report's figures only: no table re-made
-    ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_atlas": 6, "orbits_explorer_sae": 6,
+    ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_sae_metrics": 2, "orbits_atlas": 6, "orbits_explorer_sae": 6,
                           "explorer": 1, "orbits_atlas_cards": 3}),  # equivariant: through M
-    ("sae_training=[paper,standard]", {"orbits_sae": 4, "orbits_probe": 6, "orbits_atlas": 6,
+    ("sae_training=[paper,standard]", {"orbits_sae": 4, "orbits_probe": 6, "orbits_sae_metrics": 6, "orbits_atlas": 6,
                                        "orbits_explorer_sae": 6, "explorer": 1, "orbits_atlas_cards": 3}),
     ("sae={auxk_alpha: 0.1}", {}),  # AuxK: the standard practice's, which this config does not run
 ])  # fmt: skip
@@ -91,7 +97,7 @@ def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned
     result = snakemake(workdir, "-n", "--cores", "2", "all", "--configfile", "config/digits_smoke.yaml",
                        "--config", setting)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    tables = {"orbits_tables": 1, "table_html": 3, "all": 1} if planned and "all" not in planned else {}
+    tables = {"orbits_tables": 1, "table_html": 4, "all": 1} if planned and "all" not in planned else {}
     assert jobs_run(result) == planned | tables
 
 
@@ -150,9 +156,9 @@ def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/shapes_orbits_smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     assert jobs_run(result) == {"generate_dataset": 3, "train_base": 1, "dump_activations": 2, "shapes_orbits": 1,
-                                "orbits_m": 1, "orbits_probe_base": 1, "orbits_sae": 1, "orbits_probe": 2,
+                                "orbits_m": 1, "orbits_probe_base": 1, "orbits_sae": 1, "orbits_probe": 2, "orbits_sae_metrics": 2,
                                 "orbits_atlas": 2, "orbits_atlas_cards": 2, "orbits_explorer_sae": 2, "explorer": 1,
-                                "orbits_tables": 1, "table_html": 3, "all": 1}  # fmt: skip
+                                "orbits_tables": 1, "table_html": 4, "all": 1}  # fmt: skip
     run = workdir / "results/shapes-orbits-smoke"
     table = read_orbit_table(run / "seed0/shapes/orbits.parquet", order=4)  # the SAE set's orbits, then the probing set's
     sets = [read_activations(run / f"seed0/activations/mlp/{s}.parquet") for s in ("sae", "probe")]
@@ -162,7 +168,35 @@ def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
     images = np.concatenate([read_shapeset(run / f"seed0/data/{s}.npz").images for s in ("sae", "probe")])
     np.testing.assert_array_equal(read_orbit_images(run / "seed0/shapes/images.npz", table.orbit_ids), images)
     scores = pd.read_parquet(run / "tables/orbits/probe_scores.parquet")
-    assert set(scores.task) == {f"shape_0={s}" for s in range(8)} | {f"orientation_0={o}" for o in range(4)}
+    assert set(scores.task_group) == {"S", "SO", "SP", "SPO"}  # orbits.tasks: paper, Figure 3's task groups
+    assert scores.groupby("sae").task.nunique().to_dict() == {"base": 180, "group_element": 180, "equivariant": 180,
+                                                              "invariant": 180}  # fmt: skip
+    summary = pd.read_csv(run / "tables/orbits/probe_summary.csv")
+    assert set(summary.task_group) == {"S", "SO", "SP", "SPO", "all"}
+    metrics = pd.read_csv(run / "tables/orbits/sae_metrics_seeds.csv").set_index("variant")
+    assert metrics.loc["invariant", "spliced_loss"] > metrics.loc["invariant", "base_loss"] > 0  # the Shapes' decoder
+    atlas = pd.read_parquet(run / "seed0/orbits/atlas/paper/invariant_k4.parquet")
+    assert len(atlas) and set(atlas.concept_group) <= {"S", "SO", "SP", "SPO"}  # the atlas names the paper's concepts
     data = explorer_data(run / "explorer", "seed0/paper/mlp/equivariant_k4")  # drawn through the Shapes' decoder
     assert data["decoded"] is True and data["side"] == 64 and data["features"]
     assert len(list((run / "figures/atlas/cards/orbits/paper/equivariant_k4").glob("feature*.png"))) == 2
+
+
+def test_the_toy_model_as_an_orbit_table_is_scored_against_its_truth(tmp_path):
+    """orbits.source: toy: the toy's orbits through the same analysis as any table (M, SAEs, probes per planted
+    feature, metrics, atlas), and each trained SAE scored against the truth written beside the table."""
+    workdir = copy_workflow(tmp_path)
+    result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/toy_orbits_smoke.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert jobs_run(result) == {"toy_orbits": 1, "orbits_m": 1, "orbits_probe_base": 1, "orbits_sae": 2,
+                                "orbits_probe": 3, "orbits_sae_metrics": 3, "orbits_atlas": 3, "orbits_toy_scores": 2,
+                                "orbits_tables": 1, "orbits_toy_table": 1, "table_html": 5, "all": 1}  # fmt: skip
+    tables = workdir / "results/toy-orbits-smoke/tables/orbits"
+    truth = pd.read_csv(tables / "toy_scores_seeds.csv")
+    assert set(truth.variant) == {"regular", "invariant"}  # the equivariant SAE's dictionary is the invariant one's
+    assert truth.feature_recovery.between(-1, 1).all() and truth.class_agreement.between(0, 1).all()
+    assert truth[["detection_top1", "detection_top4"]].notna().all().all()
+    probes = pd.read_csv(tables / "probe_summary.csv")
+    assert set(probes.task_group) == {f"feature_{i}" for i in range(8)} | {"all"}
+    metrics = pd.read_csv(tables / "sae_metrics_seeds.csv")
+    assert "spliced_loss" not in metrics and len(metrics) == 3  # no network decodes the toy's inputs

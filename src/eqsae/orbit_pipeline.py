@@ -19,6 +19,7 @@ every SAE of the project takes: its architecture through `variant_config`, its t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +131,20 @@ def orbit_atlas(sae: TopKSAE, m: np.ndarray, orbits: np.ndarray, labels: np.ndar
                         orbits.reshape(-1, orbits.shape[-1]).mean(0), cfg)  # fmt: skip
 
 
+def orbit_truth_scores(sae: TopKSAE, train: np.ndarray, held_out: np.ndarray, present_train: np.ndarray,
+                       present_held_out: np.ndarray, features: np.ndarray, m: np.ndarray,
+                       seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """An SAE of a source with planted features (the toy model) against its truth (`eqsae.toy.ground_truth`):
+    recovery by its dictionary, detection F1 chosen and fitted on the training orbits' rows and scored on the
+    held-out ones (present: (n, |G|, N) bool), and the symmetry classes' agreement under the true M (|G| = 4)."""
+    from eqsae.toy.ground_truth import truth_scores
+
+    z_train, z_held = (sae.dense(encode_orbits(sae, orbits)).numpy() for orbits in (train, held_out))
+    y_train, y_held = (p.reshape(-1, p.shape[-1]) for p in (present_train, present_held_out))
+    atoms = sae.dictionary_rows().detach().cpu().numpy()
+    return truth_scores(features, atoms, m, z_train, y_train, z_held, y_held, train.shape[1], seed)
+
+
 @dataclass(frozen=True)
 class HeldOutOrbits:
     """What the probes, R^2, the atlas, its cards and the explorer read of a replicate: its held-out orbits."""
@@ -139,35 +154,64 @@ class HeldOutOrbits:
     labels: np.ndarray
     """(n * |G|, n_tasks) bool task labels, rows orbit-major."""
     tasks: list
-    """The label tasks (`eqsae.sources.orbit_table.LabelTask`), one per value of each label column."""
+    """The probing tasks (`eqsae.probing.tasks.orbit_tasks`): one per value of each label column, or the paper's."""
     orbit_ids: np.ndarray
     """(n,) the table's orbit ids: which images are theirs."""
 
 
-def read_held_out(path, group: Group, held_out: float, seed: int, columns: list[str] | None = None) -> HeldOutOrbits:
-    """A replicate's held-out orbits of the table at `path` and their label tasks (`columns`, default every label
-    column)."""
-    from eqsae.sources.orbit_table import label_tasks
+def read_held_out(path, group: Group, held_out: float, seed: int, columns: list[str] | None = None,
+                  tasks: str = "labels") -> HeldOutOrbits:  # fmt: skip
+    """A replicate's held-out orbits of the table at `path` and their probing tasks: one per value of each label
+    column (`columns`, default every one), or the paper's (`tasks="paper"`, a Shapes table; `orbit_tasks`)."""
+    from eqsae.probing.tasks import orbit_tasks
 
     table, mask = read_split(path, group, held_out, seed)
-    tasks, labels = label_tasks({c: v[mask] for c, v in table.labels.items()}, columns or None)
-    return HeldOutOrbits(table.acts[mask], labels, tasks, table.orbit_ids[mask])
+    task_list, labels = orbit_tasks(tasks, {c: v[mask] for c, v in table.labels.items()}, group, columns or None)
+    return HeldOutOrbits(table.acts[mask], labels, task_list, table.orbit_ids[mask])
+
+
+def held_out_of(path, settings: dict, seed: int) -> HeldOutOrbits:
+    """`read_held_out` with the workflow's orbits settings (group, held_out, labels and, where set, tasks)."""
+    from eqsae.group import get_group
+
+    return read_held_out(path, get_group(settings["group"]), settings["held_out"], seed, settings["labels"],
+                         settings.get("tasks", "labels"))  # fmt: skip
+
+
+def source_network(source: str, base_dir: str | Path | None) -> tuple[torch.nn.Module, Callable] | None:
+    """The base network in `base_dir` of a source with one (the digits', the Shapes'), with the function that turns
+    its orbit images (a tensor) into what it decodes to; None without one (a user's table)."""
+    if base_dir is None:
+        return None
+    if source == "digits":
+        from eqsae.sources.digits import load_digits_autoencoder
+
+        return load_digits_autoencoder(base_dir), lambda images: images.reshape(-1, 1, *images.shape[-2:]).float()
+    if source == "shapes":
+        from eqsae.models.autoencoders import load_autoencoder, to_input
+
+        return load_autoencoder(base_dir), to_input
+    raise ValueError(f"source {source!r} has no base network (digits and shapes have)")
 
 
 def source_decoder(source: str, base_dir: str | Path | None):
-    """The decoder that draws a latent of a source with one (the base network in `base_dir` of the digits or the
-    Shapes), or None (a user's table)."""
-    if base_dir is None:
-        return None
+    """The decoder that draws a latent of a source with one (`source_network`), or None (a user's table)."""
     from eqsae.atlas.features import base_decoder
 
-    if source == "digits":
-        from eqsae.sources.digits import load_digits_autoencoder as load
-    elif source == "shapes":
-        from eqsae.models.autoencoders import load_autoencoder as load
-    else:
-        raise ValueError(f"source {source!r} has no decoder (digits and shapes have)")
-    return base_decoder(load(base_dir))
+    network = source_network(source, base_dir)
+    return None if network is None else base_decoder(network[0])
+
+
+def orbit_sae_metrics(sae: TopKSAE, orbits: np.ndarray, generators: list[np.ndarray] | None, group: Group,
+                      network: tuple | None = None, images: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+    """RESULT 3's metrics of `sae` on held-out orbits (n, |G|, d), read through M (and R) where `generators` are
+    given (an equivariant SAE): FVU, L0, L1, dead share, latent invariance and, where the source has a base
+    network (`source_network`) and the orbits' images, the spliced loss beside the base network's own."""
+    from eqsae.training.evaluate import sae_metrics
+
+    base, to_pixels = network if network is not None else (None, None)
+    extra = {} if to_pixels is None else {"to_pixels": to_pixels}
+    return sae_metrics(sae.cpu(), orbits, base, images, generators, group=group, **extra)
 
 
 def held_out_view(sae: TopKSAE, held: HeldOutOrbits, images_path: str | Path, source: str = "file",

@@ -13,6 +13,7 @@ from eqsae.pipeline.codehash import code_digest, files_digest
 from eqsae.pipeline.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS, get_group
 from eqsae.pipeline.runtime import code_path_env
+from eqsae.sources.toy import toy_source_settings
 from eqsae.pipeline.validate import (
     TOY_SIZE,
     check_config_files,
@@ -213,8 +214,11 @@ def get_final_output():
     reproduce)."""
     if config["reproduce"] == "orbits":
         tables = [
-            f"{R}/tables/orbits/{name}" for name in ("result1_m_fit.csv", "probe_summary.csv", "atlas_census.csv")
+            f"{R}/tables/orbits/{name}"
+            for name in ("result1_m_fit.csv", "probe_summary.csv", "sae_metrics.csv", "atlas_census.csv")
         ]
+        if ORBITS["source"] == "toy":
+            tables.append(f"{R}/tables/orbits/toy_scores.csv")
         if not (orbit_images() and ORBIT_GROUP == "C4"):  # the atlas's figures need images and quarter turns
             return tables
         cards = orbit_grid(f"{R}/figures/atlas/cards/orbits/{{training}}/{{variant}}_k{{k}}", seed=[FIRST])
@@ -334,8 +338,9 @@ SOURCE_NAME = {"digits": "digits", "shapes": ORBIT_MODEL}.get(ORBITS["source"], 
 
 
 def orbit_source(wildcards):
-    """The orbit table a replicate reads: yours (orbits.activations), or the digits' or the Shapes' of that seed."""
-    if ORBITS["source"] in ("digits", "shapes"):
+    """The orbit table a replicate reads: yours (orbits.activations), or the digits', the Shapes' or the toy's of
+    that seed."""
+    if ORBITS["source"] in ("digits", "shapes", "toy"):
         return f"{R}/seed{{seed}}/{ORBITS['source']}/orbits.parquet".format(seed=wildcards.seed)
     return ORBITS["activations"]
 
@@ -369,6 +374,19 @@ def orbit_atlas_input(wildcards, seed=None):
     return inputs
 
 
+def orbit_truth_input(wildcards):
+    """An orbit SAE of the toy source is scored against the truth written beside the table."""
+    return orbit_sae_input(wildcards) | {"truth": f"{R}/seed{{seed}}/toy/truth.npz".format(seed=wildcards.seed)}
+
+
+def orbit_metrics_input(wildcards):
+    """An orbit SAE's metrics read its weights (M too for an equivariant one) and, where the source has a base
+    network, that network and the orbits' images (the spliced loss)."""
+    inputs = orbit_sae_input(wildcards)
+    base = orbit_atlas_input(wildcards).get("base")
+    return inputs | ({"base": base, "images": orbit_images().format(seed=wildcards.seed)} if base else {})
+
+
 def orbit_images():
     """The file of the orbits' input images, where the source has them (the digits', the Shapes'; yours with
     orbits.images)."""
@@ -399,10 +417,18 @@ def orbit_grid(pattern, **wildcards):
     return expand(pattern, **(axes | wildcards))
 
 
+def trained_grid(pattern):
+    """`orbit_grid` over the trained SAEs only: an equivariant SAE's dictionary and latents are its trained SAE's."""
+    return orbit_grid(pattern, variant=[v for v in config["variants"] if v not in TRAINED_BY])
+
+
 # Each rule's params are exactly the settings its stage reads (an XGBoost setting re-runs the probes only): the
 # split of the orbits (every stage), then its own section.
 SPLIT = {"group": ORBIT_GROUP, "held_out": ORBITS["held_out"]}
+TOY_SOURCE = toy_source_settings(TOY)  # the toy source's one dataset per seed
 LABELS = {**SPLIT, "labels": ORBITS["labels"]}
+if ORBITS["tasks"] != "labels":  # only where set, so that runs from before the key keep their jobs
+    LABELS["tasks"] = ORBITS["tasks"]
 
 
 def report_tables(outputs):

@@ -1,7 +1,8 @@
 # Your own orbits (reproduce: orbits): an orbit table (eqsae.sources.orbit_table) from your model, scikit-learn's
 # handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml), or the
-# paper's Shapes through one of its base autoencoders (orbits.source: shapes); then M, the SAE variants, probes
-# for the table's label columns, the atlas, its cards and the explorer, per seed.
+# paper's Shapes through one of its base autoencoders (orbits.source: shapes), or the toy model with its truth
+# (orbits.source: toy); then M, the SAE variants, probes
+# for the table's label columns (or the paper's tasks), SAE metrics, the atlas, its cards and the explorer, per seed.
 
 
 rule digits_base:
@@ -78,6 +79,30 @@ rule shapes_orbits:
         code=get_code("shapes_orbits.py"),
     script:
         "../scripts/shapes_orbits.py"
+
+
+rule toy_orbits:
+    output:
+        table=f"{R}/seed{{seed}}/toy/orbits.parquet",
+        truth=f"{R}/seed{{seed}}/toy/truth.npz",
+    log:
+        log_path("toy_orbits", "seed{seed}"),
+    benchmark:
+        benchmark_path("toy_orbits", "seed{seed}")
+    priority: PRIORITY["activations"]
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    params:
+        toy=TOY_SOURCE,
+        group=ORBIT_GROUP,
+        seed=seed_of,
+        code=get_code("toy_orbits.py"),
+    script:
+        "../scripts/toy_orbits.py"
 
 
 rule orbits_m:
@@ -165,6 +190,76 @@ rule orbits_probe:
         code=get_code("orbits_probe.py"),
     script:
         "../scripts/orbits_probe.py"
+
+
+rule orbits_sae_metrics:
+    input:
+        unpack(orbit_metrics_input),
+    output:
+        f"{O}/sae_metrics/{{training}}/{{variant}}_k{{k}}.json",
+    log:
+        log_path("orbits_sae_metrics", "seed{seed}/{training}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_sae_metrics", "seed{seed}/{training}/{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["sae_metrics"]
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        orbits=SPLIT,
+        source=ORBITS["source"],
+        seed=seed_of,
+        code=get_code("orbits_sae_metrics.py"),
+    script:
+        "../scripts/orbits_sae_metrics.py"
+
+
+# The toy source's planted features: each trained SAE's recovery, detection and symmetry classes.
+rule orbits_toy_scores:
+    input:
+        unpack(orbit_truth_input),
+    output:
+        f"{O}/toy_scores/{{training}}/{{variant}}_k{{k}}.json",
+    log:
+        log_path("orbits_toy_scores", "seed{seed}/{training}/{variant}_k{k}"),
+    benchmark:
+        benchmark_path("orbits_toy_scores", "seed{seed}/{training}/{variant}_k{k}")
+    conda:
+        ENV
+    threads: config["threads"]["probe"]
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        orbits=SPLIT,
+        seed=seed_of,
+        code=get_code("orbits_toy_scores.py"),
+    script:
+        "../scripts/orbits_toy_scores.py"
+
+
+rule orbits_toy_table:
+    input:
+        trained_grid(f"{O}/toy_scores/{{training}}/{{variant}}_k{{k}}.json"),
+    output:
+        seeds=f"{R}/tables/orbits/toy_scores_seeds.csv",
+        table=f"{R}/tables/orbits/toy_scores.csv",
+    log:
+        log_path("orbits_toy_table", "all"),
+    benchmark:
+        benchmark_path("orbits_toy_table", "all")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=get_code("orbits_toy_table.py"),
+    script:
+        "../scripts/orbits_toy_table.py"
 
 
 use rule orbits_probe as orbits_probe_base with:
@@ -278,11 +373,14 @@ rule orbits_tables:
         r2=expand(f"{O}/m/r2.csv", seed=config["seeds"]),
         base=expand(f"{O}/probes/base.parquet", seed=config["seeds"]),
         probes=orbit_grid(f"{O}/probes/{{training}}/{{variant}}_k{{k}}.parquet"),
+        metrics=orbit_grid(f"{O}/sae_metrics/{{training}}/{{variant}}_k{{k}}.json"),
         atlas=orbit_grid(f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.json") if ORBIT_GROUP == "C4" else [],
     output:
         r2=f"{R}/tables/orbits/result1_m_fit.csv",
         scores=f"{R}/tables/orbits/probe_scores.parquet",
         probes=f"{R}/tables/orbits/probe_summary.csv",
+        metrics_seeds=f"{R}/tables/orbits/sae_metrics_seeds.csv",
+        metrics=f"{R}/tables/orbits/sae_metrics.csv",
         atlas=f"{R}/tables/orbits/atlas_census.csv",
     log:
         log_path("orbits_tables", "all"),

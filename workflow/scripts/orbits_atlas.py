@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary
-from eqsae.group import get_group
 from eqsae.io import write_json, write_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import orbit_atlas, read_held_out, source_decoder
+from eqsae.orbit_pipeline import held_out_of, orbit_atlas, source_decoder
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")
-held = read_held_out(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed, p.orbits["labels"])
+held = held_out_of(snakemake.input.table, p.orbits, p.seed)
 cfg = AtlasConfig(**{k: v for k, v in p.atlas.items() if k in AtlasConfig.__dataclass_fields__})
 m = np.load(snakemake.input.generators)[0]
 decode = source_decoder(p.source, Path(snakemake.input.base).parent if "base" in snakemake.input.keys() else None)

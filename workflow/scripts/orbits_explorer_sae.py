@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from eqsae.atlas.explorer import write_sae_explorer
-from eqsae.group import get_group
 from eqsae.io import read_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import held_out_view, read_held_out
+from eqsae.orbit_pipeline import held_out_of, held_out_view
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")
-held = read_held_out(snakemake.input.table, get_group(p.orbits["group"]), p.orbits["held_out"], p.seed, p.orbits["labels"])
+held = held_out_of(snakemake.input.table, p.orbits, p.seed)
 base = Path(snakemake.input.base).parent if "base" in snakemake.input.keys() else None
 sae = load_sae(Path(snakemake.input.sae).parent)
 view = held_out_view(sae, held, snakemake.input.images, p.source, base)

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from eqsae.fitting.transform import element_matrices
 from eqsae.group import get_group
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import probe_orbit_baselines, probe_orbits, read_held_out
+from eqsae.orbit_pipeline import held_out_of, probe_orbit_baselines, probe_orbits
 from eqsae.probing.probe import ProbeConfig, write_scores
 
 p, wc = snakemake.params, snakemake.wildcards
@@ -23,7 +23,7 @@ threads = snakemake.threads
 device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one
 group = get_group(p.orbits["group"])
 with threadpool_limits(threads):
-    held = read_held_out(snakemake.input.table, group, p.orbits["held_out"], p.seed, p.orbits["labels"])
+    held = held_out_of(snakemake.input.table, p.orbits, p.seed)
     cfg = ProbeConfig(**p.probe, seed=p.seed, threads=threads, device=device.type)
     if snakemake.rule == "orbits_probe_base":  # the activations (upper bound) and the group element alone
         scores, keys = probe_orbit_baselines(held.acts, held.labels, held.tasks, cfg), dict(seed=p.seed, sae_training=None)

@@ -1,5 +1,5 @@
-"""The orbits branch's tables: RESULT 1 over seeds, every probe score with its per-label summary over seeds,
-and the atlas census over seeds."""
+"""The orbits branch's tables: RESULT 1 over seeds, every probe score with its per-label summary over seeds, the
+SAE metrics per seed and over seeds, and the atlas census over seeds."""
 
 from eqsae.pipeline.runtime import log_to
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from eqsae.io import read_json, read_table, write_table
 from eqsae.paper.stats import over_seeds, se_columns
-from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds, result1_values
+from eqsae.paper.tables import NO_TASK, probe_summary_over_seeds, result1_values, sae_metrics_over_seeds
 from eqsae.probing.probe import summarize, write_scores
 
 NO_SAE = ("sae_training", "k", "truncation")
@@ -24,6 +24,10 @@ scores = scores.astype({"sae_training": "string", "k": "Int64", "truncation": "I
 write_scores(snakemake.output.scores, scores)
 summary = probe_summary_over_seeds(summarize(scores))
 write_table(snakemake.output.probes, summary, allow_missing=(*NO_SAE, *NO_TASK, *se_columns(summary)))
+metrics = pd.DataFrame([read_json(path) for path in snakemake.input.metrics])
+write_table(snakemake.output.metrics_seeds, metrics)
+metrics = sae_metrics_over_seeds(metrics)
+write_table(snakemake.output.metrics, metrics, allow_missing=se_columns(metrics))
 census = pd.DataFrame([read_json(path) for path in snakemake.input.atlas])
 if len(census):
     census = over_seeds(census, [c for c in census.columns if c not in ("seed", "sae_training", "variant", "k")])

@@ -350,10 +350,15 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
     from eqsae.sources.orbit_table import REQUIRED, check_elements
 
     orbits = config["orbits"]
+    if orbits["tasks"] == "paper" and orbits["source"] != "shapes":
+        raise ConfigError(f"config key orbits.tasks: 'paper' reads the Shapes' quadrant labels; source "
+                          f"{orbits['source']!r} has none (use tasks: labels)")  # fmt: skip
     if orbits["source"] == "digits":
         return _check_digits(orbits)
     if orbits["source"] == "shapes":
         return _check_shapes(config)
+    if orbits["source"] == "toy":
+        return _check_toy_source(config)
     if orbits["source"] != "file":
         return None
     path = Path(orbits["activations"])
@@ -432,8 +437,38 @@ def _check_shapes(config: Mapping[str, Any]) -> int:
     if unknown:
         raise ConfigError(f"config key orbits.labels: {unknown} are not labels of the Shapes; they have "
                           f"{list(SHAPE_LABELS)}")  # fmt: skip
+    if config["orbits"]["tasks"] == "paper" and config["orbits"]["labels"]:
+        raise ConfigError(f"config key orbits.labels: {config['orbits']['labels']} with tasks: paper, whose tasks read "
+                          "every quadrant's shape and orientation; leave orbits.labels empty")  # fmt: skip
     n = config["data"]["n_sae"] + config["data"]["n_probe"]
     return _check_split(n, config["orbits"]["held_out"], " of the Shapes (data.n_sae + data.n_probe)")
+
+
+def _check_toy_source(config: Mapping[str, Any]) -> int:
+    """The toy source makes one dataset per seed: one N, one canonical representative, a cyclic group whose
+    order suits d; its labels are its features'."""
+    from eqsae.group import get_group
+    from eqsae.sources.toy import feature_label, toy_source_settings
+    from eqsae.toy.model import ToyConfig
+
+    toy = config["toy"]
+    for key in ("n_features", "canonical"):
+        if len(toy[key]) != 1:
+            raise ConfigError(f"config key toy.{key}: the toy source makes one dataset per seed; give one value, not "
+                              f"{toy[key]}")  # fmt: skip
+    group = config["groups"][0]
+    if get_group(group).n_generators != 1:
+        raise ConfigError(f"config key groups: the toy's M generates a cyclic group; {group} has two generators")
+    try:
+        cfg = ToyConfig(**toy_source_settings(toy), order=get_group(group).order)
+    except ValueError as e:
+        raise ConfigError(f"config key toy: {e} (group {group})") from e
+    known = [feature_label(i) for i in range(cfg.n_features)]
+    unknown = [label for label in config["orbits"]["labels"] if label not in known]
+    if unknown:
+        raise ConfigError(f"config key orbits.labels: {unknown} are not labels of the toy source; it has "
+                          f"feature_0 .. feature_{cfg.n_features - 1}")  # fmt: skip
+    return _check_split(cfg.n_train + cfg.n_test, config["orbits"]["held_out"], " of the toy (toy.n_train + n_test)")
 
 
 def _orbit_width(config: Mapping[str, Any]) -> int | None:
@@ -446,6 +481,8 @@ def _orbit_width(config: Mapping[str, Any]) -> int | None:
         from eqsae.models.autoencoders import D_ACT
 
         return D_ACT
+    if orbits["source"] == "toy":
+        return int(config["toy"]["d"])
     path = Path(orbits["activations"] or "")
     if orbits["source"] != "file" or not path.is_file():
         return None  # _check_orbits names the missing file

@@ -64,3 +64,30 @@ def task_labels(tasks: list[Task], shapes: np.ndarray, orientations: np.ndarray)
 def orbit_labels(shapes: np.ndarray, orientations: np.ndarray, tasks: list[Task]) -> np.ndarray:
     """(n * |G|, n_tasks) labels of every element of every image, from (n, |G|, 4) per-position labels."""
     return task_labels(tasks, shapes.reshape(-1, N_POSITIONS), orientations.reshape(-1, N_POSITIONS))
+
+
+def paper_tasks(labels: dict[str, np.ndarray], group: Group = C4) -> tuple[list[Task], np.ndarray]:
+    """The paper's tasks and their (rows, n_tasks) labels from a Shapes orbit table's label columns
+    (`eqsae.sources.shapes.SHAPE_LABELS`: shape_q and orientation_q of each quadrant q), rows orbit-major."""
+    shapes, orientations = (np.stack([np.asarray(labels[f"{name}_{q}"]).ravel() for q in range(N_POSITIONS)], axis=-1)
+                            for name in ("shape", "orientation"))  # fmt: skip
+    tasks = make_tasks(group)
+    return tasks, task_labels(tasks, shapes, orientations)
+
+
+TASK_KINDS = ("labels", "paper")
+"""How an orbit table's labels become probing tasks (config key orbits.tasks)."""
+
+
+def orbit_tasks(kind: str, labels: dict[str, np.ndarray], group: Group = C4,
+                columns: list[str] | None = None) -> tuple[list, np.ndarray]:  # fmt: skip
+    """The probing tasks of held-out orbits and their labels: `labels`, one per value of each label column
+    (`columns`, default all; `eqsae.sources.orbit_table.label_tasks`); `paper`, the paper's S, SO, SP and SPO tasks
+    of a Shapes table (`paper_tasks`)."""
+    if kind == "paper":
+        return paper_tasks(labels, group)
+    if kind != "labels":
+        raise ValueError(f"probing tasks {kind!r}: not one of {TASK_KINDS}")
+    from eqsae.sources.orbit_table import label_tasks
+
+    return label_tasks(labels, columns)

@@ -18,12 +18,11 @@ import pandas as pd
 import torch
 
 from eqsae.fitting.transform import element_matrices, fit_generators
-from eqsae.group import ORDER
 from eqsae.models.archetypal import kmeans_anchors
 from eqsae.models.crosscoder import crosscoder_atoms, crosscoder_inputs, crosscoder_mse
 from eqsae.models.sae import Latents, SAEConfig, TopKSAE
 from eqsae.pipeline.config import MFitConfig
-from eqsae.toy.ground_truth import class_agreement, detection_f1, feature_recovery
+from eqsae.toy.ground_truth import truth_scores
 from eqsae.toy.model import ToyConfig, ToyData
 from eqsae.training.train import SAETrainConfig, train_sae
 
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 
 LOSSES = {"equivariant_canonical": "invariant", "equivariant_latent": "latent", "equivariant_output": "output"}
 TOY_SAES = (*LOSSES, "vanilla", "vanilla_wide", "archetypal", "archetypal_wide", "crosscoder")
-DETECTION_M = (1, 4)
 
 
 @dataclass(frozen=True)
@@ -103,12 +101,8 @@ def score(name: str, sae: TopKSAE, data: ToyData, toy: ToyConfig, generators: di
             mses = {how: _mse(data.test, x_hat, element_matrices([m], toy.group)) for how, m in generators.items()}
         else:
             mses = {None: _mse(data.test, x_hat)}
-    common = dict(feature_recovery=feature_recovery(data.features, atoms))
-    for m in DETECTION_M:
-        # a feature absent from the test rows has no F1 (eqsae.probing.probe._f1): the mean is over the features present
-        common[f"detection_top{m}"] = float(np.nanmean(detection_f1(z_train, y_train, z_test, y_test, m, toy.seed)))
-    if toy.order == ORDER:  # the atlas's symmetry profile is written for four elements
-        common["class_agreement"] = class_agreement(data.features, atoms, data.m)[0]
+    # a feature absent from the test rows has no F1 (eqsae.probing.probe._f1): the mean is over the features present
+    common = truth_scores(data.features, atoms, data.m, z_train, y_train, z_test, y_test, toy.order, toy.seed)
     energy = float(np.square(data.test.astype(np.float64)).sum(-1).mean())  # E||x||^2 over test rows
     return [dict(sae=name, transformation=how, reconstruction_mse=mse, reconstruction_fvu=mse / energy,
                  reconstruction_mse_per_coordinate=mse / toy.d, **common) for how, mse in mses.items()]

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from eqsae.group import ORDER
 from eqsae.probing.probe import _f1, truncate
+
+DETECTION_M = (1, 4)
+"""Latents a detection probe reads per feature (v2 reports m = 1 and m = 4)."""
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -71,3 +75,16 @@ def class_agreement(features: np.ndarray, atoms: np.ndarray, m: np.ndarray, cfg=
     truth = classify(symmetry_profile(features, m), cfg)
     found = classify(symmetry_profile(np.asarray(atoms, np.float64)[matched], m), cfg)
     return float(np.mean(truth == found)), truth
+
+
+def truth_scores(features: np.ndarray, atoms: np.ndarray, m: np.ndarray, z_train: np.ndarray, y_train: np.ndarray,
+                 z_test: np.ndarray, y_test: np.ndarray, order: int, seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """An SAE against the truth: recovery of the features by its atoms (L, d), detection F1 at each m of
+    `DETECTION_M` from its dense latents (rows, L) and the features' presence (rows, N), mean over the features
+    present in the test rows, and for |G| = 4 the symmetry classes' agreement under the true M."""
+    out = {"feature_recovery": feature_recovery(features, atoms)}
+    for k in DETECTION_M:
+        out[f"detection_top{k}"] = float(np.nanmean(detection_f1(z_train, y_train, z_test, y_test, k, seed)))
+    if order == ORDER:  # the atlas's symmetry profile is written for four elements
+        out["class_agreement"] = class_agreement(features, atoms, m)[0]
+    return out

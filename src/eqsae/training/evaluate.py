@@ -8,6 +8,7 @@ applied to its reconstruction, using each row's own group element (element-aware
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -46,14 +47,17 @@ def reconstruct(sae: TopKSAE, orbits: torch.Tensor, transforms: list | None = No
 def sae_metrics(
     sae: TopKSAE,
     orbits: np.ndarray,
-    base: BaseAutoencoder,
-    images: np.ndarray,
+    base: BaseAutoencoder | torch.nn.Module | None,
+    images: np.ndarray | None,
     m: np.ndarray | list[np.ndarray] | None = None,
     chunk: int = 250,
     group: Group = C4,
+    to_pixels: Callable[[torch.Tensor], torch.Tensor] = to_input,
 ) -> dict[str, float]:
-    """Held-out metrics over every element of every image (orbits (n, |G|, d), images (n, 64, 64)); m: M, or
-    [M, R] for a group of two generators."""
+    """Held-out metrics over every element of every image (orbits (n, |G|, d), images (n, H, W)); m: M, or
+    [M, R] for a group of two generators. The spliced and base losses need the base network's decoder (`base`,
+    any module with `decode`) and the images, which `to_pixels` turns into what it decodes to (the Shapes':
+    `to_input`); without them (a table with no network) they are left out."""
     data = torch.as_tensor(orbits, dtype=torch.float32)
     transforms = None
     if m is not None:
@@ -72,20 +76,22 @@ def sae_metrics(
         active[rec.indices[rec.values != 0]] = True
         z = sae.dense(Latents(rec.values, rec.indices))  # (chunk, |G|, d_latent)
         sums["cos"] += F.cosine_similarity(z[:, 1:], z[:, :1], dim=-1).sum().item()
-        pixels = to_input(torch.from_numpy(group.orbit(images[i : i + chunk])))
-        sums["spliced"] += F.mse_loss(base.decode(rec.x_hat.flatten(0, 1)), pixels, reduction="sum").item()
-        sums["base"] += F.mse_loss(base.decode(x.flatten(0, 1)), pixels, reduction="sum").item()
+        if base is not None:
+            pixels = to_pixels(torch.from_numpy(group.orbit(images[i : i + chunk])))
+            sums["spliced"] += F.mse_loss(base.decode(rec.x_hat.flatten(0, 1)), pixels, reduction="sum").item()
+            sums["base"] += F.mse_loss(base.decode(x.flatten(0, 1)), pixels, reduction="sum").item()
     order = group.order
-    rows, n_pixels = data.shape[0] * order, data.shape[0] * order * images.shape[-1] * images.shape[-2]
+    rows = data.shape[0] * order
     metrics = {
         "fvu": sums["res"] / sums["tot"],
         "l0": sums["l0"] / rows,
         "l1": sums["l1"] / rows,
         "dead_fraction": 1 - active.float().mean().item(),
         "latent_invariance": sums["cos"] / (data.shape[0] * (order - 1)),
-        "spliced_loss": sums["spliced"] / n_pixels,
-        "base_loss": sums["base"] / n_pixels,
     }
+    if base is not None:
+        n_pixels = rows * images.shape[-1] * images.shape[-2]
+        metrics |= {"spliced_loss": sums["spliced"] / n_pixels, "base_loss": sums["base"] / n_pixels}
     for name, value in metrics.items():
         if not math.isfinite(value):
             raise NonFiniteError(f"SAE metric {name} is {value} ({sae.cfg!r}{'' if m is None else ', with M'})")
