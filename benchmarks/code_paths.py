@@ -7,6 +7,8 @@ M and RESULT 1's R^2, under the code paths torch's CPU back ends can be told to 
     python benchmarks/code_paths.py cross default mkl_m MKL_CBWR=COMPATIBLE   # M alone re-fitted on default's psi
     python benchmarks/code_paths.py compare default mkl aten mkl_m            # the stage-by-stage table
     python benchmarks/code_paths.py table published/code_paths/r2.csv         # every run's R^2, one csv
+    python benchmarks/code_paths.py --seed 0 --seed 1 --seed 2 --cores 2 --saes run default   # + the K = 16 slice
+    python benchmarks/code_paths.py spread published/code_paths/xeon          # its SAE metrics and probes
 
 Each run writes results/cp_<name>/ (the paper's config, seed 0 or --seed, one base model); a variable set here
 replaces the pipeline's pin (eqsae.pipeline.runtime.CODE_PATHS), since the shell's value wins.
@@ -36,22 +38,22 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ["regular", "wide", "twolayer", "invariant", "equivariant"]
 
 
-def targets(name: str, model: str, seed: int, saes: bool) -> list[str]:
+def targets(name: str, model: str, seed: int, saes: bool, variants=VARIANTS) -> list[str]:
     """RESULT 1's R^2; with `saes`, also the K = 16 slice (paper practice): SAE metrics and probes of every variant."""
     run = f"results/cp_{name}/seed{seed}"
     out = [f"{run}/m/{model}/r2.csv"]
     if saes:
         out.append(f"{run}/probes/base/{model}.parquet")
-        for variant in VARIANTS:
+        for variant in variants:
             out += [f"{run}/sae_metrics/paper/{model}/{variant}_k16.json", f"{run}/probes/paper/{model}/{variant}_k16.parquet"]
     return out
 
 
 def snakemake(name: str, model: str, variables: list[str], *extra: str, seeds: tuple[int, ...] = (0,),
-              saes: bool = False, cores: int = 1) -> None:
+              saes: bool = False, cores: int = 1, variants=VARIANTS) -> None:
     """One Snakemake run of the seeds' targets; every job on one thread, as the published numbers were made."""
     env = {**os.environ, **dict(v.split("=", 1) for v in variables)}
-    files = [f for seed in seeds for f in targets(name, model, seed, saes)]
+    files = [f for seed in seeds for f in targets(name, model, seed, saes, variants)]
     command = ["snakemake", "--cores", str(cores), "--max-threads", "1", *files, "--config", f"run=cp_{name}", *extra]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
 
@@ -107,6 +109,16 @@ def compare(reference: str, others: list[str], model: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def machine(cfg: Path) -> dict[str, str]:
+    """The CPU and the kernels a trained base model's provenance records (empty where it records none)."""
+    cpu = json.loads(cfg.read_text()).get("provenance", {}).get("cpu", {}) if cfg.exists() else {}
+    if not cpu:
+        return {}
+    variables = cpu.get("variables", {})
+    return {"cpu": f"{cpu['model']} ({cpu['widest_isa']})", "torch_kernels": cpu["torch_capability"],
+            "onednn_max_isa": variables.get("ONEDNN_MAX_CPU_ISA", ""), "mkl_cbwr": variables.get("MKL_CBWR", "")}
+
+
 def table(root: Path) -> pd.DataFrame:
     """Every run's RESULT 1 row per element and seed, with its base and M fit losses: the published study."""
     rows = []
@@ -114,7 +126,7 @@ def table(root: Path) -> pd.DataFrame:
         seed_dir, name, model = r2.parents[2], r2.parents[3].name.removeprefix("cp_"), r2.parent.name
         base = seed_dir / "base" / model / "cfg.json"
         frame = pd.read_csv(r2).assign(
-            code_path=name.removesuffix("_m"),
+            code_path=name.removesuffix("_m"), **machine(base),
             stage="M alone, on the default's psi" if name.endswith("_m") else "whole seed",
             base_train_mse=json.loads(base.read_text())["final_train_mse"] if base.exists() else None,
             m_fit_loss=json.loads((r2.parent / "fit.json").read_text())["final_loss"])  # fmt: skip
@@ -165,12 +177,30 @@ def spread(frame: pd.DataFrame, values: list[str], reference: str = "default", s
     return out
 
 
+def versus(published: pd.DataFrame, here: pd.DataFrame, reference: str = "default") -> pd.DataFrame:
+    """RESULT 1 (mean over the turns) of each run here beside the published reference path's same seed, the
+    shift in units of sqrt(2) x the published seeds' SD: what another machine moves."""
+    def means(t: pd.DataFrame) -> pd.DataFrame:
+        t = t[(t.element.astype(str) == "mean") & (t.stage == "whole seed")]
+        return t.set_index(["code_path", "seed"])[["r2_learned", "r2_identity"]]
+
+    ref = means(published).loc[reference]
+    sd = ref.std(ddof=1)
+    out = means(here).reset_index()
+    for value in ("r2_learned", "r2_identity"):
+        out[f"{value}_published"] = out.seed.map(ref[value])
+        out[f"{value}_shift_in_seed_sd"] = (out[value] - out[f"{value}_published"]) / (np.sqrt(2) * sd[value])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="run: which seeds (compare and cross: 0)")
+    parser.add_argument("--seed", type=int, action="append", help="run: a seed, repeatable (default 0; compare and "
+                        "cross read seed 0)")  # fmt: skip
     parser.add_argument("--cores", type=int, default=1, help="run: jobs side by side, one thread each")
     parser.add_argument("--saes", action="store_true", help="run: also the K = 16 slice's SAEs, metrics and probes")
+    parser.add_argument("--variant", action="append", choices=VARIANTS, help="run: with --saes, only these (repeatable)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("name")
@@ -184,15 +214,21 @@ def main() -> None:
     c.add_argument("others", nargs="*")
     t = sub.add_parser("table", help="every run's R^2 per seed and element as one csv")
     t.add_argument("out", type=Path)
+    v = sub.add_parser("versus", help="this machine's R^2 table beside a published one, seed by seed")
+    v.add_argument("published", type=Path)
+    v.add_argument("here", type=Path)
     sp = sub.add_parser("spread", help="the K = 16 slice: saes.csv, probes.csv and spread.csv into a folder")
     sp.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.command == "run":
-        snakemake(args.name, args.model, args.variables, seeds=tuple(args.seed), saes=args.saes, cores=args.cores)
+        snakemake(args.name, args.model, args.variables, seeds=tuple(args.seed or [0]), saes=args.saes, cores=args.cores,
+                  variants=args.variant or VARIANTS)
     elif args.command == "cross":
         cross(args.source, args.name, args.model, args.variables)
     elif args.command == "table":
         table(ROOT).to_csv(args.out, index=False, float_format="%.6g")
+    elif args.command == "versus":
+        print(versus(pd.read_csv(args.published), pd.read_csv(args.here)).to_markdown(index=False, floatfmt=".4g"))
     elif args.command == "spread":
         saes, probes = sae_table(ROOT), probe_table(ROOT)
         saes.to_csv(args.out / "saes.csv", index=False, float_format="%.6g")
