@@ -173,8 +173,10 @@ def spread(frame: pd.DataFrame, values: list[str], reference: str = "default", s
         shift = other.set_index(keys)["value"] - ref
         rows.append(pd.DataFrame({"code_path": name, "seed0_reference": ref, "shift": shift}).dropna(subset=["shift"]))
     out = pd.concat(rows).join(over, how="left").reset_index()
-    out["shift_in_seed_sd"] = out["shift"].abs() / (np.sqrt(2) * out["seed_sd"])
-    return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = out["shift"].abs() / (np.sqrt(2) * out["seed_sd"])
+    out["shift_in_seed_sd"] = ratio.where(out["shift"] != 0, 0.0).where(np.isfinite(ratio) | (out["shift"] == 0))
+    return out  # no seed spread but a shift: missing, and counted apart in the summary
 
 
 def versus(published: pd.DataFrame, here: pd.DataFrame, reference: str = "default") -> pd.DataFrame:

@@ -110,3 +110,13 @@ def test_the_docs_quote_the_published_code_path_study():
     assert f"{np.mean(seeds):.3f} over five seeds (95% interval {five.low:.3f}-{five.high:.3f}," in front
     swapped = greater([mean["aten", whole, 0], *seeds[1:]], 0.98)
     assert swapped.verdict == "not established" and f"({swapped.low:.3f}-{swapped.high:.3f})" in readme
+    # the same seeds on the Xeon, pinned to AVX2 (seeds 3 and 4 ran as `xeon`): the verdict the machine moves
+    xeon = pd.read_csv(root / "published/code_paths/xeon/r2.csv")
+    xeon = xeon[xeon.element == "mean"].set_index(["code_path", "seed"]).r2_learned
+    pinned = [xeon["default", s] for s in range(3)] + [xeon["xeon", s] for s in (3, 4)]
+    there = greater(pinned, 0.98)
+    assert there.verdict == "not established"
+    assert f"{np.mean(pinned):.3f} ({there.low:.3f}-{there.high:.3f}): **not established** there" in front
+    assert f"| 0 | {seeds[0]:.3f} | {pinned[0]:.3f} | **{xeon['native', 0]:.3f}** |" in readme
+    assert set(pd.read_csv(root / "published/code_paths/xeon/r2.csv").cpu.dropna()) == {
+        "Intel(R) Xeon(R) Processor (avx512f)"}

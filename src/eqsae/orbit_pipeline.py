@@ -207,11 +207,11 @@ def orbit_sae_metrics(sae: TopKSAE, orbits: np.ndarray, generators: list[np.ndar
     """RESULT 3's metrics of `sae` on held-out orbits (n, |G|, d), read through M (and R) where `generators` are
     given (an equivariant SAE): FVU, L0, L1, dead share, latent invariance and, where the source has a base
     network (`source_network`) and the orbits' images, the spliced loss beside the base network's own."""
+    from eqsae.models.autoencoders import to_input
     from eqsae.training.evaluate import sae_metrics
 
-    base, to_pixels = network if network is not None else (None, None)
-    extra = {} if to_pixels is None else {"to_pixels": to_pixels}
-    return sae_metrics(sae.cpu(), orbits, base, images, generators, group=group, **extra)
+    base, to_pixels = network if network is not None else (None, to_input)  # no network: no pixels are read
+    return sae_metrics(sae.cpu(), orbits, base, images, generators, group=group, to_pixels=to_pixels)
 
 
 def held_out_view(sae: TopKSAE, held: HeldOutOrbits, images_path: str | Path, source: str = "file",
