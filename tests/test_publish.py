@@ -32,3 +32,16 @@ def test_every_published_folder_is_small_and_says_its_commit(folder):
     assert "Made by commit `" in readme
     for path in folder.iterdir():
         assert path.stat().st_size < MAX_BYTES, path
+
+
+def test_the_docs_quote_the_published_toy_orbits_scores():
+    """The planted-feature numbers in docs/your-model.md and the README are those of published/toy_orbits/."""
+
+    scores = pd.read_csv(ROOT / "published/toy_orbits/toy_scores.csv").set_index("variant")
+    doc = " ".join((ROOT / "docs/your-model.md").read_text().split())
+    front = " ".join((ROOT / "README.md").read_text().split())
+    for variant in ("invariant", "regular", "wide"):
+        row = scores.loc[variant]
+        recovery, detection = f"{row.feature_recovery_mean:.2f}", f"{row.detection_top1_mean:.2f}"
+        assert f"{recovery} +- {row.feature_recovery_se:.2f}" in doc and f"{detection} +- " in doc, variant
+        assert recovery in front and detection in front, variant
