@@ -305,6 +305,14 @@ def test_k_and_t_are_checked_against_the_orbit_dictionary_at_start_up(tmp_path):
         validate_config({**copy.deepcopy(mine), "topk": [4], "truncations": [100]}, SCHEMA)
     with pytest.raises(ConfigError, match=r"config key orbits.held_out: 0.999 of 40 orbits .* leaves 1 to train"):
         validate_config({**copy.deepcopy(mine), "orbits": {**mine["orbits"], "held_out": 0.999}}, SCHEMA)
+    write_orbit_table(tmp_path / "split.parquet", orbits, held_out=np.arange(40) < 12)  # the table's own split
+    split = {**mine["orbits"], "activations": str(tmp_path / "split.parquet")}
+    validate_config({**copy.deepcopy(mine), "orbits": {**split, "held_out": "table"}}, SCHEMA)
+    with pytest.raises(ConfigError, match=r"orbits.held_out: 0.25 splits the orbits in .*split.parquet anew"):
+        validate_config({**copy.deepcopy(mine), "orbits": split}, SCHEMA)
+    with pytest.raises(ConfigError, match=r"orbits.held_out: 'table' reads the source's own split, but the orbits "
+                                          r"in .*mine.parquet have none"):
+        validate_config({**copy.deepcopy(mine), "orbits": {**mine["orbits"], "held_out": "table"}}, SCHEMA)
 
 
 @pytest.mark.parametrize(("rows", "named"), [
@@ -428,8 +436,12 @@ SHAPES, TOY = "shapes_orbits_smoke.yaml", "toy_orbits_smoke.yaml"
     (SHAPES, {"orbits": {"labels": ["shape_0", "colour"]}}, r"config key orbits.labels: \['colour'\] are not labels "
                                                             r"of the Shapes"),
     (SHAPES, {"orbits": {"labels": ["shape_0"]}}, r"config key orbits.labels: \['shape_0'\] with tasks: paper, whose"),
-    (SHAPES, {"orbits": {"held_out": 0.99}}, r"config key orbits.held_out: 0.99 of 256 orbits of the Shapes "
-                                             r"\(data.n_sae \+ data.n_probe\) leaves"),
+    (SHAPES, {"orbits": {"held_out": 0.2}}, r"config key orbits.held_out: 0.2 splits the orbits of the Shapes anew, "
+                                            r"but they come with their own split; set orbits.held_out: table"),
+    (SHAPES, {"data": {"n_probe": 4}}, r"config key orbits.held_out: table of 164 orbits of the Shapes leaves 160 to "
+                                       r"train the SAEs and M on and 4 to probe"),
+    ("digits_smoke.yaml", {"orbits": {"held_out": "table"}}, r"config key orbits.held_out: 'table' reads the "
+                                                              r"source's own split, but the orbits of the digits have"),
     (SHAPES, {"groups": ["C5"]}, r"config key groups: C5 does not act on images"),
     (TOY, {"toy": {"n_features": [8, 16]}}, r"config key toy.n_features: the toy source makes one dataset per seed; "
                                             r"give one value, not \[8, 16\]"),

@@ -22,6 +22,7 @@ from eqsae.sources.orbit_table import (
     label_tasks,
     read_orbit_images,
     read_orbit_table,
+    split_of,
     split_orbits,
     write_orbit_images,
     write_orbit_table,
@@ -71,6 +72,54 @@ def test_split_is_seeded_and_leaves_both_sides():
     mask = split_orbits(10, 0.2, seed=3)
     assert mask.sum() == 2 and np.array_equal(mask, split_orbits(10, 0.2, seed=3))
     assert split_orbits(3, 0.01, 0).sum() == 1 and split_orbits(3, 0.99, 0).sum() == 2
+
+
+def test_a_tables_own_split_is_read_where_asked_and_never_silently_replaced(tmp_path):
+    """A `split` column (train / held_out per orbit) is not a label; `held_out: table` uses it, a share given for
+    such a table is refused, and a column that is not one value per orbit names the orbit."""
+    acts = np.random.default_rng(0).normal(size=(6, 4, 3)).astype(np.float32)
+    held = np.array([False, True, False, False, True, True])
+    write_orbit_table(tmp_path / "o.parquet", acts, {"kind": np.zeros((6, 4), int)}, held_out=held)
+    table = read_orbit_table(tmp_path / "o.parquet", order=4)
+    assert list(table.labels) == ["kind"]
+    np.testing.assert_array_equal(split_of(table, "table", seed=0), held)
+    with pytest.raises(ValueError, match=r"orbits.held_out: 0.2 splits the orbits anew, but o.parquet has its own"):
+        split_of(table, 0.2, seed=0, path="o.parquet")
+    write_orbit_table(tmp_path / "plain.parquet", acts)
+    plain = read_orbit_table(tmp_path / "plain.parquet")
+    assert plain.held_out is None and split_of(plain, 0.5, seed=1).sum() == 3
+    with pytest.raises(ValueError, match=r"orbits.held_out: 'table' reads the split column of p, which has none"):
+        split_of(plain, "table", seed=0, path="p")
+    frame = pd.read_parquet(tmp_path / "o.parquet")
+    frame.loc[0, "split"] = "held_out"  # orbit 0 is now split between train and held_out
+    frame.to_parquet(tmp_path / "mixed.parquet")
+    with pytest.raises(UnreadableFileError, match="column 'split' differs within orbit_id 0"):
+        read_orbit_table(tmp_path / "mixed.parquet")
+    frame["split"] = "test"
+    frame.to_parquet(tmp_path / "other.parquet")
+    with pytest.raises(UnreadableFileError, match=r"column 'split' holds 'test'; its values are \('train', 'held_out'\)"):
+        read_orbit_table(tmp_path / "other.parquet")
+    with pytest.raises(ValueError, match="a name other than"):
+        write_orbit_table(tmp_path / "x.parquet", acts, {"split": np.zeros((6, 4), int)})
+
+
+def test_the_shapes_table_carries_the_papers_split(tmp_path, small_set):
+    """The Shapes source writes its SAE set as the training split and its probing set as the held-out one, so
+    the analysis reads exactly the orbits the paper's run trains and probes on."""
+    from eqsae.sources.shapes import ShapeSet, shapes_orbit_table, write_activations, write_shapeset
+
+    sets = []
+    for name, n in (("sae", 5), ("probe", 3)):
+        subset = ShapeSet(small_set.images[:n], small_set.shapes[:n], small_set.orientations[:n])
+        write_shapeset(tmp_path / f"{name}.npz", subset)
+        write_activations(tmp_path / f"{name}.parquet", np.full((len(subset), 4, 2), n, np.float32), subset)
+        sets.append((tmp_path / f"{name}.parquet", tmp_path / f"{name}.npz"))
+    n = shapes_orbit_table(sets, tmp_path / "orbits.parquet", tmp_path / "images.npz")
+    table = read_orbit_table(tmp_path / "orbits.parquet", order=4)
+    sizes = [5, 3]
+    assert n == sum(sizes) and table.held_out.sum() == sizes[1] and not table.held_out[: sizes[0]].any()
+    np.testing.assert_array_equal(table.acts[table.held_out], np.full((sizes[1], 4, 2), 3, np.float32))
+    assert "split" not in table.labels
 
 
 def test_dictionary_sizes_follow_the_activation_width():

@@ -149,7 +149,8 @@ def test_a_users_own_orbit_table(tmp_path):
 
 def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
     """orbits.source: shapes: the Shapes rules make the images, base model and activations; the orbits branch
-    analyses their table with the images and the base decoder, as it does a user's model."""
+    analyses their table with the images and the base decoder, as it does a user's model. On the paper's split
+    (orbits.held_out: table) its M, R^2, SAEs, metrics and probes are the paper's run's, number for number."""
     from eqsae.sources.shapes import position_labels, read_activations, read_shapeset
 
     workdir = copy_workflow(tmp_path)
@@ -180,6 +181,42 @@ def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
     data = explorer_data(run / "explorer", "seed0/paper/mlp/equivariant_k4")  # drawn through the Shapes' decoder
     assert data["decoded"] is True and data["side"] == 64 and data["features"]
     assert len(list((run / "figures/atlas/cards/orbits/paper/equivariant_k4").glob("feature*.png"))) == 2
+    assert_the_papers_run_gives_the_same_numbers(workdir, run)
+
+
+def assert_the_papers_run_gives_the_same_numbers(workdir, run):
+    """The paper's own rules (reproduce: v1) on the same settings: the generic analysis of the Shapes' orbit table
+    reproduces each of their outputs exactly (the columns they share; v1's name the base model and group)."""
+    from safetensors.numpy import load_file
+
+    settings = yaml.safe_load((workdir / "config/shapes_orbits_smoke.yaml").read_text())
+    v1 = {key: value for key, value in settings.items() if key not in ("reproduce", "orbits")} | {"run": "shapes-v1"}
+    (workdir / "config/shapes_v1.yaml").write_text(yaml.safe_dump(v1))
+    paper, variants = "results/shapes-v1/seed0", ("invariant", "equivariant")
+    targets = [f"{paper}/m/mlp/r2.csv", *(f"{paper}/{kind}/paper/mlp/{v}_k4.{ext}" for v in variants
+                                          for kind, ext in (("sae_metrics", "json"), ("probes", "parquet")))]  # fmt: skip
+    result = snakemake(workdir, "--cores", "2", *targets, "--configfile", "config/shapes_v1.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    paper, orbits = workdir / paper, run / "seed0/orbits"
+    np.testing.assert_array_equal(np.load(paper / "m/mlp/M.npy"), np.load(orbits / "m/generators.npy")[0])
+    r2 = pd.read_csv(orbits / "m/r2.csv")
+    assert "r2_learned_relu" in r2  # the Shapes' psi feeds a ReLU: RESULT 1's post-ReLU readings too
+    pd.testing.assert_frame_equal(pd.read_csv(paper / "m/mlp/r2.csv")[r2.columns], r2)
+    weights = [load_file(f"{folder}/invariant/k4/sae.safetensors") for folder in (paper / "sae/paper/mlp", orbits / "sae/paper")]
+    assert weights[0].keys() == weights[1].keys()
+    for name, value in weights[0].items():
+        np.testing.assert_array_equal(value, weights[1][name], err_msg=name)
+    for variant in variants:
+        ours, theirs = (json.loads(p.read_text()) for p in (orbits / f"sae_metrics/paper/{variant}_k4.json",
+                                                             paper / f"sae_metrics/paper/mlp/{variant}_k4.json"))  # fmt: skip
+        numbers = [key for key, value in ours.items() if isinstance(value, float)]
+        assert "spliced_loss" in numbers and {key: ours[key] for key in numbers} == {key: theirs[key] for key in numbers}
+        keys = ["task", "probe", "representation", "truncation"]
+        ours, theirs = (pd.read_parquet(p) for p in (orbits / f"probes/paper/{variant}_k4.parquet",
+                                                      paper / f"probes/paper/mlp/{variant}_k4.parquet"))  # fmt: skip
+        both = ours.merge(theirs, on=keys, suffixes=("", "_v1"), validate="one_to_one")
+        assert len(both) == len(ours) == len(theirs) > 0
+        np.testing.assert_array_equal(both.f1, both.f1_v1)
 
 
 def test_the_toy_model_as_an_orbit_table_is_scored_against_its_truth(tmp_path):

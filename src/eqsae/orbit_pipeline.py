@@ -54,12 +54,13 @@ def orbit_sae_config(
 
 
 def fit_orbit_generators(
-    train: np.ndarray, held_out: np.ndarray, cfg: MFitConfig, group: Group, device: torch.device | str = "cpu"
-) -> tuple[list[np.ndarray], pd.DataFrame]:
+    train: np.ndarray, held_out: np.ndarray, cfg: MFitConfig, group: Group, device: torch.device | str = "cpu",
+    post_relu: bool = False,
+) -> tuple[list[np.ndarray], pd.DataFrame]:  # fmt: skip
     """M (and R) fitted on `device` on the training orbits (v2 Eq. 8), and RESULT 1 on the held-out ones against
-    M = I."""
+    M = I (with post_relu, also after a ReLU on both sides: `eqsae.sources.PRE_RELU_SOURCES`)."""
     generators, _ = fit_generators(train, cfg, device, group)
-    return generators, result1_table(generators, held_out, "orbits", group).drop(columns="base_model")
+    return generators, result1_table(generators, held_out, "orbits", group, post_relu).drop(columns="base_model")
 
 
 def train_orbit_sae(
@@ -159,7 +160,7 @@ class HeldOutOrbits:
     """(n,) the table's orbit ids: which images are theirs."""
 
 
-def read_held_out(path, group: Group, held_out: float, seed: int, columns: list[str] | None = None,
+def read_held_out(path, group: Group, held_out: float | str, seed: int, columns: list[str] | None = None,
                   tasks: str = "labels") -> HeldOutOrbits:  # fmt: skip
     """A replicate's held-out orbits of the table at `path` and their probing tasks: one per value of each label
     column (`columns`, default every one), or the paper's (`tasks="paper"`, a Shapes table; `orbit_tasks`)."""
@@ -225,10 +226,10 @@ def held_out_view(sae: TopKSAE, held: HeldOutOrbits, images_path: str | Path, so
     return orbit_view(sae, held.acts, held.labels, held.tasks, images, source_decoder(source, base_dir))
 
 
-def read_split(path, group: Group, held_out: float, seed: int):
-    """The orbit table and its seeded held-out mask: SAEs and M train on the rest, probes, R^2 and the atlas
-    read the held-out orbits."""
-    from eqsae.sources.orbit_table import read_orbit_table, split_orbits
+def read_split(path, group: Group, held_out: float | str, seed: int):
+    """The orbit table and its held-out mask (`split_of`: a seeded share, or the table's own split where
+    `held_out` is "table"): SAEs and M train on the rest, probes, R^2 and the atlas read the held-out orbits."""
+    from eqsae.sources.orbit_table import read_orbit_table, split_of
 
     table = read_orbit_table(path, group.order)
-    return table, split_orbits(len(table), held_out, seed)
+    return table, split_of(table, held_out, seed, path)

@@ -13,6 +13,7 @@ from eqsae.pipeline.codehash import code_digest, files_digest
 from eqsae.pipeline.config import TRAINED_BY, VARIANTS, uses_anchors
 from eqsae.group import GROUPS, get_group
 from eqsae.pipeline.runtime import code_path_env
+from eqsae.sources import PRE_RELU_SOURCES
 from eqsae.sources.toy import toy_source_settings
 from eqsae.pipeline.validate import (
     TOY_SIZE,

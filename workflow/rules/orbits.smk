@@ -126,6 +126,7 @@ rule orbits_m:
     params:
         orbits=SPLIT,
         m_fit=config["m_fit"],
+        post_relu=ORBITS["source"] in PRE_RELU_SOURCES,  # R^2 after the base decoder's first ReLU too
         seed=seed_of,
         code=get_code("orbits_m.py"),
     script:

@@ -22,7 +22,8 @@ group = get_group(p.orbits["group"])
 table, held_out = read_split(snakemake.input[0], group, p.orbits["held_out"], p.seed)
 m = p.m_fit
 cfg = MFitConfig(m["epochs"], m["batch_size"], m["lr"], m["init"], m["order_penalty"], p.seed)
-generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], cfg, group, device)
+generators, r2 = fit_orbit_generators(table.acts[~held_out], table.acts[held_out], cfg, group, device,
+                                     p.post_relu)  # fmt: skip
 write_array(snakemake.output.generators, np.stack(generators))
 write_table(snakemake.output.r2, r2.assign(seed=p.seed))
 write_json(snakemake.output.summary, {"config": asdict(cfg), "group": group.name,

@@ -347,7 +347,7 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
     enough orbits each side; the digits' labels and size likewise. Returns the held-out orbits where start-up
     can know them (None for a user's model, whose orbits are only made in its job)."""
     from eqsae.io import UnreadableFileError
-    from eqsae.sources.orbit_table import REQUIRED, check_elements
+    from eqsae.sources.orbit_table import REQUIRED, SPLIT, check_elements
 
     orbits = config["orbits"]
     if orbits["tasks"] == "paper" and orbits["source"] != "shapes":
@@ -395,14 +395,25 @@ def _check_orbits(config: Mapping[str, Any]) -> int | None:
             read_orbit_images(orbits["images"], np.unique(columns["orbit_id"].to_numpy()))
         except (UnreadableFileError, FileNotFoundError) as e:
             raise ConfigError(f"config key orbits.images: {e}") from e
-    return _check_split(len(elements) // order, orbits["held_out"], f" in {path}")
+    own = None
+    if SPLIT in names:
+        split = pq.read_table(path, columns=[SPLIT])[SPLIT].to_numpy(zero_copy_only=False)
+        own = int((split == "held_out").sum()) // order
+    return _check_split(len(elements) // order, orbits["held_out"], f" in {path}", own)
 
 
-def _check_split(n: int, held_out: float, where: str = "") -> int:
-    """The held-out orbits of a split of n; at least MIN_ORBITS each side."""
-    from eqsae.sources.orbit_table import split_orbits
+def _check_split(n: int, held_out: float | str, where: str = "", own: int | None = None) -> int:
+    """The held-out orbits of n: a seeded share, or the source's own split (`own` held out; None: it has none);
+    at least MIN_ORBITS each side."""
+    from eqsae.sources.orbit_table import SPLIT, split_orbits
 
-    n_out = int(split_orbits(n, held_out, 0).sum()) if n > 1 else n
+    if held_out == "table" and own is None:
+        raise ConfigError(f"config key orbits.held_out: 'table' reads the source's own split, but the orbits{where} "
+                          f"have none (a {SPLIT!r} column); give a share such as 0.2")  # fmt: skip
+    if held_out != "table" and own is not None:
+        raise ConfigError(f"config key orbits.held_out: {held_out} splits the orbits{where} anew, but they come with "
+                          f"their own split; set orbits.held_out: table")  # fmt: skip
+    n_out = own if own is not None else int(split_orbits(n, held_out, 0).sum()) if n > 1 else n
     if min(n - n_out, n_out) < MIN_ORBITS:
         raise ConfigError(f"config key orbits.held_out: {held_out} of {n} orbits{where} leaves {n - n_out} "
                           f"to train the SAEs and M on and {n_out} to probe; each side needs at least {MIN_ORBITS} "
@@ -441,7 +452,7 @@ def _check_shapes(config: Mapping[str, Any]) -> int:
         raise ConfigError(f"config key orbits.labels: {config['orbits']['labels']} with tasks: paper, whose tasks read "
                           "every quadrant's shape and orientation; leave orbits.labels empty")  # fmt: skip
     n = config["data"]["n_sae"] + config["data"]["n_probe"]
-    return _check_split(n, config["orbits"]["held_out"], " of the Shapes (data.n_sae + data.n_probe)")
+    return _check_split(n, config["orbits"]["held_out"], " of the Shapes", own=config["data"]["n_probe"])
 
 
 def _check_toy_source(config: Mapping[str, Any]) -> int:

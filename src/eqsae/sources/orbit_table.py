@@ -7,6 +7,10 @@ becomes probing tasks, one per value ("digit=3"): a column equal on every elemen
 invariant concept, one that changes with the element an equivariant one. Rows may come in any order; every
 orbit needs each element exactly once.
 
+A source that comes with its own split (the Shapes' SAE and probing image sets, the toy's training and test
+orbits, a user's) may say it in a `split` column: "train" or "held_out", one value per orbit. It is not a label;
+the analysis uses it where `orbits.held_out` is `table` (`split_of`), instead of its own seeded split.
+
 A source with inputs a person can look at may write the images of its orbits beside the table
 (`write_orbit_images`: each orbit's canonical image x, keyed by orbit_id); the atlas's explorer then shows each
 latent's top-activating inputs, turned by the group element at which they fire.
@@ -22,6 +26,9 @@ import numpy as np
 from eqsae.io import UnreadableFileError, _atomic, reading
 
 REQUIRED = ("orbit_id", "element", "activation")
+SPLIT = "split"
+"""The optional column of a source's own split: "train" or "held_out" on every row of an orbit."""
+SPLIT_VALUES = ("train", "held_out")
 LEGACY = {"image_id": "orbit_id", "rotation": "element"}
 """Column names of Shapes activation files written before they were orbit tables (read as the new ones)."""
 MAX_VALUES = 256
@@ -36,14 +43,17 @@ class OrbitTable:
     """(n,) the file's orbit ids."""
     labels: dict[str, np.ndarray]
     """column -> (n, |G|) labels of each transformed input."""
+    held_out: np.ndarray | None = None
+    """(n,) bool: the source's own split (its `split` column: True for "held_out"), None without one."""
 
     def __len__(self) -> int:
         return len(self.acts)
 
 
 def write_orbit_table(path: str | Path, acts: np.ndarray, labels: dict[str, np.ndarray] | None = None,
-                      orbit_ids: np.ndarray | None = None) -> None:  # fmt: skip
-    """acts (n, |G|, d) and labels {column: (n, |G|)} as an orbit table."""
+                      orbit_ids: np.ndarray | None = None, held_out: np.ndarray | None = None) -> None:  # fmt: skip
+    """acts (n, |G|, d) and labels {column: (n, |G|)} as an orbit table; `held_out` (n,) bool, the source's own
+    split, as its `split` column."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -51,9 +61,14 @@ def write_orbit_table(path: str | Path, acts: np.ndarray, labels: dict[str, np.n
     ids = np.arange(n) if orbit_ids is None else np.asarray(orbit_ids)
     columns = {"orbit_id": pa.array(np.repeat(ids, order)), "element": pa.array(np.tile(np.arange(order), n))}
     for name, values in (labels or {}).items():
-        if name in REQUIRED or np.shape(values) != (n, order):
-            raise ValueError(f"label column {name!r}: needs shape {(n, order)} and a name other than {REQUIRED}")
+        if name in (*REQUIRED, SPLIT) or np.shape(values) != (n, order):
+            raise ValueError(f"label column {name!r}: needs shape {(n, order)} and a name other than "
+                             f"{(*REQUIRED, SPLIT)}")  # fmt: skip
         columns[name] = pa.array(np.asarray(values).ravel())
+    if held_out is not None:
+        if np.shape(held_out) != (n,):
+            raise ValueError(f"held_out: needs one bool per orbit ({n},), got {np.shape(held_out)}")
+        columns[SPLIT] = pa.array(np.repeat(np.where(np.asarray(held_out, bool), "held_out", "train"), order))
     flat = pa.array(np.ascontiguousarray(acts, np.float32).ravel())
     columns["activation"] = pa.FixedSizeListArray.from_arrays(flat, d)
     table = pa.table(columns)
@@ -137,7 +152,20 @@ def read_orbit_table(path: str | Path, order: int | None = None) -> OrbitTable:
         if name not in REQUIRED:
             values = table[name].to_numpy(zero_copy_only=False)[rows].reshape(len(unique_ids), n_order)
             labels[name] = values
-    return OrbitTable(acts, unique_ids, labels)
+    split = labels.pop(SPLIT, None)
+    return OrbitTable(acts, unique_ids, labels, None if split is None else _held_out(path, split, unique_ids))
+
+
+def _held_out(path, split: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """(n,) bool from a `split` column (n, |G|): one of SPLIT_VALUES, the same on every element of an orbit."""
+    bad = ~np.isin(split, SPLIT_VALUES)
+    if bad.any():
+        raise UnreadableFileError(f"{path}: column {SPLIT!r} holds {split[bad][0]!r}; its values are {SPLIT_VALUES}")
+    mixed = (split != split[:, :1]).any(axis=1)
+    if mixed.any():
+        raise UnreadableFileError(f"{path}: column {SPLIT!r} differs within orbit_id {ids[mixed][0]}; an orbit is "
+                                  "trained on or held out whole")  # fmt: skip
+    return split[:, 0] == "held_out"
 
 
 def _activation_rows(path, column) -> np.ndarray:
@@ -196,6 +224,21 @@ def label_tasks(labels: dict[str, np.ndarray], columns: list[str] | None = None)
             tasks.append(LabelTask(name, value.item() if hasattr(value, "item") else value))
             matrix.append(values == value)
     return tasks, np.stack(matrix, axis=1) if matrix else np.zeros((0, 0), bool)
+
+
+def split_of(table: OrbitTable, held_out: float | str, seed: int, path: str | Path = "the orbit table") -> np.ndarray:
+    """The held-out mask the analysis uses: the source's own (`held_out` "table": its `split` column, which must
+    exist) or a seeded share of the orbits (a number; a table with a `split` column is then refused, so that a
+    split given is never silently ignored)."""
+    if held_out == "table":
+        if table.held_out is None:
+            raise ValueError(f"config key orbits.held_out: 'table' reads the split column of {path}, which has "
+                             f"none; add a {SPLIT!r} column (train / held_out) or give a share")  # fmt: skip
+        return table.held_out
+    if table.held_out is not None:
+        raise ValueError(f"config key orbits.held_out: {held_out} splits the orbits anew, but {path} has its own "
+                         f"{SPLIT!r} column; set orbits.held_out: table to use it, or drop the column")  # fmt: skip
+    return split_orbits(len(table), float(held_out), seed)
 
 
 def split_orbits(n: int, held_out: float, seed: int) -> np.ndarray:

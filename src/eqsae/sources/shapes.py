@@ -278,8 +278,9 @@ SHAPE_LABELS = tuple(f"{name}_{q}" for name in ("shape", "orientation") for q in
 def shapes_orbit_table(sets: list[tuple[str | Path, str | Path]], table_path: str | Path,
                        images_path: str | Path) -> int:  # fmt: skip
     """The Shapes as a source of the orbits branch: the activation tables of several image sets (each with its
-    ShapeSet .npz) as one orbit table with their images beside it, orbit ids running on across the sets (the SAE
-    set's first). The branch's own seeded split then holds orbits out. Returns the number of orbits."""
+    ShapeSet .npz) as one orbit table with their images beside it, orbit ids running on across the sets. The
+    first set (the SAE set) is the table's training split, the others (the probing set) its held-out one: the
+    paper's own split, which `orbits.held_out: table` uses. Returns the number of orbits."""
     from eqsae.sources.orbit_table import write_orbit_images
 
     tables = [read_activations(acts) for acts, _ in sets]
@@ -289,6 +290,7 @@ def shapes_orbit_table(sets: list[tuple[str | Path, str | Path]], table_path: st
                          "activations do not pair up")  # fmt: skip
     acts = np.concatenate([t.acts for t in tables])
     labels = {name: np.concatenate([t.labels[name] for t in tables]) for name in SHAPE_LABELS}
-    write_orbit_table(table_path, acts, labels)
+    held_out = np.repeat([i > 0 for i in range(len(tables))], [len(t) for t in tables])
+    write_orbit_table(table_path, acts, labels, held_out=held_out)
     write_orbit_images(images_path, images)
     return len(acts)
