@@ -103,23 +103,20 @@ def test_a_tables_own_split_is_read_where_asked_and_never_silently_replaced(tmp_
         write_orbit_table(tmp_path / "x.parquet", acts, {"split": np.zeros((6, 4), int)})
 
 
-def test_the_shapes_table_carries_the_papers_split(tmp_path, small_set):
-    """The Shapes source writes its SAE set as the training split and its probing set as the held-out one, so
-    the analysis reads exactly the orbits the paper's run trains and probes on."""
-    from eqsae.sources.shapes import ShapeSet, shapes_orbit_table, write_activations, write_shapeset
+def test_the_shapes_sets_carry_the_papers_split(tmp_path, small_set):
+    """The Shapes' SAE set is wholly training orbits and its probing set wholly held out (their split columns), so
+    the analysis reads exactly the orbits the paper trains and probes on; its images are read by row."""
+    from eqsae.sources.shapes import write_activations, write_shapeset
 
-    sets = []
-    for name, n in (("sae", 5), ("probe", 3)):
-        subset = ShapeSet(small_set.images[:n], small_set.shapes[:n], small_set.orientations[:n])
-        write_shapeset(tmp_path / f"{name}.npz", subset)
-        write_activations(tmp_path / f"{name}.parquet", np.full((len(subset), 4, 2), n, np.float32), subset)
-        sets.append((tmp_path / f"{name}.parquet", tmp_path / f"{name}.npz"))
-    n = shapes_orbit_table(sets, tmp_path / "orbits.parquet", tmp_path / "images.npz")
-    table = read_orbit_table(tmp_path / "orbits.parquet", order=4)
-    sizes = [5, 3]
-    assert n == sum(sizes) and table.held_out.sum() == sizes[1] and not table.held_out[: sizes[0]].any()
-    np.testing.assert_array_equal(table.acts[table.held_out], np.full((sizes[1], 4, 2), 3, np.float32))
-    assert "split" not in table.labels
+    acts = np.ones((len(small_set), 4, 2), np.float32)
+    for name, held in (("sae", False), ("probe", True)):
+        write_activations(tmp_path / f"{name}.parquet", acts, small_set, held_out=held)
+        table = read_orbit_table(tmp_path / f"{name}.parquet", order=4)
+        assert (table.held_out == held).all() and "split" not in table.labels
+        np.testing.assert_array_equal(split_of(table, "table", seed=0), np.full(len(small_set), held))
+    write_shapeset(tmp_path / "probe.npz", small_set)
+    images = read_orbit_images(tmp_path / "probe.npz", np.array([5, 2]))  # a ShapeSet's orbit ids are its rows
+    np.testing.assert_array_equal(images, small_set.images[[5, 2]].astype(np.float32))
 
 
 def test_dictionary_sizes_follow_the_activation_width():

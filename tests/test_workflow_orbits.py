@@ -30,11 +30,11 @@ def explorer_data(folder, sae: str) -> dict:
 
 def test_digits_smoke_runs_every_stage(digits):
     workdir, result = digits
-    per_seed = {"digits_base": 1, "digits_activations": 1, "orbits_m": 1, "orbits_probe_base": 1,
-                "orbits_sae": 2, "orbits_probe": 3, "orbits_sae_metrics": 3, "orbits_atlas": 3,
-                "orbits_explorer_sae": 3}  # twolayer, invariant (+ equivariant)
+    per_seed = {"digits_base": 1, "digits_activations": 1, "fit_m": 1, "m_r2": 1, "probe_base": 1,
+                "train_sae": 2, "probe": 3, "sae_metrics": 3, "atlas": 3,
+                "explorer_sae": 3}  # twolayer, invariant (+ equivariant)
     assert jobs_run(result) == {**{k: 2 * n for k, n in per_seed.items()}, "orbits_tables": 1, "table_html": 4,
-                                "explorer": 1, "orbits_atlas_cards": 3, "all": 1}  # fmt: skip
+                                "explorer": 1, "atlas_cards": 3, "all": 1}  # fmt: skip
     run = workdir / "results/digits-smoke"
     table = read_orbit_table(run / "seed0/digits/orbits.parquet", order=4)
     assert table.acts.shape == (200, 4, 16) and set(table.labels) == {"digit", "digit_orientation"}
@@ -45,16 +45,16 @@ def test_digits_smoke_runs_every_stage(digits):
     images = read_orbit_images(run / "seed0/digits/images.npz", table.orbit_ids)
     assert images.shape == (200, 8, 8) and 0 <= images.min() and images.max() <= 1
     data = explorer_data(run / "explorer", "seed0/paper/digits/equivariant_k4")
-    atlas = pd.read_parquet(run / "seed0/orbits/atlas/paper/equivariant_k4.parquet")
+    atlas = pd.read_parquet(run / "seed0/atlas/paper/digits/equivariant_k4.parquet")
     assert data["decoded"] is True and data["side"] == 8
     assert [f["latent"] for f in data["features"]] == atlas.latent[~atlas.dead].tolist()
     assert atlas.orbit_corr[~atlas.dead].notna().all()  # drawn through the decoder: the orbit-strip columns
     # the report's feature cards and orbit gallery, first seed: the most often firing live latents
-    cards = sorted(p.name for p in (run / "figures/atlas/cards/orbits/paper/equivariant_k4").glob("feature*.png"))
-    first = pd.read_parquet(run / "seed0/orbits/atlas/paper/equivariant_k4.parquet")
+    cards = sorted(p.name for p in (run / "figures/atlas/cards/paper/digits_equivariant_k4").glob("feature*.png"))
+    first = pd.read_parquet(run / "seed0/atlas/paper/digits/equivariant_k4.parquet")
     top = first[~first.dead].sort_values(["density", "mean_activation"], ascending=False, kind="stable")
     assert cards == sorted(f"feature{i:05d}.png" for i in top.latent.head(12))
-    assert (run / "figures/atlas/gallery/orbits_paper_equivariant_k4.png").stat().st_size > 10_000
+    assert (run / "figures/atlas/gallery/paper_digits_equivariant_k4.png").stat().st_size > 10_000
 
 
 def test_digits_tables(digits):
@@ -83,13 +83,13 @@ def test_digits_tables(digits):
 
 
 @pytest.mark.parametrize(("setting", "planned"), [
-    ("probe={xgb_lr: 0.2}", {"orbits_probe": 6, "orbits_probe_base": 2}),
-    ("atlas={partner: 0.8}", {"orbits_atlas": 6, "orbits_explorer_sae": 6, "explorer": 1, "orbits_atlas_cards": 3}),
-    ("atlas={cards: 2}", {"orbits_atlas_cards": 3, "all": 1}),  # the report's figures only: no table re-made
-    ("m_fit={lr: 0.02}", {"orbits_m": 2, "orbits_probe": 2, "orbits_sae_metrics": 2, "orbits_atlas": 6, "orbits_explorer_sae": 6,
-                          "explorer": 1, "orbits_atlas_cards": 3}),  # equivariant: through M
-    ("sae_training=[paper,standard]", {"orbits_sae": 4, "orbits_probe": 6, "orbits_sae_metrics": 6, "orbits_atlas": 6,
-                                       "orbits_explorer_sae": 6, "explorer": 1, "orbits_atlas_cards": 3}),
+    ("probe={xgb_lr: 0.2}", {"probe": 6, "probe_base": 2}),
+    ("atlas={partner: 0.8}", {"atlas": 6, "explorer_sae": 6, "explorer": 1, "atlas_cards": 3}),
+    ("atlas={cards: 2}", {"atlas_cards": 3, "all": 1}),  # the report's figures only: no table re-made
+    ("m_fit={lr: 0.02}", {"fit_m": 2, "m_r2": 2, "probe": 2, "sae_metrics": 2, "atlas": 6,
+                          "explorer_sae": 6, "explorer": 1, "atlas_cards": 3}),  # equivariant: through M
+    ("sae_training=[paper,standard]", {"train_sae": 4, "probe": 6, "sae_metrics": 6, "atlas": 6,
+                                       "explorer_sae": 6, "explorer": 1, "atlas_cards": 3}),
     ("sae={auxk_alpha: 0.1}", {}),  # AuxK: the standard practice's, which this config does not run
 ])  # fmt: skip
 def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned):
@@ -102,9 +102,12 @@ def test_a_setting_re_runs_only_the_stages_that_read_it(digits, setting, planned
 
 
 def test_every_trained_artifact_records_its_provenance(digits):
+    from eqsae.models.registry import EquivariantSAE, load_sae
+
     workdir, _ = digits
     seed = workdir / "results/digits-smoke/seed0"
-    for path in [seed / "orbits/sae/paper/invariant/k4/cfg.json", seed / "orbits/m/summary.json"]:
+    assert isinstance(load_sae(seed / "sae/paper/digits/equivariant/k4"), EquivariantSAE)  # the paper's layout
+    for path in [seed / "sae/paper/digits/invariant/k4/cfg.json", seed / "m/digits/fit.json"]:
         provenance = json.loads(path.read_text())["provenance"]
         assert provenance["seed"] == 0 and "git" in provenance and provenance["settings"], path
 
@@ -126,11 +129,11 @@ def test_a_users_own_orbit_table(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     scores = pd.read_parquet(workdir / "results/mine/tables/orbits/probe_scores.parquet")
     assert set(scores.task) == {"big=True", "turn=0", "turn=1", "turn=2", "turn=3"}
-    assert jobs_run(result)["orbits_explorer_sae"] == 2 and jobs_run(result)["explorer"] == 1
+    assert jobs_run(result)["explorer_sae"] == 2 and jobs_run(result)["explorer"] == 1
     data = explorer_data(workdir / "results/mine/explorer", "seed0/paper/orbits/twolayer_k2")
     assert data["decoded"] is False and data["side"] == 6 and data["features"]  # no decoder: inputs only
-    assert jobs_run(result)["orbits_atlas_cards"] == 2  # its cards too: inputs, profile, response; no drawing
-    assert list((workdir / "results/mine/figures/atlas/cards/orbits/paper/twolayer_k2").glob("feature*.png"))
+    assert jobs_run(result)["atlas_cards"] == 2  # its cards too: inputs, profile, response; no drawing
+    assert list((workdir / "results/mine/figures/atlas/cards/paper/orbits_twolayer_k2").glob("feature*.png"))
     assert (workdir / "results/mine/report/tables/orbits/probe_summary.html").is_file()
     (workdir / "mine.yaml").write_text(yaml.safe_dump({**config, "run": "other", "orbits": {**config["orbits"],
                                                                                           "images": "no.npz"}}))
@@ -148,26 +151,23 @@ def test_a_users_own_orbit_table(tmp_path):
 
 
 def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
-    """orbits.source: shapes: the Shapes rules make the images, base model and activations; the orbits branch
-    analyses their table with the images and the base decoder, as it does a user's model. On the paper's split
-    (orbits.held_out: table) its M, R^2, SAEs, metrics and probes are the paper's run's, number for number."""
-    from eqsae.sources.shapes import position_labels, read_activations, read_shapeset
+    """orbits.source: shapes: the Shapes rules make the images, base model and activations (the SAE and probing
+    sets, orbit tables whose split columns are the paper's); M, the SAEs, their probes and metrics are the paper's
+    own rules, and the orbits branch adds the atlas with the images and the base decoder, as for a user's model.
+    A paper run (reproduce: v1) of the same settings gives the same numbers."""
+    from eqsae.sources.shapes import read_activations
 
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/shapes_orbits_smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 1, "dump_activations": 2, "shapes_orbits": 1,
-                                "orbits_m": 1, "orbits_probe_base": 1, "orbits_sae": 1, "orbits_probe": 2, "orbits_sae_metrics": 2,
-                                "orbits_atlas": 2, "orbits_atlas_cards": 2, "orbits_explorer_sae": 2, "explorer": 1,
-                                "orbits_tables": 1, "table_html": 4, "all": 1}  # fmt: skip
+    assert jobs_run(result) == {"generate_dataset": 3, "train_base": 1, "dump_activations": 2, "fit_m": 1, "m_r2": 1,
+                                "probe_base": 1, "train_sae": 1, "probe": 2, "sae_metrics": 2, "atlas": 2,
+                                "atlas_cards": 2, "explorer_sae": 2, "explorer": 1, "orbits_tables": 1,
+                                "table_html": 4, "all": 1}  # fmt: skip
     run = workdir / "results/shapes-orbits-smoke"
-    table = read_orbit_table(run / "seed0/shapes/orbits.parquet", order=4)  # the SAE set's orbits, then the probing set's
-    sets = [read_activations(run / f"seed0/activations/mlp/{s}.parquet") for s in ("sae", "probe")]
-    np.testing.assert_array_equal(table.acts, np.concatenate([s.acts for s in sets]))
-    shapes = np.concatenate([position_labels(s)[0] for s in sets])
-    np.testing.assert_array_equal(table.labels["shape_2"], shapes[..., 2])
-    images = np.concatenate([read_shapeset(run / f"seed0/data/{s}.npz").images for s in ("sae", "probe")])
-    np.testing.assert_array_equal(read_orbit_images(run / "seed0/shapes/images.npz", table.orbit_ids), images)
+    sets = [read_orbit_table(run / f"seed0/activations/mlp/{s}.parquet", order=4) for s in ("sae", "probe")]
+    assert not sets[0].held_out.any() and sets[1].held_out.all()  # the paper's split, in the tables themselves
+    assert read_activations(run / "seed0/activations/mlp/probe.parquet").labels.keys() == sets[1].labels.keys()
     scores = pd.read_parquet(run / "tables/orbits/probe_scores.parquet")
     assert set(scores.task_group) == {"S", "SO", "SP", "SPO"}  # orbits.tasks: paper, Figure 3's task groups
     assert scores.groupby("sae").task.nunique().to_dict() == {"base": 180, "group_element": 180, "equivariant": 180,
@@ -176,47 +176,40 @@ def test_the_papers_shapes_as_an_orbit_table_get_the_same_analysis(tmp_path):
     assert set(summary.task_group) == {"S", "SO", "SP", "SPO", "all"}
     metrics = pd.read_csv(run / "tables/orbits/sae_metrics_seeds.csv").set_index("variant")
     assert metrics.loc["invariant", "spliced_loss"] > metrics.loc["invariant", "base_loss"] > 0  # the Shapes' decoder
-    atlas = pd.read_parquet(run / "seed0/orbits/atlas/paper/invariant_k4.parquet")
+    atlas = pd.read_parquet(run / "seed0/atlas/paper/mlp/invariant_k4.parquet")
     assert len(atlas) and set(atlas.concept_group) <= {"S", "SO", "SP", "SPO"}  # the atlas names the paper's concepts
     data = explorer_data(run / "explorer", "seed0/paper/mlp/equivariant_k4")  # drawn through the Shapes' decoder
     assert data["decoded"] is True and data["side"] == 64 and data["features"]
-    assert len(list((run / "figures/atlas/cards/orbits/paper/equivariant_k4").glob("feature*.png"))) == 2
+    assert len(list((run / "figures/atlas/cards/paper/mlp_equivariant_k4").glob("feature*.png"))) == 2
     assert_the_papers_run_gives_the_same_numbers(workdir, run)
 
 
 def assert_the_papers_run_gives_the_same_numbers(workdir, run):
-    """The paper's own rules (reproduce: v1) on the same settings: the generic analysis of the Shapes' orbit table
-    reproduces each of their outputs exactly (the columns they share; v1's name the base model and group)."""
+    """The paper's run (reproduce: v1) on the same settings: every output of the replicate's analysis, M, R^2, the
+    SAEs, their metrics and probes, is the Shapes source's, file for file."""
     from safetensors.numpy import load_file
 
     settings = yaml.safe_load((workdir / "config/shapes_orbits_smoke.yaml").read_text())
     v1 = {key: value for key, value in settings.items() if key not in ("reproduce", "orbits")} | {"run": "shapes-v1"}
     (workdir / "config/shapes_v1.yaml").write_text(yaml.safe_dump(v1))
-    paper, variants = "results/shapes-v1/seed0", ("invariant", "equivariant")
-    targets = [f"{paper}/m/mlp/r2.csv", *(f"{paper}/{kind}/paper/mlp/{v}_k4.{ext}" for v in variants
-                                          for kind, ext in (("sae_metrics", "json"), ("probes", "parquet")))]  # fmt: skip
-    result = snakemake(workdir, "--cores", "2", *targets, "--configfile", "config/shapes_v1.yaml")
+    outputs = ["m/mlp/M.npy", "m/mlp/r2.csv", "sae/paper/mlp/invariant/k4/sae.safetensors", "probes/base/mlp.parquet",
+               *(f"{kind}/paper/mlp/{v}_k4.{ext}" for v in ("invariant", "equivariant")
+                 for kind, ext in (("sae_metrics", "json"), ("probes", "parquet")))]  # fmt: skip
+    result = snakemake(workdir, "--cores", "2", *(f"results/shapes-v1/seed0/{o}" for o in outputs),
+                       "--configfile", "config/shapes_v1.yaml")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    paper, orbits = workdir / paper, run / "seed0/orbits"
-    np.testing.assert_array_equal(np.load(paper / "m/mlp/M.npy"), np.load(orbits / "m/generators.npy")[0])
-    r2 = pd.read_csv(orbits / "m/r2.csv")
-    assert "r2_learned_relu" in r2  # the Shapes' psi feeds a ReLU: RESULT 1's post-ReLU readings too
-    pd.testing.assert_frame_equal(pd.read_csv(paper / "m/mlp/r2.csv")[r2.columns], r2)
-    weights = [load_file(f"{folder}/invariant/k4/sae.safetensors") for folder in (paper / "sae/paper/mlp", orbits / "sae/paper")]
-    assert weights[0].keys() == weights[1].keys()
-    for name, value in weights[0].items():
-        np.testing.assert_array_equal(value, weights[1][name], err_msg=name)
-    for variant in variants:
-        ours, theirs = (json.loads(p.read_text()) for p in (orbits / f"sae_metrics/paper/{variant}_k4.json",
-                                                             paper / f"sae_metrics/paper/mlp/{variant}_k4.json"))  # fmt: skip
-        numbers = [key for key, value in ours.items() if isinstance(value, float)]
-        assert "spliced_loss" in numbers and {key: ours[key] for key in numbers} == {key: theirs[key] for key in numbers}
-        keys = ["task", "probe", "representation", "truncation"]
-        ours, theirs = (pd.read_parquet(p) for p in (orbits / f"probes/paper/{variant}_k4.parquet",
-                                                      paper / f"probes/paper/mlp/{variant}_k4.parquet"))  # fmt: skip
-        both = ours.merge(theirs, on=keys, suffixes=("", "_v1"), validate="one_to_one")
-        assert len(both) == len(ours) == len(theirs) > 0
-        np.testing.assert_array_equal(both.f1, both.f1_v1)
+    for output in outputs:
+        ours, theirs = run / "seed0" / output, workdir / "results/shapes-v1/seed0" / output
+        if output.endswith(".json"):  # the provenance differs (the run's config); the numbers may not
+            ours, theirs = (json.loads(p.read_text()) for p in (ours, theirs))
+            assert "spliced_loss" in ours and ours == theirs, output
+        elif output.endswith(".parquet"):
+            pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs), obj=output)
+        elif output.endswith(".safetensors"):
+            ours, theirs = load_file(ours), load_file(theirs)
+            assert ours.keys() == theirs.keys() and all(np.array_equal(ours[k], theirs[k]) for k in ours), output
+        else:
+            assert ours.read_bytes() == theirs.read_bytes(), output
 
 
 def test_the_toy_model_as_an_orbit_table_is_scored_against_its_truth(tmp_path):
@@ -225,8 +218,8 @@ def test_the_toy_model_as_an_orbit_table_is_scored_against_its_truth(tmp_path):
     workdir = copy_workflow(tmp_path)
     result = snakemake(workdir, "--cores", "2", "all", "--configfile", "config/toy_orbits_smoke.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert jobs_run(result) == {"toy_orbits": 1, "orbits_m": 1, "orbits_probe_base": 1, "orbits_sae": 2,
-                                "orbits_probe": 3, "orbits_sae_metrics": 3, "orbits_atlas": 3, "orbits_toy_scores": 2,
+    assert jobs_run(result) == {"toy_orbits": 1, "fit_m": 1, "m_r2": 1, "probe_base": 1, "train_sae": 2,
+                                "probe": 3, "sae_metrics": 3, "atlas": 3, "orbits_toy_scores": 2,
                                 "orbits_tables": 1, "orbits_toy_table": 1, "table_html": 5, "all": 1}  # fmt: skip
     tables = workdir / "results/toy-orbits-smoke/tables/orbits"
     truth = pd.read_csv(tables / "toy_scores_seeds.csv")

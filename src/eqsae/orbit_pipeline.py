@@ -98,15 +98,17 @@ def encode_orbits(sae: TopKSAE, orbits: np.ndarray) -> Latents:
 
 
 def probe_orbits(sae: TopKSAE | None, orbits: np.ndarray, labels: np.ndarray, tasks: list, truncations: list[int],
-                 cfg: ProbeConfig, transforms: list | None = None) -> pd.DataFrame:  # fmt: skip
+                 cfg: ProbeConfig, transforms: list | None = None,
+                 latent_scores: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
     """Every label task on the orbits' activations (`sae` None: the upper bound) or on an SAE's T truncated latents
-    and reconstructions (with T_e = M^p R^q applied for an equivariant SAE)."""
+    and reconstructions (with T_e = M^p R^q applied for an equivariant SAE, whose latents are its trained SAE's:
+    `latent_scores`, that SAE's probe table, gives their rows without fitting them again)."""
     if sae is None:
         return probe_base(orbits, labels, tasks, cfg)
     z = sae.dense(encode_orbits(sae, orbits)).numpy()
     elements = np.tile(np.arange(orbits.shape[1]), len(orbits))
     decoder, bias = sae.dictionary_rows().detach().cpu().numpy(), sae.b_dec.detach().cpu().numpy()
-    return probe_sae(z, decoder, bias, elements, labels, tasks, truncations, cfg, transforms)
+    return probe_sae(z, decoder, bias, elements, labels, tasks, truncations, cfg, transforms, latent_scores)
 
 
 def probe_orbit_baselines(orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg: ProbeConfig) -> pd.DataFrame:
@@ -224,6 +226,26 @@ def held_out_view(sae: TopKSAE, held: HeldOutOrbits, images_path: str | Path, so
 
     images = read_orbit_images(images_path, held.orbit_ids)
     return orbit_view(sae, held.acts, held.labels, held.tasks, images, source_decoder(source, base_dir))
+
+
+def training_orbits(path, settings: dict, seed: int) -> tuple[np.ndarray, Group]:
+    """The training orbits (n, |G|, d) of the table at `path` and the group, with the workflow's orbits settings
+    (group, held_out): every orbit of a training set (the Shapes' SAE set: its split column says so), or the rest
+    of one table after its held-out share."""
+    from eqsae.group import get_group
+
+    group = get_group(settings["group"])
+    table, held_out = read_split(path, group, settings["held_out"], seed)
+    return table.acts[~held_out], group
+
+
+def held_out_orbits(path, settings: dict, seed: int) -> tuple[np.ndarray, Group]:
+    """`training_orbits`' other side: the held-out orbits (the Shapes' probing set, or one table's held-out share)."""
+    from eqsae.group import get_group
+
+    group = get_group(settings["group"])
+    table, held_out = read_split(path, group, settings["held_out"], seed)
+    return table.acts[held_out], group
 
 
 def read_split(path, group: Group, held_out: float | str, seed: int):

@@ -6,13 +6,13 @@ FIRST = config["seeds"][0]
 ATLAS_KEYS = ("tau", "moved", "partner", "orbit_match")  # what the per-latent tables read (eqsae.atlas.features)
 
 
+# Every source's atlas: its SAEs read through M on the held-out orbits, their concepts the probing tasks, each
+# latent drawn through the source's decoder where it has one.
 rule atlas:
     input:
         unpack(lambda wildcards: get_sae_input(wildcards, with_m=True)),  # every SAE is read through M
-        acts=f"{S}/activations/{{model}}/probe.parquet",
-        images=f"{S}/data/probe.npz",
-        base=f"{S}/base/{{model}}/model.pt",
-        base_cfg=f"{S}/base/{{model}}/cfg.json",
+        unpack(lambda wildcards: source_network_input(wildcards, images=False)),
+        held_out=lambda wc: orbit_tables(wc)["held_out"],
     output:
         table=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
         summary=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
@@ -29,19 +29,21 @@ rule atlas:
         mem_mb=3000,
         runtime=10,
     params:
-        atlas={key: config["atlas"][key] for key in ATLAS_KEYS},
+        orbits=label_settings,
+        atlas={key: config["atlas"][key] for key in ATLAS_KEYS},  # not the cards' or the diagnostics' settings
+        source=source_kind,
+        seed=seed_of,
         code=get_code("atlas.py"),
     script:
         "../scripts/atlas.py"
 
 
+# The first seed's cards and orbit gallery of every SAE whose source has images.
 rule atlas_cards:
     input:
         unpack(lambda wildcards: get_sae_input(wildcards, seed=FIRST, with_m=True)),
-        acts=f"{R}/seed{FIRST}/activations/{{model}}/probe.parquet",
-        images=f"{R}/seed{FIRST}/data/probe.npz",
-        base=f"{R}/seed{FIRST}/base/{{model}}/model.pt",
-        base_cfg=f"{R}/seed{FIRST}/base/{{model}}/cfg.json",
+        unpack(lambda wildcards: source_network_input(at_seed(wildcards, FIRST))),
+        held_out=lambda wc: orbit_tables(at_seed(wc, FIRST))["held_out"],
         table=f"{R}/seed{FIRST}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     output:
         cards=report(
@@ -72,7 +74,9 @@ rule atlas_cards:
         mem_mb=3000,
         runtime=10,
     params:
+        orbits=lambda wc: label_settings(at_seed(wc, FIRST)),
         cards=config["atlas"]["cards"],
+        source=source_kind,
         seed=FIRST,
         code=get_code("atlas_cards.py"),
     script:
@@ -163,9 +167,9 @@ use rule fit_m as fit_m_order with:
     benchmark:
         benchmark_path("fit_m_order", "{gdir}seed{seed}/{model}")
     params:
-        **{**config["m_fit"], "order_penalty": config["atlas"]["order_penalty"]},
+        orbits=orbit_settings,
+        m_fit={**config["m_fit"], "order_penalty": config["atlas"]["order_penalty"]},
         seed=seed_of,
-        group=group_of,
         code=get_code("fit_m.py"),
 
 

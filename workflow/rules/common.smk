@@ -65,7 +65,7 @@ onstart:
 # One replicate of one group: everything seeded (images, inits, batches, probe split) from its seed. C4, v1's
 # group, keeps v1's layout (results/<run>/seed<s>/); any other group has its own folder (results/<run>/D4/seed<s>/).
 S = f"{R}/{{gdir}}seed{{seed}}"
-GDIR = {name: "" if name == "C4" else f"{name}/" for name in GROUPS}
+GDIR = {name: "" if name == "C4" else f"{name}/" for name in [*GROUPS, *config["groups"]]}
 if workflow.is_main_process:
     files = [
         os.path.relpath(f) for f in [Path(workflow.basedir) / "config/config.yaml", *workflow.overwrite_configfiles]
@@ -116,9 +116,14 @@ def gating_threads(stage: str) -> int:
 IMAGE_SETS = ["base", "sae", "probe"]  # independently seeded: base-AE training, SAE and M training, probing
 
 
+# A replicate's source of orbits, the `model` of its paths: the Shapes' base autoencoders, the digits' network,
+# the toy model or a user's table (eqsae.sources).
+SOURCES = ["mlp", "cnn", "digits", "toy", "orbits"]
+
+
 wildcard_constraints:
     gdir="|".join(GDIR.values()),  # "" (C4) or "D4/"
-    model="|".join(["mlp", "cnn"]),
+    model="|".join(SOURCES),
     image_set="|".join(IMAGE_SETS),
     act_set="sae|probe",
     training="paper|standard",
@@ -152,7 +157,7 @@ def group_of(wildcards):
 
 
 def two_generators(wildcards):
-    return GROUPS[group_of(wildcards)].n_generators == 2
+    return get_group(group_of(wildcards)).n_generators == 2
 
 
 def get_generators(wildcards, seed=None):
@@ -178,9 +183,33 @@ def get_sae_input(wildcards, seed=None, with_m=False):
     return inputs
 
 
+def orbit_tables(wildcards):
+    """A replicate's orbit tables, `train` (M, R and the SAEs) and `held_out` (R^2, probes, metrics, the atlas): the
+    Shapes' SAE and probing sets (each wholly its side: their `split` columns), or one table (the digits', the
+    toy's, yours) that both name, split by orbits.held_out."""
+    if wildcards.model in ("mlp", "cnn"):
+        folder = f"{R}/{wildcards.gdir}seed{wildcards.seed}/activations/{wildcards.model}"
+        return {"train": f"{folder}/sae.parquet", "held_out": f"{folder}/probe.parquet"}
+    table = orbit_source(wildcards)
+    return {"train": table, "held_out": table}
+
+
+def orbit_settings(wildcards):
+    """How a job finds its side of the orbits: the group and the split (the paper's runs: the Shapes' own)."""
+    held_out = ORBITS["held_out"] if config["reproduce"] == "orbits" else "table"
+    return {"group": group_of(wildcards), "held_out": held_out}
+
+
+def label_settings(wildcards):
+    """`orbit_settings` and the probing tasks: the paper's 180 (its runs) or the orbits section's."""
+    if config["reproduce"] != "orbits":
+        return orbit_settings(wildcards) | {"labels": [], "tasks": "paper"}
+    return orbit_settings(wildcards) | {key: value for key, value in LABELS.items() if key not in SPLIT}
+
+
 def get_training_input(wildcards):
-    """An SAE's training activations, and for an archetypal dictionary the anchors it is built from."""
-    inputs = {"acts": f"{R}/{wildcards.gdir}seed{wildcards.seed}/activations/{wildcards.model}/sae.parquet"}
+    """An SAE's training orbits, and for an archetypal dictionary the anchors it is built from."""
+    inputs = {"train": orbit_tables(wildcards)["train"]}
     if uses_anchors(wildcards.variant):
         inputs["anchors"] = f"{R}/{wildcards.gdir}seed{wildcards.seed}/anchors/{wildcards.model}.npy"
     return inputs
@@ -210,6 +239,32 @@ def seed_grid(pattern, groups=None, **wildcards):
     return expand(pattern, gdir=group_dirs(groups), seed=config["seeds"] + extra_seeds()[0], **wildcards)
 
 
+def source_kind(wildcards):
+    """The kind of a replicate's source (eqsae.orbit_pipeline.source_network): the Shapes' two base models are one."""
+    return "shapes" if wildcards.model in ("mlp", "cnn") else wildcards.model
+
+
+def source_network_input(wildcards, seed=None, images=True):
+    """The base network of a source that has one (a Shapes base autoencoder, the digits' network; none for the toy
+    or a user's table) and, with `images`, the held-out orbits' images where the source has them (yours:
+    orbits.images)."""
+    seed = wildcards.seed if seed is None else seed
+    folder = f"{R}/{wildcards.get('gdir', '')}seed{seed}"
+    inputs = {}
+    if wildcards.model in ("mlp", "cnn"):
+        inputs = {"base": f"{folder}/base/{wildcards.model}/model.pt", "images": f"{folder}/data/probe.npz"}
+    elif wildcards.model == "digits":  # the digits' network is the replicate's, whatever the group
+        inputs = {"base": f"{R}/seed{seed}/digits/base/model.pt", "images": f"{R}/seed{seed}/digits/images.npz"}
+    elif wildcards.model == "orbits" and ORBITS["images"]:
+        inputs = {"images": ORBITS["images"]}
+    return inputs if images else {key: path for key, path in inputs.items() if key != "images"}
+
+
+def at_seed(wildcards, seed):
+    """A job's wildcards at another replicate (the first seed's cards), C4's folder where it has none."""
+    return Keys({"gdir": "", **dict(wildcards.items()), "seed": seed})
+
+
 def get_final_output():
     """What `all` makes: v1's results, v2's tables beside its published numbers, or v2's toy model (config key
     reproduce)."""
@@ -222,7 +277,7 @@ def get_final_output():
             tables.append(f"{R}/tables/orbits/toy_scores.csv")
         if not (orbit_images() and ORBIT_GROUP == "C4"):  # the atlas's figures need images and quarter turns
             return tables
-        cards = orbit_grid(f"{R}/figures/atlas/cards/orbits/{{training}}/{{variant}}_k{{k}}", seed=[FIRST])
+        cards = orbit_grid(f"{R}/figures/atlas/cards/{{training}}/{SOURCE_NAME}_{{variant}}_k{{k}}", seed=[FIRST])
         return [*tables, f"{R}/explorer", *cards]
     if config["reproduce"] == "toy":
         return [
@@ -270,9 +325,10 @@ def get_final_output():
 
 # Inputs of the probes (workflow/rules/probe.smk).
 def get_probe_input(wildcards):
-    """An SAE's weights (get_sae_input). An equivariant SAE's latents are its trained SAE's, so are their probes:
-    where this run probes that SAE and latents anyway, its probe table comes too and its latent rows are copied."""
-    inputs = get_sae_input(wildcards)
+    """An SAE's weights (get_sae_input) and the held-out orbits. An equivariant SAE's latents are its trained SAE's,
+    so are their probes: where this run probes that SAE and latents anyway, its probe table comes too and its
+    latent rows are copied."""
+    inputs = get_sae_input(wildcards) | {"held_out": orbit_tables(wildcards)["held_out"]}
     trained = TRAINED_BY.get(wildcards.variant)
     if trained in config["variants"] and "latents" in config["probe"]["representations"]:
         table = f"{S}/probes/{{training}}/{{model}}/{trained}_k{{k}}.parquet"
@@ -282,8 +338,7 @@ def get_probe_input(wildcards):
 
 # An SAE's settings from the `sae` section as params, only those it reads: AuxK belongs to the standard practice,
 # lambda to the paired invariance losses, the relaxation and anchors to the archetypal dictionary, so changing
-# one leaves the other SAEs cached. The paper's SAEs (train_sae) and an orbit table's (orbits_sae, the paper
-# practice) take the same.
+# one leaves the other SAEs cached. Every source's SAEs (train_sae) take them.
 def sae_auxk(wc):
     return (
         {k: config["sae"][k] for k in ("auxk_alpha", "k_aux")} if getattr(wc, "training", "paper") == "standard" else {}
@@ -329,50 +384,40 @@ def toy_grid(pattern):
 # Paths and inputs of your own orbits (workflow/rules/orbits.smk).
 ORBITS = config["orbits"]
 ORBIT_GROUP = config["groups"][0]  # the one group an orbit table counts (checked at start-up)
-O = f"{R}/seed{{seed}}/orbits"  # one replicate: its split of the orbits, M, SAEs, probes, atlas
 DIGITS = f"{R}/seed{{seed}}/digits"
-
-
 ORBIT_MODEL = config["models"][0]  # the Shapes source's one base model (checked at start-up)
-SHAPES_SEED = f"{R}/{group_dirs([ORBIT_GROUP])[0]}seed{{seed}}"  # the Shapes source's image sets and base model
-SOURCE_NAME = {"digits": "digits", "shapes": ORBIT_MODEL}.get(ORBITS["source"], "orbits")  # the explorer's base model
+SOURCE_NAME = {"digits": "digits", "shapes": ORBIT_MODEL, "toy": "toy"}.get(ORBITS["source"], "orbits")
+# An orbits run's replicate: M, the SAEs, their probes and metrics in the paper's layout, its source as the model
+# (results/<run>/seed<s>/m/digits/M.npy); what only the orbits branch has under orbits/ (the atlas, toy scores).
+OS = f"{R}/{GDIR[ORBIT_GROUP]}seed{{seed}}"
+O = f"{R}/seed{{seed}}/orbits"
 
 
 def orbit_source(wildcards):
-    """The orbit table a replicate reads: yours (orbits.activations), or the digits', the Shapes' or the toy's of
-    that seed."""
-    if ORBITS["source"] in ("digits", "shapes", "toy"):
+    """The one orbit table of a replicate of the digits, the toy or yours (orbits.activations)."""
+    if ORBITS["source"] in ("digits", "toy"):
         return f"{R}/seed{{seed}}/{ORBITS['source']}/orbits.parquet".format(seed=wildcards.seed)
     return ORBITS["activations"]
 
 
+class Keys(dict):
+    """Wildcards made in code (a mapping whose keys read as attributes, as Snakemake's)."""
+
+    __getattr__ = dict.__getitem__
+
+
 def orbit_keys(wildcards, seed=None):
-    """One orbit SAE's wildcards, at another replicate where `seed` is given (the cards: the first seed's)."""
+    """One orbit SAE's wildcards in the paper's layout, at another replicate where `seed` is given (the cards:
+    the first seed's)."""
     seed = wildcards.seed if seed is None else seed
-    return Namespace(seed=seed, training=wildcards.training, variant=wildcards.variant, k=wildcards.k)
+    return Keys(gdir=GDIR[ORBIT_GROUP], seed=seed, model=SOURCE_NAME, training=wildcards.training,
+                variant=wildcards.variant, k=wildcards.k)  # fmt: skip
 
 
 def orbit_sae_input(wildcards, seed=None):
-    """An orbit SAE's weights (its trained SAE's, with M, for an equivariant one) and the table it reads."""
+    """An orbit SAE's weights with M (and R): its trained SAE's for an equivariant one; and its held-out table."""
     wc = orbit_keys(wildcards, seed)
-    trained = TRAINED_BY.get(wc.variant, wc.variant)
-    sae = f"{O}/sae/{wc.training}/{trained}/k{wc.k}/sae.safetensors".format(seed=wc.seed)
-    inputs = {"sae": sae, "table": orbit_source(wc)}
-    if wc.variant in TRAINED_BY:
-        inputs["generators"] = f"{O}/m/generators.npy".format(seed=wc.seed)
-    return inputs
-
-
-def orbit_atlas_input(wildcards, seed=None):
-    """The atlas reads every SAE through M, and draws its latents with the source's decoder (the digits' or the
-    Shapes' base network; a user's table has none)."""
-    wc = orbit_keys(wildcards, seed)
-    inputs = orbit_sae_input(wc) | {"generators": f"{O}/m/generators.npy".format(seed=wc.seed)}
-    if ORBITS["source"] == "digits":
-        inputs["base"] = f"{DIGITS}/base/model.pt".format(seed=wc.seed)
-    if ORBITS["source"] == "shapes":
-        inputs["base"] = f"{SHAPES_SEED}/base/{ORBIT_MODEL}/model.pt".format(seed=wc.seed)
-    return inputs
+    return get_sae_input(wc, with_m=True) | {"table": orbit_tables(wc)["held_out"]}
 
 
 def orbit_truth_input(wildcards):
@@ -380,36 +425,16 @@ def orbit_truth_input(wildcards):
     return orbit_sae_input(wildcards) | {"truth": f"{R}/seed{{seed}}/toy/truth.npz".format(seed=wildcards.seed)}
 
 
-def orbit_metrics_input(wildcards):
-    """An orbit SAE's metrics read its weights (M too for an equivariant one) and, where the source has a base
-    network, that network and the orbits' images (the spliced loss)."""
-    inputs = orbit_sae_input(wildcards)
-    base = orbit_atlas_input(wildcards).get("base")
-    return inputs | ({"base": base, "images": orbit_images().format(seed=wildcards.seed)} if base else {})
-
-
 def orbit_images():
-    """The file of the orbits' input images, where the source has them (the digits', the Shapes'; yours with
-    orbits.images)."""
-    if ORBITS["source"] in ("digits", "shapes"):
-        return f"{R}/seed{{seed}}/{ORBITS['source']}/images.npz"
-    return ORBITS["images"] or None
-
-
-def orbit_explorer_input(wildcards, seed=None):
-    """An orbit SAE's part of the explorer (and its cards) reads what its atlas read, its atlas rows and the
-    orbits' images."""
-    wc = orbit_keys(wildcards, seed)
-    return orbit_atlas_input(wc) | {
-        "images": orbit_images().format(seed=wc.seed),
-        "atlas": f"{O}/atlas/{wc.training}/{wc.variant}_k{wc.k}.parquet".format(seed=wc.seed),
-    }
+    """Whether an orbits run's source has images of its orbits (the digits', the Shapes' probing set; yours with
+    orbits.images): the cards and the explorer need them."""
+    return ORBITS["source"] in ("digits", "shapes") or bool(ORBITS["images"])
 
 
 def explorer_parts():
     """Every SAE's part of the run's explorer: the paper's (C4) or an orbit table's."""
     if config["reproduce"] == "orbits":
-        return orbit_grid(f"{R}/explorer_saes/seed{{seed}}/orbits/{{training}}/{{variant}}_k{{k}}")
+        return orbit_grid(f"{R}/explorer_saes/seed{{seed}}/{{training}}/{SOURCE_NAME}/{{variant}}_k{{k}}")
     return sae_grid(f"{R}/explorer_saes/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}", groups=["C4"])
 
 

@@ -3,8 +3,8 @@
 # random probing images, activation histogram and partners, and each concept's latents across the SAEs. One job
 # per SAE and seed writes that SAE's part (a small PNG per live latent and its data.js) under explorer_saes/; one
 # job writes the page folder: the page, the run's index and the parts linked in, so that the report carries one
-# folder and an edit of the page re-runs that job only. C4 only, like the atlas. An orbit table's SAEs have their
-# parts made in orbits.smk (where its source has images) and the same page.
+# folder and an edit of the page re-runs that job only. C4 only, like the atlas; every source with images (the
+# Shapes, the digits, a user's table with orbits.images).
 
 EXPLORER_PAGE = files_digest(SRC / "eqsae/atlas/explorer_page")  # the page's HTML, JS and CSS: editing them rewrites it
 
@@ -12,17 +12,17 @@ EXPLORER_PAGE = files_digest(SRC / "eqsae/atlas/explorer_page")  # the page's HT
 rule explorer_sae:
     input:
         unpack(lambda wildcards: get_sae_input(wildcards, with_m=True)),  # every SAE read through M, as in the atlas
-        acts=f"{R}/seed{{seed}}/activations/{{model}}/probe.parquet",
-        images=f"{R}/seed{{seed}}/data/probe.npz",
-        base=f"{R}/seed{{seed}}/base/{{model}}/model.pt",
-        base_cfg=f"{R}/seed{{seed}}/base/{{model}}/cfg.json",
-        table=f"{R}/seed{{seed}}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
+        unpack(source_network_input),
+        held_out=lambda wc: orbit_tables(wc)["held_out"],
+        table=f"{S}/atlas/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     output:
-        directory(f"{R}/explorer_saes/seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}"),
+        directory(f"{R}/explorer_saes/{{gdir}}seed{{seed}}/{{training}}/{{model}}/{{variant}}_k{{k}}"),
     log:
-        log_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}"),
+        log_path("explorer_sae", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}"),
     benchmark:
-        benchmark_path("explorer_sae", "seed{seed}/{training}/{model}_{variant}_k{k}")
+        benchmark_path("explorer_sae", "{gdir}seed{seed}/{training}/{model}_{variant}_k{k}")
+    wildcard_constraints:
+        gdir="()",  # C4, as the atlas
     conda:
         ENV
     threads: config["threads"]["atlas"]
@@ -30,6 +30,9 @@ rule explorer_sae:
         mem_mb=3000,
         runtime=10,
     params:
+        orbits=label_settings,
+        source=source_kind,
+        seed=seed_of,
         code=get_code("explorer_sae.py"),
     script:
         "../scripts/explorer_sae.py"

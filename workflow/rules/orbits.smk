@@ -1,8 +1,8 @@
 # Your own orbits (reproduce: orbits): an orbit table (eqsae.sources.orbit_table) from your model, scikit-learn's
-# handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml), or the
-# paper's Shapes through one of its base autoencoders (orbits.source: shapes), or the toy model with its truth
-# (orbits.source: toy); then M, the SAE variants, probes
-# for the table's label columns (or the paper's tasks), SAE metrics, the atlas, its cards and the explorer, per seed.
+# handwritten digits through a base network trained here (orbits.source: digits, config/digits.yaml), the paper's
+# Shapes through one of its base autoencoders (orbits.source: shapes), or the toy model with its truth (orbits.source:
+# toy). M, the SAE variants, their probes and metrics are the paper's own rules (transform.smk, sae.smk, probe.smk),
+# the atlas, its cards and the explorer too (atlas.smk, explorer.smk); here: the sources, the truth scores, the tables.
 
 
 rule digits_base:
@@ -55,32 +55,6 @@ rule digits_activations:
         "../scripts/digits_activations.py"
 
 
-rule shapes_orbits:
-    input:
-        acts=expand(f"{SHAPES_SEED}/activations/{ORBIT_MODEL}/{{s}}.parquet", s=["sae", "probe"], allow_missing=True),
-        images=expand(f"{SHAPES_SEED}/data/{{s}}.npz", s=["sae", "probe"], allow_missing=True),
-    output:
-        table=f"{R}/seed{{seed}}/shapes/orbits.parquet",
-        images=f"{R}/seed{{seed}}/shapes/images.npz",
-    log:
-        log_path("shapes_orbits", "seed{seed}"),
-    benchmark:
-        benchmark_path("shapes_orbits", "seed{seed}")
-    priority: PRIORITY["activations"]
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=5,
-    params:
-        model=ORBIT_MODEL,
-        group=ORBIT_GROUP,
-        code=get_code("shapes_orbits.py"),
-    script:
-        "../scripts/shapes_orbits.py"
-
-
 rule toy_orbits:
     output:
         table=f"{R}/seed{{seed}}/toy/orbits.parquet",
@@ -103,118 +77,6 @@ rule toy_orbits:
         code=get_code("toy_orbits.py"),
     script:
         "../scripts/toy_orbits.py"
-
-
-rule orbits_m:
-    input:
-        orbit_source,
-    output:
-        generators=f"{O}/m/generators.npy",
-        r2=f"{O}/m/r2.csv",
-        summary=f"{O}/m/summary.json",
-    log:
-        log_path("orbits_m", "seed{seed}"),
-    benchmark:
-        benchmark_path("orbits_m", "seed{seed}")
-    priority: PRIORITY["fit_m"]
-    conda:
-        ENV
-    threads: gating_threads("fit_m")
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    params:
-        orbits=SPLIT,
-        m_fit=config["m_fit"],
-        post_relu=ORBITS["source"] in PRE_RELU_SOURCES,  # R^2 after the base decoder's first ReLU too
-        seed=seed_of,
-        code=get_code("orbits_m.py"),
-    script:
-        "../scripts/orbits_m.py"
-
-
-rule orbits_sae:
-    input:
-        orbit_source,
-    output:
-        weights=f"{O}/sae/{{training}}/{{variant}}/k{{k}}/sae.safetensors",
-        cfg=f"{O}/sae/{{training}}/{{variant}}/k{{k}}/cfg.json",
-    log:
-        log_path("orbits_sae", "seed{seed}/{training}/{variant}_k{k}"),
-    benchmark:
-        benchmark_path("orbits_sae", "seed{seed}/{training}/{variant}_k{k}")
-    wildcard_constraints:
-        variant="|".join(VARIANTS),
-    priority: PRIORITY["train_sae"]
-    conda:
-        ENV
-    threads: config["threads"]["train_sae"]
-    resources:
-        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant),  # the dictionary's estimate (eqsae.pipeline.validate)
-        runtime=60,
-    params:
-        orbits={**SPLIT, "expansion": ORBITS["expansion"]},
-        epochs=config["sae"]["epochs"],
-        batch_size=config["sae"]["batch_size"],
-        lr=config["sae"]["lr"],
-        auxk=sae_auxk,
-        paired=sae_paired,
-        architecture=sae_architecture,
-        activation=sae_activation,
-        anchors=sae_anchors,
-        seed=seed_of,
-        code=get_code("orbits_sae.py"),
-    script:
-        "../scripts/orbits_sae.py"
-
-
-rule orbits_probe:
-    input:
-        unpack(orbit_sae_input),
-    output:
-        f"{O}/probes/{{training}}/{{variant}}_k{{k}}.parquet",
-    log:
-        log_path("orbits_probe", "seed{seed}/{training}/{variant}_k{k}"),
-    benchmark:
-        benchmark_path("orbits_probe", "seed{seed}/{training}/{variant}_k{k}")
-    conda:
-        ENV
-    threads: config["threads"]["probe"]
-    resources:
-        mem_mb=2500,
-        runtime=45,
-    params:
-        orbits=LABELS,
-        probe=config["probe"],
-        truncations=config["truncations"],
-        seed=seed_of,
-        code=get_code("orbits_probe.py"),
-    script:
-        "../scripts/orbits_probe.py"
-
-
-rule orbits_sae_metrics:
-    input:
-        unpack(orbit_metrics_input),
-    output:
-        f"{O}/sae_metrics/{{training}}/{{variant}}_k{{k}}.json",
-    log:
-        log_path("orbits_sae_metrics", "seed{seed}/{training}/{variant}_k{k}"),
-    benchmark:
-        benchmark_path("orbits_sae_metrics", "seed{seed}/{training}/{variant}_k{k}")
-    conda:
-        ENV
-    threads: config["threads"]["sae_metrics"]
-    resources:
-        mem_mb=2000,
-        runtime=5,
-    params:
-        orbits=SPLIT,
-        source=ORBITS["source"],
-        seed=seed_of,
-        code=get_code("orbits_sae_metrics.py"),
-    script:
-        "../scripts/orbits_sae_metrics.py"
 
 
 # The toy source's planted features: each trained SAE's recovery, detection and symmetry classes.
@@ -263,119 +125,15 @@ rule orbits_toy_table:
         "../scripts/orbits_toy_table.py"
 
 
-use rule orbits_probe as orbits_probe_base with:
-    input:
-        table=orbit_source,
-    output:
-        f"{O}/probes/base.parquet",
-    log:
-        log_path("orbits_probe_base", "seed{seed}"),
-    benchmark:
-        benchmark_path("orbits_probe_base", "seed{seed}")
-
-
-rule orbits_atlas:
-    input:
-        unpack(orbit_atlas_input),
-    output:
-        table=f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.parquet",
-        summary=f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.json",
-    log:
-        log_path("orbits_atlas", "seed{seed}/{training}/{variant}_k{k}"),
-    benchmark:
-        benchmark_path("orbits_atlas", "seed{seed}/{training}/{variant}_k{k}")
-    conda:
-        ENV
-    threads: config["threads"]["atlas"]
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        orbits=LABELS,
-        atlas={key: config["atlas"][key] for key in ATLAS_KEYS},  # not the cards' or the diagnostics' settings
-        source=ORBITS["source"],
-        seed=seed_of,
-        code=get_code("orbits_atlas.py"),
-    script:
-        "../scripts/orbits_atlas.py"
-
-
-rule orbits_explorer_sae:
-    input:
-        unpack(orbit_explorer_input),
-    output:
-        directory(f"{R}/explorer_saes/seed{{seed}}/orbits/{{training}}/{{variant}}_k{{k}}"),
-    log:
-        log_path("orbits_explorer_sae", "seed{seed}/{training}/{variant}_k{k}"),
-    benchmark:
-        benchmark_path("orbits_explorer_sae", "seed{seed}/{training}/{variant}_k{k}")
-    conda:
-        ENV
-    threads: config["threads"]["atlas"]
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        orbits=LABELS,
-        source=ORBITS["source"],
-        base_model=SOURCE_NAME,
-        seed=seed_of,
-        code=get_code("orbits_explorer_sae.py"),
-    script:
-        "../scripts/orbits_explorer_sae.py"
-
-
-rule orbits_atlas_cards:
-    input:
-        unpack(lambda wildcards: orbit_explorer_input(wildcards, seed=FIRST)),
-    output:
-        cards=report(
-            directory(f"{R}/figures/atlas/cards/orbits/{{training}}/{{variant}}_k{{k}}"),
-            patterns=["feature{feature}.png"],
-            caption="../report/orbits_atlas_card.rst",
-            category="Feature atlas",
-            subcategory="feature cards ({training} SAEs)",
-            labels={"SAE": "{variant}", "K": "{k}", "latent": "{feature}"},
-        ),
-        # fmt: skip
-        gallery=report(
-            f"{R}/figures/atlas/gallery/orbits_{{training}}_{{variant}}_k{{k}}.png",
-            caption="../report/orbits_atlas_gallery.rst",
-            category="Feature atlas",
-            subcategory="orbit galleries ({training} SAEs)",
-            labels={"SAE": "{variant}", "K": "{k}"},
-        ),
-        # fmt: skip
-    log:
-        log_path("orbits_atlas_cards", "{training}/{variant}_k{k}"),
-    benchmark:
-        benchmark_path("orbits_atlas_cards", "{training}/{variant}_k{k}")
-    wildcard_constraints:
-        variant=r"[a-z_]+",
-    conda:
-        ENV
-    threads: config["threads"]["atlas"]
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        orbits=LABELS,
-        cards=config["atlas"]["cards"],
-        source=ORBITS["source"],
-        base_model=SOURCE_NAME,
-        seed=FIRST,
-        code=get_code("orbits_atlas_cards.py"),
-    script:
-        "../scripts/orbits_atlas_cards.py"
-
-
 rule orbits_tables:
     input:
-        r2=expand(f"{O}/m/r2.csv", seed=config["seeds"]),
-        base=expand(f"{O}/probes/base.parquet", seed=config["seeds"]),
-        probes=orbit_grid(f"{O}/probes/{{training}}/{{variant}}_k{{k}}.parquet"),
-        metrics=orbit_grid(f"{O}/sae_metrics/{{training}}/{{variant}}_k{{k}}.json"),
-        atlas=orbit_grid(f"{O}/atlas/{{training}}/{{variant}}_k{{k}}.json") if ORBIT_GROUP == "C4" else [],
+        r2=expand(f"{OS}/m/{SOURCE_NAME}/r2.csv", seed=config["seeds"]),
+        base=expand(f"{OS}/probes/base/{SOURCE_NAME}.parquet", seed=config["seeds"]),
+        probes=orbit_grid(f"{OS}/probes/{{training}}/{SOURCE_NAME}/{{variant}}_k{{k}}.parquet"),
+        metrics=orbit_grid(f"{OS}/sae_metrics/{{training}}/{SOURCE_NAME}/{{variant}}_k{{k}}.json"),
+        atlas=(
+            orbit_grid(f"{OS}/atlas/{{training}}/{SOURCE_NAME}/{{variant}}_k{{k}}.json") if ORBIT_GROUP == "C4" else []
+        ),
     output:
         r2=f"{R}/tables/orbits/result1_m_fit.csv",
         scores=f"{R}/tables/orbits/probe_scores.parquet",

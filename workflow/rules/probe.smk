@@ -1,6 +1,8 @@
+# Every probing task (the paper's 180, or one per value of a table's label columns) on a source's held-out
+# orbits: the activations and the group element alone, or one SAE's truncated latents and reconstructions.
 rule probe_base:
     input:
-        acts=f"{S}/activations/{{model}}/probe.parquet",
+        held_out=lambda wc: orbit_tables(wc)["held_out"],
     output:
         f"{S}/probes/base/{{model}}.parquet",
     log:
@@ -14,9 +16,9 @@ rule probe_base:
         mem_mb=2500,
         runtime=30,
     params:
+        orbits=label_settings,
         probe=config["probe"],
         seed=seed_of,
-        group=group_of,
         code=get_code("probe.py"),
     script:
         "../scripts/probe.py"
@@ -25,7 +27,6 @@ rule probe_base:
 rule probe:
     input:
         unpack(get_probe_input),
-        acts=f"{S}/activations/{{model}}/probe.parquet",
     output:
         f"{S}/probes/{{training}}/{{model}}/{{variant}}_k{{k}}.parquet",
     log:
@@ -39,10 +40,10 @@ rule probe:
         mem_mb=2500,
         runtime=45,
     params:
+        orbits=label_settings,
         probe=config["probe"],
         t=config["truncations"],
         seed=seed_of,
-        group=group_of,
         code=get_code("probe.py"),
     script:
         "../scripts/probe.py"

@@ -1,8 +1,8 @@
-# The archetypal SAE's anchors: KMeans centroids of the SAE set's activations (every group element), one set
-# per model shared by the narrow and the wide dictionary.
+# The archetypal SAE's anchors: KMeans centroids of the training orbits' activations (every group element), one
+# set per source shared by the narrow and the wide dictionary.
 rule anchors:
     input:
-        f"{S}/activations/{{model}}/sae.parquet",
+        train=lambda wc: orbit_tables(wc)["train"],
     output:
         f"{S}/anchors/{{model}}.npy",
     log:
@@ -17,6 +17,7 @@ rule anchors:
         mem_mb=3000,
         runtime=20,
     params:
+        orbits=orbit_settings,
         n_anchors=config["sae"]["anchors"],
         seed=seed_of,
         code=get_code("anchors.py"),
@@ -24,6 +25,7 @@ rule anchors:
         "../scripts/anchors.py"
 
 
+# Every SAE variant of every source, on its training orbits: expansion x d latents (the paper's 8 x 256 = 2,048).
 rule train_sae:
     input:
         unpack(get_training_input),
@@ -41,9 +43,11 @@ rule train_sae:
         ENV
     threads: config["threads"]["train_sae"]
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: orbit_sae_memory_mb(config, wc.variant) if config["reproduce"] == "orbits" else 2000,
         runtime=60,
     params:
+        orbits=orbit_settings,
+        expansion=ORBITS["expansion"],
         epochs=config["sae"]["epochs"],
         batch_size=config["sae"]["batch_size"],
         lr=config["sae"]["lr"],
@@ -51,20 +55,18 @@ rule train_sae:
         paired=sae_paired,
         architecture=sae_architecture,
         activation=sae_activation,
-        group=group_of,
         seed=seed_of,
         code=get_code("train_sae.py"),
     script:
         "../scripts/train_sae.py"
 
 
+# RESULT 3 on the held-out orbits; the spliced loss where the source has a base network and images.
 rule sae_metrics:
     input:
         unpack(get_sae_input),
-        acts=f"{S}/activations/{{model}}/probe.parquet",
-        images=f"{S}/data/probe.npz",
-        base=f"{S}/base/{{model}}/model.pt",
-        base_cfg=f"{S}/base/{{model}}/cfg.json",
+        unpack(source_network_input),
+        held_out=lambda wc: orbit_tables(wc)["held_out"],
     output:
         f"{S}/sae_metrics/{{training}}/{{model}}/{{variant}}_k{{k}}.json",
     log:
@@ -78,7 +80,9 @@ rule sae_metrics:
         mem_mb=2000,
         runtime=5,
     params:
-        group=group_of,
+        orbits=orbit_settings,
+        source=source_kind,
+        seed=seed_of,
         code=get_code("sae_metrics.py"),
     script:
         "../scripts/sae_metrics.py"

@@ -1,6 +1,7 @@
+# M (and R) of every source, on its training orbits (v1 Eq. 3, v2 Eq. 8).
 rule fit_m:
     input:
-        f"{S}/activations/{{model}}/sae.parquet",
+        train=lambda wc: orbit_tables(wc)["train"],
     output:
         m=f"{S}/m/{{model}}/M.npy",
         summary=f"{S}/m/{{model}}/fit.json",
@@ -9,7 +10,7 @@ rule fit_m:
     benchmark:
         benchmark_path("fit_m", "{gdir}seed{seed}/{model}")
     wildcard_constraints:
-        gdir="(" + "|".join(GDIR[name] for name, group in GROUPS.items() if group.n_generators == 1) + ")",
+        gdir="(" + "|".join(gdir for name, gdir in GDIR.items() if get_group(name).n_generators == 1) + ")",
     priority: PRIORITY["fit_m"]
     conda:
         ENV
@@ -18,9 +19,9 @@ rule fit_m:
         mem_mb=1500,
         runtime=5,
     params:
-        **config["m_fit"],
+        orbits=orbit_settings,
+        m_fit=config["m_fit"],
         seed=seed_of,
-        group=group_of,
         code=get_code("fit_m.py"),
     script:
         "../scripts/fit_m.py"
@@ -33,14 +34,15 @@ use rule fit_m as fit_m_r with:
         r=f"{S}/m/{{model}}/R.npy",
         summary=f"{S}/m/{{model}}/fit.json",
     wildcard_constraints:
-        gdir="(" + "|".join(GDIR[name] for name, group in GROUPS.items() if group.n_generators == 2) + ")",
+        gdir="(" + "|".join(gdir for name, gdir in GDIR.items() if get_group(name).n_generators == 2) + ")",
 
 
-# R^2 in its own step: the probing set is not an input of the fit, so changing it re-fits nothing.
+# R^2 in its own step, on the held-out orbits: the Shapes' probing set is not an input of the fit, so changing it
+# re-fits nothing.
 rule m_r2:
     input:
         unpack(get_generators),
-        heldout=f"{S}/activations/{{model}}/probe.parquet",
+        held_out=lambda wc: orbit_tables(wc)["held_out"],
     output:
         f"{S}/m/{{model}}/r2.csv",
     log:
@@ -54,7 +56,9 @@ rule m_r2:
         mem_mb=1500,
         runtime=5,
     params:
-        group=group_of,
+        orbits=orbit_settings,
+        post_relu=lambda wc: wc.model in PRE_RELU_SOURCES,  # psi feeds the base decoder's ReLU
+        seed=seed_of,
         code=get_code("m_r2.py"),
     script:
         "../scripts/m_r2.py"

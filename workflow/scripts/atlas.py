@@ -1,5 +1,6 @@
-"""The feature atlas of one SAE: a row per latent (activity, symmetry profile, isotypic split, class,
-partners, best concept, orbit-strip correlation) and the SAE's census, read through its base model's M."""
+"""The feature atlas of one SAE on a source's held-out orbits (C4): a row per latent (activity, symmetry profile,
+isotypic split, class, partners, best concept and, where the source has a decoder, the orbit-strip correlation)
+and the SAE's census, read through the source's M."""
 
 from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
@@ -10,19 +11,21 @@ import logging
 import time
 from pathlib import Path
 
-from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, load_probing_view, sae_atlas, summary
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary
 from eqsae.io import read_matrix, write_json, write_table
 from eqsae.models.registry import load_sae
+from eqsae.orbit_pipeline import held_out_of, orbit_atlas, source_decoder
 
+p, wc, inp = snakemake.params, snakemake.wildcards, snakemake.input
 setup(snakemake.threads, "cpu")
-wc, start = snakemake.wildcards, time.perf_counter()
-cfg = AtlasConfig(**snakemake.params.atlas)
-sae = load_sae(Path(snakemake.input.sae).parent)
-view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
-table = sae_atlas(sae.dictionary_rows().detach().numpy(), read_matrix(snakemake.input.m), view, cfg)
+start = time.perf_counter()
+held = held_out_of(inp.held_out, p.orbits, p.seed)
+cfg = AtlasConfig(**p.atlas)
+decode = source_decoder(p.source, Path(inp.base).parent if "base" in inp.keys() else None)
+table = orbit_atlas(load_sae(Path(inp.sae).parent), read_matrix(inp.m), held.acts, held.labels, held.tasks, cfg,
+                    decode)  # fmt: skip
 write_table(snakemake.output.table, table, allow_missing=MAY_BE_MISSING)
-keys = {"seed": int(wc.seed), "base_model": wc.model, "sae_training": wc.training, "variant": wc.variant,
-        "k": int(wc.k)}  # fmt: skip
-row = {**keys, **summary(table, cfg)}
+row = {"seed": p.seed, "base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k),
+       **summary(table, cfg)}  # fmt: skip
 write_json(snakemake.output.summary, row)
 logging.info("%s (%.1f s)", row, time.perf_counter() - start)

@@ -16,5 +16,5 @@ device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob,
 model = load_autoencoder(Path(snakemake.input.weights).parent, device)
 data = read_shapeset(snakemake.input.images)
 acts = orbit_activations(model, data.images, group=get_group(snakemake.params.group))
-write_activations(snakemake.output[0], acts, data)
+write_activations(snakemake.output[0], acts, data, held_out=snakemake.wildcards.act_set == "probe")  # its side
 logging.info("%s: %d images x %d group elements x %d -> %s", model.kind, *acts.shape, snakemake.output[0])

@@ -1,4 +1,5 @@
-"""One SAE's part of the feature explorer: a PNG per live latent (orbit strip, top images) and its data."""
+"""One SAE's part of the feature explorer (one seed): a PNG per live latent (its orbit strip where the source has
+a decoder, its top, band and random held-out inputs) and the data the page reads."""
 
 from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
@@ -10,18 +11,19 @@ import time
 from pathlib import Path
 
 from eqsae.atlas.explorer import write_sae_explorer
-from eqsae.atlas.features import load_probing_view
 from eqsae.io import read_matrix, read_table
 from eqsae.models.registry import load_sae
+from eqsae.orbit_pipeline import held_out_of, held_out_view
 
+p, wc, inp = snakemake.params, snakemake.wildcards, snakemake.input
 setup(snakemake.threads, "cpu")
-wc, start = snakemake.wildcards, time.perf_counter()
-sae = load_sae(Path(snakemake.input.sae).parent)
-view = load_probing_view(sae, Path(snakemake.input.base).parent, snakemake.input.acts, snakemake.input.images)
-keys = {"base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k),
-        "seed": int(wc.seed)}  # fmt: skip
-entry = write_sae_explorer(snakemake.output[0], view, read_table(snakemake.input.table),
-                           sae.dictionary_rows().detach().numpy(), read_matrix(snakemake.input.m), keys)  # fmt: skip
-size = sum(p.stat().st_size for p in Path(snakemake.output[0]).iterdir())
-logging.info("%s: %d live latents, %.1f kB (%.1f s)", entry["id"], entry["census"]["n_live"], size / 1e3,
-             time.perf_counter() - start)  # fmt: skip
+start = time.perf_counter()
+held = held_out_of(inp.held_out, p.orbits, p.seed)
+sae = load_sae(Path(inp.sae).parent)
+view = held_out_view(sae, held, inp.images, p.source, Path(inp.base).parent if "base" in inp.keys() else None)
+keys = {"base_model": wc.model, "sae_training": wc.training, "variant": wc.variant, "k": int(wc.k), "seed": p.seed}
+entry = write_sae_explorer(snakemake.output[0], view, read_table(inp.table), sae.dictionary_rows().detach().numpy(),
+                           read_matrix(inp.m), keys)  # fmt: skip
+size = sum(f.stat().st_size for f in Path(snakemake.output[0]).iterdir())
+logging.info("%s: %d live latents, %.1f kB, %s (%.1f s)", entry["id"], entry["census"]["n_live"], size / 1e3,
+             "drawn" if view.decode else "no decoder", time.perf_counter() - start)  # fmt: skip

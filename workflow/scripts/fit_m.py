@@ -1,5 +1,5 @@
-"""Fit M (and R, for a group of two generators) on the SAE set's orbits (v1 Eq. 3, v2 Eq. 8); the R^2 on
-held-out orbits is the next step (m_r2)."""
+"""Fit M (and R, for a group of two generators) on a source's training orbits (v1 Eq. 3, v2 Eq. 8); the R^2 on
+its held-out orbits is the next step (m_r2)."""
 
 from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
@@ -10,19 +10,19 @@ import logging
 from dataclasses import asdict
 
 from eqsae.fitting.transform import fit_generators, order_norms
-from eqsae.group import get_group
 from eqsae.io import write_array, write_json
+from eqsae.orbit_pipeline import training_orbits
 from eqsae.pipeline.config import MFitConfig
 from eqsae.pipeline.provenance import collect
-from eqsae.sources.shapes import read_activations
 
 p = snakemake.params
-group = get_group(p.group)
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param
-cfg = MFitConfig(p.epochs, p.batch_size, p.lr, p.init, p.order_penalty, p.seed)
-logging.info("fitting M%s for %s (%s) on %s: %s", " and R" * (group.n_generators == 2), snakemake.wildcards.model,
-             group.name, device, cfg)  # fmt: skip
-generators, history = fit_generators(read_activations(snakemake.input[0]).acts, cfg, device, group)
+orbits, group = training_orbits(snakemake.input.train, p.orbits, p.seed)
+m = p.m_fit
+cfg = MFitConfig(m["epochs"], m["batch_size"], m["lr"], m["init"], m["order_penalty"], p.seed)
+logging.info("fitting M%s for %s (%s) on %d orbits on %s: %s", " and R" * (group.n_generators == 2),
+             snakemake.wildcards.model, group.name, len(orbits), device, cfg)  # fmt: skip
+generators, history = fit_generators(orbits, cfg, device, group)
 orders = order_norms(generators, group)
 write_json(
     snakemake.output.summary,

@@ -1,5 +1,5 @@
-"""RESULT 1 for one base model and group: R^2 of M^p R^q psi(x) against psi(g^p h^q x) on the probing set's
-orbits, and M = R = I's."""
+"""RESULT 1 for one source and group: R^2 of M^p R^q psi(x) against psi(g^p h^q x) on the held-out orbits, and
+M = R = I's."""
 
 from eqsae.pipeline.runtime import log_to
 
@@ -8,14 +8,14 @@ log_to(snakemake.log[0])
 import logging
 
 from eqsae.fitting.transform import result1_table
-from eqsae.group import get_group
 from eqsae.io import read_generators, write_table
-from eqsae.sources.shapes import read_activations
+from eqsae.orbit_pipeline import held_out_orbits
 
+p, wc = snakemake.params, snakemake.wildcards
+orbits, group = held_out_orbits(snakemake.input.held_out, p.orbits, p.seed)
 generators = read_generators(snakemake.input.m, snakemake.input.get("r"))
-# psi is a pre-activation whose decoder starts with a ReLU: R^2 after that ReLU too
-table = result1_table(generators, read_activations(snakemake.input.heldout).acts, snakemake.wildcards.model,
-                      get_group(snakemake.params.group), post_relu=True)  # fmt: skip
-table.insert(0, "seed", int(snakemake.wildcards.seed))
+# post_relu: psi is a pre-activation whose decoder starts with a ReLU (eqsae.sources.PRE_RELU_SOURCES)
+table = result1_table(generators, orbits, wc.model, group, post_relu=p.post_relu)
+table.insert(0, "seed", p.seed)
 write_table(snakemake.output[0], table)
-logging.info("R^2:\n%s", table.to_string(index=False))
+logging.info("R^2 on %d held-out orbits:\n%s", len(orbits), table.to_string(index=False))

@@ -30,6 +30,7 @@ metrics = sae_metrics_over_seeds(metrics)
 write_table(snakemake.output.metrics, metrics, allow_missing=se_columns(metrics))
 census = pd.DataFrame([read_json(path) for path in snakemake.input.atlas])
 if len(census):
-    census = over_seeds(census, [c for c in census.columns if c not in ("seed", "sae_training", "variant", "k")])
+    keys = ("seed", "base_model", "sae_training", "variant", "k")
+    census = over_seeds(census, [c for c in census.columns if c not in keys])
 write_table(snakemake.output.atlas, census, allow_missing=se_columns(census))
 logging.info("\n%s\n\n%s", r2.to_string(index=False), summary.to_string(index=False))

@@ -1,4 +1,6 @@
-"""Held-out metrics of one SAE (for `equivariant*`: its invariant SAE with M and R) at one K."""
+"""RESULT 3 for one SAE (for `equivariant*`: its trained SAE with M and R) at one K on a source's held-out
+orbits: FVU, L0, L1, dead latents, latent invariance and, where the source has a base network and images (the
+Shapes, the digits), the spliced loss."""
 
 from eqsae.pipeline.runtime import log_to, setup, wait_politely
 
@@ -10,24 +12,22 @@ from pathlib import Path
 
 from eqsae.group import get_group
 from eqsae.io import read_generators, write_json
-from eqsae.models.autoencoders import load_autoencoder
 from eqsae.models.registry import load_sae
-from eqsae.sources.shapes import read_activations, read_shapeset
-from eqsae.training.evaluate import sae_metrics
+from eqsae.orbit_pipeline import orbit_sae_metrics, read_split, source_network
+from eqsae.sources.orbit_table import read_orbit_images
 
+p, wc, inp = snakemake.params, snakemake.wildcards, snakemake.input
 setup(snakemake.threads, "cpu")
-wc = snakemake.wildcards
-sae = load_sae(Path(snakemake.input.sae).parent)
-generators = read_generators(snakemake.input.m, snakemake.input.get("r")) if "m" in snakemake.input.keys() else None
-metrics = sae_metrics(
-    sae,
-    read_activations(snakemake.input.acts).acts,
-    load_autoencoder(Path(snakemake.input.base).parent),
-    read_shapeset(snakemake.input.images).images,
-    generators,
-    group=get_group(snakemake.params.group),
-)
-row = {"seed": int(wc.seed), "base_model": wc.model, "group": snakemake.params.group, "sae_training": wc.training,
+group = get_group(p.orbits["group"])
+table, held = read_split(inp.held_out, group, p.orbits["held_out"], p.seed)
+network, images = None, None
+if "base" in inp.keys():
+    network = source_network(p.source, Path(inp.base).parent)
+    images = read_orbit_images(inp.images, table.orbit_ids[held])
+sae = load_sae(Path(inp.sae).parent)
+generators = read_generators(inp.m, inp.get("r")) if "m" in inp.keys() else None
+metrics = orbit_sae_metrics(sae, table.acts[held], generators, group, network, images)
+row = {"seed": p.seed, "base_model": wc.model, "group": group.name, "sae_training": wc.training,
        "variant": wc.variant, "k": int(wc.k), "d_latent": sae.cfg.d_latent, **metrics}  # fmt: skip
 write_json(snakemake.output[0], row)
 logging.info("%s", row)

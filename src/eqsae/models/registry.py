@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from eqsae.fitting.transform import element_matrices
-from eqsae.group import C4, GROUPS, Group
+from eqsae.group import C4, Group, get_group
 from eqsae.models.archetypal import ArchetypalSAE
 from eqsae.models.sae import LEGACY_WEIGHTS, WEIGHTS, SAEConfig, TopKSAE
 from eqsae.pipeline.config import PRACTICES, TRAINED_BY, VARIANTS, Objective
@@ -118,9 +118,12 @@ def load_sae(
 
 
 def _run_group(directory: Path) -> Group:
-    """The group of a workflow SAE folder: a `D4/` above the seed folder, else C4."""
+    """The group of a workflow SAE folder: a `D4/` (or `C8/`, ...) above the seed folder, else C4."""
     above_seed = directory.parents[5].name if len(directory.parents) > 5 else ""
-    return GROUPS.get(above_seed, C4)
+    try:
+        return get_group(above_seed)
+    except ValueError:  # the run's own folder: C4's replicates sit right in it
+        return C4
 
 
 def _run_generators(directory: Path, group: Group) -> list[np.ndarray]:

@@ -93,10 +93,14 @@ def write_orbit_images(path: str | Path, images: np.ndarray, orbit_ids: np.ndarr
 
 
 def read_orbit_images(path: str | Path, orbit_ids: np.ndarray) -> np.ndarray:
-    """The images of the orbits `orbit_ids` (a table's, in its order): (len(orbit_ids), H, W) float32. A file
-    without an image for one of them, or not written by `write_orbit_images`, is an UnreadableFileError."""
+    """The images of the orbits `orbit_ids` (a table's, in its order): (len(orbit_ids), H, W) float32, from a file
+    of `write_orbit_images` or an image set whose orbit ids are its rows (the Shapes' ShapeSet .npz). A file without
+    an image for one of them, or without images, is an UnreadableFileError."""
     with reading(path), np.load(path) as f:
-        images, ids = f["images"], f["orbit_id"]
+        if "images" not in f:
+            raise UnreadableFileError(f"{path}: no array 'images' (write_orbit_images writes it)")
+        images = f["images"]
+        ids = f["orbit_id"] if "orbit_id" in f else np.arange(len(images))
     if images.ndim != 3 or images.shape[1] != images.shape[2] or ids.shape != (len(images),):
         raise UnreadableFileError(f"{path}: needs images (n, H, W), H = W, and orbit_id (n,); got {images.shape}")
     where = {int(i): row for row, i in enumerate(ids)}

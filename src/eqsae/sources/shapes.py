@@ -242,16 +242,17 @@ def read_shapeset(path: str | Path) -> ShapeSet:
         return ShapeSet(f["images"], f["shapes"], f["orientations"])
 
 
-def write_activations(path: str | Path, acts: np.ndarray, data: ShapeSet) -> None:
+def write_activations(path: str | Path, acts: np.ndarray, data: ShapeSet, held_out: bool | None = None) -> None:
     """The activations (n, |G|, d) of an image set as an orbit table (`eqsae.sources.orbit_table`): an orbit per
     image, its labels per position as columns shape_0..3 and orientation_0..3, so every stage that reads orbit
-    tables reads the Shapes too."""
+    tables reads the Shapes too; `held_out` (the probing set) or not (the SAE set) as its split column."""
     n, order, _ = acts.shape
     if (n, order) != data.shapes.shape[:2]:
         raise ValueError(f"activations {acts.shape} do not match the image set ({len(data)} images)")
     labels = {f"{name}_{q}": values[:, :, q] for name, values in (("shape", data.shapes),
               ("orientation", data.orientations)) for q in range(N_POSITIONS)}  # fmt: skip
-    write_orbit_table(path, acts, labels)
+    split = None if held_out is None else np.full(n, held_out)
+    write_orbit_table(path, acts, labels, held_out=split)
 
 
 def read_activations(path: str | Path) -> OrbitTable:
@@ -273,24 +274,3 @@ def position_labels(table: OrbitTable) -> tuple[np.ndarray, np.ndarray]:
 
 SHAPE_LABELS = tuple(f"{name}_{q}" for name in ("shape", "orientation") for q in range(N_POSITIONS))
 """The label columns of a Shapes orbit table: shape and orientation of each quadrant (TL, TR, BR, BL)."""
-
-
-def shapes_orbit_table(sets: list[tuple[str | Path, str | Path]], table_path: str | Path,
-                       images_path: str | Path) -> int:  # fmt: skip
-    """The Shapes as a source of the orbits branch: the activation tables of several image sets (each with its
-    ShapeSet .npz) as one orbit table with their images beside it, orbit ids running on across the sets. The
-    first set (the SAE set) is the table's training split, the others (the probing set) its held-out one: the
-    paper's own split, which `orbits.held_out: table` uses. Returns the number of orbits."""
-    from eqsae.sources.orbit_table import write_orbit_images
-
-    tables = [read_activations(acts) for acts, _ in sets]
-    images = np.concatenate([read_shapeset(path).images for _, path in sets])
-    if len(images) != sum(len(t) for t in tables):
-        raise ValueError(f"{len(images)} images for {sum(len(t) for t in tables)} orbits: image sets and "
-                         "activations do not pair up")  # fmt: skip
-    acts = np.concatenate([t.acts for t in tables])
-    labels = {name: np.concatenate([t.labels[name] for t in tables]) for name in SHAPE_LABELS}
-    held_out = np.repeat([i > 0 for i in range(len(tables))], [len(t) for t in tables])
-    write_orbit_table(table_path, acts, labels, held_out=held_out)
-    write_orbit_images(images_path, images)
-    return len(acts)
