@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from eqsae.io import write_array
 from eqsae.models.archetypal import kmeans_anchors
-from eqsae.orbit_pipeline import training_orbits
+from eqsae.sources.orbit_table import training_orbits
 
 p = snakemake.params
 setup(snakemake.threads, "cpu")

@@ -11,10 +11,10 @@ import logging
 import time
 from pathlib import Path
 
-from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, summary
+from eqsae.atlas.features import MAY_BE_MISSING, AtlasConfig, orbit_atlas, source_decoder, summary
 from eqsae.io import read_matrix, write_json, write_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import held_out_of, orbit_atlas, source_decoder
+from eqsae.probing.tasks import held_out_of
 
 p, wc, inp = snakemake.params, snakemake.wildcards, snakemake.input
 setup(snakemake.threads, "cpu")

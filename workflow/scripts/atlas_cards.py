@@ -9,10 +9,11 @@ wait_politely(snakemake.threads)  # before torch loads OpenMP
 import logging
 from pathlib import Path
 
+from eqsae.atlas.features import held_out_view
 from eqsae.atlas.plots import write_atlas_cards
 from eqsae.io import read_matrix, read_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import held_out_of, held_out_view
+from eqsae.probing.tasks import held_out_of
 
 p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
 setup(snakemake.threads, "cpu")

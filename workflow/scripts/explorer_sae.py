@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from eqsae.atlas.explorer import write_sae_explorer
+from eqsae.atlas.features import held_out_view
 from eqsae.io import read_matrix, read_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import held_out_of, held_out_view
+from eqsae.probing.tasks import held_out_of
 
 p, wc, inp = snakemake.params, snakemake.wildcards, snakemake.input
 setup(snakemake.threads, "cpu")

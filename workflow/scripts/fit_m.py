@@ -11,9 +11,9 @@ from dataclasses import asdict
 
 from eqsae.fitting.transform import fit_generators, order_norms
 from eqsae.io import write_array, write_json
-from eqsae.orbit_pipeline import training_orbits
 from eqsae.pipeline.config import MFitConfig
 from eqsae.pipeline.provenance import collect
+from eqsae.sources.orbit_table import training_orbits
 
 p = snakemake.params
 device = setup(snakemake.threads, snakemake.config["device"])  # a runtime knob, deliberately not a param

@@ -9,7 +9,7 @@ import logging
 
 from eqsae.fitting.transform import result1_table
 from eqsae.io import read_generators, write_table
-from eqsae.orbit_pipeline import held_out_orbits
+from eqsae.sources.orbit_table import held_out_orbits
 
 p, wc = snakemake.params, snakemake.wildcards
 orbits, group = held_out_orbits(snakemake.input.held_out, p.orbits, p.seed)

@@ -15,8 +15,9 @@ from threadpoolctl import threadpool_limits
 from eqsae.group import get_group
 from eqsae.io import write_json
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import orbit_truth_scores, read_split
+from eqsae.sources.orbit_table import read_split
 from eqsae.sources.toy import feature_label, read_truth
+from eqsae.toy.ground_truth import orbit_truth_scores
 
 p, wc = snakemake.params, snakemake.wildcards
 setup(snakemake.threads, "cpu")

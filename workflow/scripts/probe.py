@@ -18,8 +18,8 @@ from eqsae.fitting.transform import element_matrices
 from eqsae.group import get_group
 from eqsae.io import read_generators, read_table
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import held_out_of, probe_orbit_baselines, probe_orbits
-from eqsae.probing.probe import ProbeConfig, write_scores
+from eqsae.probing.probe import ProbeConfig, probe_orbit_baselines, probe_orbits, write_scores
+from eqsae.probing.tasks import held_out_of
 
 threads, p, wc, inp = snakemake.threads, snakemake.params, snakemake.wildcards, snakemake.input
 device = setup(threads, snakemake.config["device"])  # XGBoost trains on a GPU where the job has one

@@ -13,8 +13,9 @@ from pathlib import Path
 from eqsae.group import get_group
 from eqsae.io import read_generators, write_json
 from eqsae.models.registry import load_sae
-from eqsae.orbit_pipeline import orbit_sae_metrics, read_split, source_network
-from eqsae.sources.orbit_table import read_orbit_images
+from eqsae.sources.networks import source_network
+from eqsae.sources.orbit_table import read_orbit_images, read_split
+from eqsae.training.evaluate import orbit_sae_metrics
 
 p, wc, inp = snakemake.params, snakemake.wildcards, snakemake.input
 setup(snakemake.threads, "cpu")

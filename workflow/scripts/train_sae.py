@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eqsae.models.registry import save_sae
-from eqsae.orbit_pipeline import orbit_sae_config, training_orbits
+from eqsae.models.registry import orbit_sae_config, save_sae
 from eqsae.pipeline.provenance import collect
+from eqsae.sources.orbit_table import training_orbits
 from eqsae.training.train import SAETrainConfig, train_sae
 
 p, wc = snakemake.params, snakemake.wildcards

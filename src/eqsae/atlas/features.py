@@ -388,3 +388,34 @@ def top_features(table: pd.DataFrame, n: int) -> list[int]:
     """The n live latents that fire most often (ties by mean activation): the cards' features."""
     live = table[~table["dead"]].sort_values(["density", "mean_activation"], ascending=False, kind="stable")
     return live["latent"].head(n).astype(int).tolist()
+
+
+def orbit_atlas(sae, m: np.ndarray, orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg: AtlasConfig,
+                decode: Decode | None = None) -> pd.DataFrame:  # fmt: skip
+    """The per-latent table (C4: symmetry profile, class, partners, best concept) of a TopK SAE read through M on
+    the orbits (n, |G|, d); `decode` (psi -> images, `base_decoder`) draws each latent for the orbit-strip
+    columns, which stay empty without one."""
+    from eqsae.models.sae import encode_orbits
+
+    latents = encode_orbits(sae, orbits)
+    dictionary = sae.dictionary_rows().detach().cpu().numpy()
+    return latent_table(dictionary, m, latents.values.numpy(), latents.indices.numpy(), labels, tasks, decode,
+                        orbits.reshape(-1, orbits.shape[-1]).mean(0), cfg)  # fmt: skip
+
+
+def source_decoder(source: str, base_dir) -> Decode | None:
+    """The decoder that draws a latent of a source with a base network (`eqsae.sources.networks.source_network`
+    in `base_dir`), or None (no network: a user's table, the toy)."""
+    from eqsae.sources.networks import source_network
+
+    network = source_network(source, base_dir)
+    return None if network is None else base_decoder(network[0])
+
+
+def held_out_view(sae, held, images_path, source: str = "file", base_dir=None) -> ProbingView:
+    """The view of `sae` on a replicate's held-out orbits (`eqsae.probing.tasks.HeldOutOrbits`), with their images
+    and the source's decoder where it has one (`base_dir`): what its cards and its part of the explorer draw."""
+    from eqsae.sources.orbit_table import read_orbit_images
+
+    images = read_orbit_images(images_path, held.orbit_ids)
+    return orbit_view(sae, held.acts, held.labels, held.tasks, images, source_decoder(source, base_dir))

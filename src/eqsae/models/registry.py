@@ -19,6 +19,23 @@ from eqsae.models.archetypal import ArchetypalSAE
 from eqsae.models.sae import LEGACY_WEIGHTS, WEIGHTS, SAEConfig, TopKSAE
 from eqsae.pipeline.config import PRACTICES, TRAINED_BY, VARIANTS, Objective
 
+WIDE_FACTOR = 4
+"""A wide variant's latents per narrow latent (v1: 8,192 / 2,048)."""
+RELAX_DELTA = 1.0
+"""An archetypal dictionary's relaxation where none is given: the workflow's default (`sae.relax_delta`)."""
+
+
+def orbit_sae_config(
+    variant: str, k: int, d: int, expansion: int = 8, practice: str = "paper", **settings
+) -> tuple[SAEConfig, Objective]:
+    """The variant's architecture with expansion x d latents (4x for a wide one; the paper's 8 x 256 = 2,048) and
+    its objective; `settings` as `variant_config`'s (d_hidden, relax_delta, topk_activation)."""
+    arch = VARIANTS[variant][0]
+    if arch.get("dictionary") == "archetypal":
+        settings.setdefault("relax_delta", RELAX_DELTA)
+    d_latent = expansion * d * (WIDE_FACTOR if arch["d_latent"] > 2048 else 1)
+    return variant_config(variant, k, d_in=d, practice=practice, d_latent=d_latent, **settings)
+
 
 def variant_config(
     variant: str, k: int, d_in: int = 256, practice: str = "paper", **settings

@@ -354,3 +354,11 @@ def _unflatten(flat: torch.Tensor | Latents, lead: torch.Size) -> torch.Tensor |
     if isinstance(flat, torch.Tensor):
         return flat.reshape(*lead, -1)
     return Latents(*(t.reshape(*lead, -1) for t in flat))
+
+
+@torch.inference_mode()
+def encode_orbits(sae: TopKSAE, orbits) -> Latents:
+    """TopK latents of every row of orbits (n, |G|, d) as (n * |G|, k), orbit-major, on the CPU; encoded on the
+    SAE's device."""
+    rows = torch.as_tensor(orbits.reshape(-1, orbits.shape[-1]), dtype=torch.float32, device=sae.b_dec.device)
+    return Latents(*(t.cpu() for t in sae.encode(rows, sparse=True)))

@@ -450,3 +450,28 @@ def latent_rows(table: pd.DataFrame, t: int, tasks: list[Task], cfg: ProbeConfig
         raise ValueError(f"the probe table to reuse has other latent rows at T = {t} than this job's "
                          f"{len(tasks)} tasks x probes {list(cfg.probes)}")  # fmt: skip
     return rows[SCORE_COLUMNS].reset_index(drop=True)
+
+
+def probe_orbits(sae, orbits: np.ndarray, labels: np.ndarray, tasks: list, truncations: list[int], cfg: ProbeConfig,
+                 transforms: list | None = None, latent_scores: pd.DataFrame | None = None) -> pd.DataFrame:  # fmt: skip
+    """Every task on the orbits' activations (`sae` None: the upper bound) or on a TopK SAE's T truncated latents
+    and reconstructions (with T_e = M^p R^q applied for an equivariant SAE, whose latents are its trained SAE's:
+    `latent_scores`, that SAE's probe table, gives their rows without fitting them again)."""
+    from eqsae.models.sae import encode_orbits
+
+    if sae is None:
+        return probe_base(orbits, labels, tasks, cfg)
+    z = sae.dense(encode_orbits(sae, orbits)).numpy()
+    elements = np.tile(np.arange(orbits.shape[1]), len(orbits))
+    decoder, bias = sae.dictionary_rows().detach().cpu().numpy(), sae.b_dec.detach().cpu().numpy()
+    return probe_sae(z, decoder, bias, elements, labels, tasks, truncations, cfg, transforms, latent_scores)
+
+
+def probe_orbit_baselines(orbits: np.ndarray, labels: np.ndarray, tasks: list, cfg: ProbeConfig) -> pd.DataFrame:
+    """The references of every SAE's scores, column `sae`: the activations themselves ("base", the upper bound)
+    and the one-hot group element alone ("group_element": how much of a label the turn gives without any
+    feature, e.g. an orientation label)."""
+    base = probe_base(orbits, labels, tasks, cfg)
+    turn = probe_group_element(orbits.shape[:2], labels, tasks, cfg)
+    scores = pd.concat([base.assign(sae="base"), turn.assign(sae=GROUP_ELEMENT)], ignore_index=True)
+    return scores[["sae", *[c for c in scores.columns if c != "sae"]]]

@@ -91,3 +91,36 @@ def orbit_tasks(kind: str, labels: dict[str, np.ndarray], group: Group = C4,
     from eqsae.sources.orbit_table import label_tasks
 
     return label_tasks(labels, columns)
+
+
+@dataclass(frozen=True)
+class HeldOutOrbits:
+    """What the probes, R^2, the atlas, its cards and the explorer read of a replicate: its held-out orbits."""
+
+    acts: np.ndarray
+    """(n, |G|, d) activations."""
+    labels: np.ndarray
+    """(n * |G|, n_tasks) bool task labels, rows orbit-major."""
+    tasks: list
+    """The probing tasks (`orbit_tasks`): one per value of each label column, or the paper's."""
+    orbit_ids: np.ndarray
+    """(n,) the table's orbit ids: which images are theirs."""
+
+
+def read_held_out(path, group: Group, held_out: float | str, seed: int, columns: list[str] | None = None,
+                  tasks: str = "labels") -> HeldOutOrbits:  # fmt: skip
+    """A replicate's held-out orbits of the table at `path` and their probing tasks: one per value of each label
+    column (`columns`, default every one), or the paper's (`tasks="paper"`, a Shapes table; `orbit_tasks`)."""
+    from eqsae.sources.orbit_table import read_split
+
+    table, mask = read_split(path, group, held_out, seed)
+    task_list, labels = orbit_tasks(tasks, {c: v[mask] for c, v in table.labels.items()}, group, columns or None)
+    return HeldOutOrbits(table.acts[mask], labels, task_list, table.orbit_ids[mask])
+
+
+def held_out_of(path, settings: dict, seed: int) -> HeldOutOrbits:
+    """`read_held_out` with the workflow's orbits settings (group, held_out, labels and, where set, tasks)."""
+    from eqsae.group import get_group
+
+    return read_held_out(path, get_group(settings["group"]), settings["held_out"], seed, settings["labels"],
+                         settings.get("tasks", "labels"))  # fmt: skip

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eqsae.group import Group, get_group
 from eqsae.io import UnreadableFileError, _atomic, reading
 
 REQUIRED = ("orbit_id", "element", "activation")
@@ -251,3 +252,26 @@ def split_orbits(n: int, held_out: float, seed: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[np.random.default_rng(seed).permutation(n)[:n_out]] = True
     return mask
+
+
+def read_split(path, group: Group, held_out: float | str, seed: int) -> tuple[OrbitTable, np.ndarray]:
+    """The orbit table and its held-out mask (`split_of`: a seeded share, or the table's own split where
+    `held_out` is "table"): SAEs and M train on the rest, probes, R^2 and the atlas read the held-out orbits."""
+    table = read_orbit_table(path, group.order)
+    return table, split_of(table, held_out, seed, path)
+
+
+def training_orbits(path, settings: dict, seed: int) -> tuple[np.ndarray, Group]:
+    """The training orbits (n, |G|, d) of the table at `path` and the group, with the workflow's orbits settings
+    (group, held_out): every orbit of a training set (the Shapes' SAE set: its split column says so), or the rest
+    of one table after its held-out share."""
+    group = get_group(settings["group"])
+    table, held_out = read_split(path, group, settings["held_out"], seed)
+    return table.acts[~held_out], group
+
+
+def held_out_orbits(path, settings: dict, seed: int) -> tuple[np.ndarray, Group]:
+    """`training_orbits`' other side: the held-out orbits (the Shapes' probing set, or one table's held-out share)."""
+    group = get_group(settings["group"])
+    table, held_out = read_split(path, group, settings["held_out"], seed)
+    return table.acts[held_out], group

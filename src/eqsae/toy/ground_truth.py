@@ -88,3 +88,17 @@ def truth_scores(features: np.ndarray, atoms: np.ndarray, m: np.ndarray, z_train
     if order == ORDER:  # the atlas's symmetry profile is written for four elements
         out["class_agreement"] = class_agreement(features, atoms, m)[0]
     return out
+
+
+def orbit_truth_scores(sae, train: np.ndarray, held_out: np.ndarray, present_train: np.ndarray,
+                       present_held_out: np.ndarray, features: np.ndarray, m: np.ndarray,
+                       seed: int = 0) -> dict[str, float]:  # fmt: skip
+    """A TopK SAE of a source with planted features (the toy source) against its truth (`truth_scores`): recovery
+    by its dictionary, detection F1 chosen and fitted on the training orbits' rows and scored on the held-out ones
+    (present: (n, |G|, N) bool), and the symmetry classes' agreement under the true M (|G| = 4)."""
+    from eqsae.models.sae import encode_orbits
+
+    z_train, z_held = (sae.dense(encode_orbits(sae, orbits)).numpy() for orbits in (train, held_out))
+    y_train, y_held = (p.reshape(-1, p.shape[-1]) for p in (present_train, present_held_out))
+    atoms = sae.dictionary_rows().detach().cpu().numpy()
+    return truth_scores(features, atoms, m, z_train, y_train, z_held, y_held, train.shape[1], seed)

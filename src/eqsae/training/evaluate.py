@@ -96,3 +96,13 @@ def sae_metrics(
         if not math.isfinite(value):
             raise NonFiniteError(f"SAE metric {name} is {value} ({sae.cfg!r}{'' if m is None else ', with M'})")
     return metrics
+
+
+def orbit_sae_metrics(sae: TopKSAE, orbits: np.ndarray, generators: list[np.ndarray] | None, group: Group,
+                      network: tuple | None = None, images: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+    """RESULT 3's metrics of `sae` on held-out orbits (n, |G|, d), read through M (and R) where `generators` are
+    given (an equivariant SAE): FVU, L0, L1, dead share, latent invariance and, where the source has a base
+    network (`eqsae.sources.networks.source_network`) and the orbits' images, the spliced loss beside the base
+    network's own."""
+    base, to_pixels = network if network is not None else (None, to_input)  # no network: no pixels are read
+    return sae_metrics(sae.cpu(), orbits, base, images, generators, group=group, to_pixels=to_pixels)
